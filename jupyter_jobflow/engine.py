@@ -1,0 +1,372 @@
+"""The engine: keeps a mirror of the store, applies the scheduler's decisions, runs the loop.
+
+One thread, the *scheduler loop*, waits on a wake pipe, on a pidfd per running attempt and on the
+next timer (a delay, a retry back-off, a time limit, a kill grace). Anything that may change what
+should run (a submission, a job's end, a cancel, a release) marks the affected jobs dirty and
+writes one byte to the wake pipe, so hand-offs cost milliseconds, not a poll interval.
+
+Each wake-up is one ``step``, which only calls named steps: ``reap_finished``,
+``escalate_kills``, ``decide`` (pure, see ``decide.py``) and ``apply``. Every change is written to
+the store in the same lock before anyone can see it; the mirror is a cache the store can rebuild
+(``recover``), which is also how jobs that ran through a restart are re-adopted.
+
+Why a thread and not the host's asyncio loop: spawning processes and committing to SQLite can
+block for milliseconds; off the Jupyter server's event loop they never stall a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import signal as _signal
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from .decide import Decisions, Group, Snapshot, decide
+from .depspec import DepSpec, parse as parse_dependency
+from .executors import ExitStatus, Handle, LaunchRequest
+from .gpus import GpuInventory
+from .model import Attempt, Job, JobState, Reason
+from .retry import Outcome, classify, retry_wait, should_retry
+from .store import Store
+
+log = logging.getLogger("jupyter_jobflow")
+
+Subscriber = Callable[[dict[str, Any]], None]
+
+
+def job_event(job: Job) -> dict[str, Any]:
+    """The public shape of a job in events (and the API's list view)."""
+    return {
+        "id": job.id, "name": job.name, "state": job.state.value, "code": job.code,
+        "reason": str(job.reason) if job.reason else None, "attempt": job.attempt,
+        "gpus": list(job.allocated_gpus), "exit_code": job.exit_code,
+    }
+
+
+@dataclass
+class EngineConfig:
+    kill_grace: float = 30.0  # seconds between SIGTERM and SIGKILL (Slurm's KillWait)
+    max_running: int | None = None  # None: as many as resources allow
+
+
+class Engine:
+    def __init__(self, store: Store, executor: Any, gpus: GpuInventory, config: EngineConfig | None = None,
+                 clock: Callable[[], float] = time.time):
+        self.store, self.executor, self.gpus = store, executor, gpus
+        self.config = config or EngineConfig()
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.jobs: dict[int, Job] = {}
+        self.specs: dict[int, DepSpec] = {}
+        self.dependents: dict[int, set[int]] = defaultdict(set)
+        self.running: set[int] = set()
+        self.handles: dict[int, Handle] = {}
+        self.groups: dict[str, Group] = {}
+        self._dirty: set[int] = set()
+        self._waiting_for_resources: set[int] = set()
+        self._ended: set[int] = set()
+        self._to_watch: set[int] = set()
+        self._timers: dict[int, float] = {}  # waiting job -> when to look at it again
+        self._next_wake = float("inf")
+        self._subscribers: list[Subscriber] = []
+        self._outbox: list[dict[str, Any]] = []
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    # -- mirror ---------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Load the store; re-adopt attempts still running; settle those that ended meanwhile (§1.16)."""
+        with self.lock:
+            self.groups = self.store.groups()
+            for job in self.store.load_jobs():
+                self._remember(job)
+            for child, parent in self.store.load_edges():
+                self.dependents[parent].add(child)
+            for a in self.store.open_attempts():
+                handle = Handle(a.job_id, a.attempt, a.pid or 0, a.proc_start or 0.0, a.started_at)
+                if a.pid and self.executor.is_alive(handle):
+                    self.handles[a.job_id] = handle
+                    self._to_watch.add(a.job_id)
+                else:
+                    self._settle(a.job_id, self.executor.collect(handle) if a.pid else None, handle)
+            for jid in list(self.running):
+                if jid not in self.handles:  # Running in the store without an attempt row: lost
+                    self._settle(jid, None, None)
+            self._dirty.update(j.id for j in self.jobs.values() if j.state is JobState.QUEUED)
+            self._commit_events()
+
+    def _remember(self, job: Job) -> None:
+        self.jobs[job.id] = job
+        if job.dependency and job.id not in self.specs:
+            self.specs[job.id] = parse_dependency(job.dependency)
+        (self.running.add if job.state is JobState.RUNNING else self.running.discard)(job.id)
+
+    def _save(self, job: Job, kind: str = "job", **extra: Any) -> Job:
+        """Write ``job`` to the store and the mirror; queue its event for after the commit."""
+        self.store.update_job(job)
+        self._remember(job)
+        self._event(kind, job, **extra)
+        return job
+
+    def _event(self, kind: str, job: Job | None, **extra: Any) -> None:
+        data = {**(job_event(job) if job else {}), **extra}
+        ts = self.clock()
+        seq = self.store.append_event(kind, job.id if job else None, data, ts=ts)
+        self._outbox.append({"seq": seq, "ts": ts, "kind": kind, "job_id": job.id if job else None, **data})
+
+    def _commit_events(self) -> None:
+        events, self._outbox = self._outbox, []
+        for event in events:
+            for fn in list(self._subscribers):
+                try:
+                    fn(event)
+                except Exception:  # a broken subscriber must not stop the scheduler
+                    log.exception("event subscriber failed")
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
+
+    # -- changes requested by the service (all under the lock) ---------------------------
+    def add(self, job: Job, spec: DepSpec | None) -> Job:
+        with self.lock:
+            if spec is not None:
+                self.specs[job.id] = spec
+                for parent in spec.job_ids():
+                    self.dependents[parent].add(job.id)
+            self._remember(job)
+            self._event("submitted", job)
+            self._dirty.add(job.id)
+            self._commit_events()
+        self.wake()
+        return job
+
+    def change(self, job: Job, *, kind: str = "job", touch: Iterable[int] = (), **extra: Any) -> Job:
+        """Store a changed job (hold, release, redo, update, cancel of a waiting job) and reconsider it,
+        its dependents and ``touch``."""
+        with self.lock, self.store.transaction():
+            self._save(job, kind, **extra)
+            self._dirty.add(job.id)
+            self._dirty.update(self.dependents.get(job.id, ()))
+            self._dirty.update(touch)
+        with self.lock:
+            self._commit_events()
+        self.wake()
+        return job
+
+    def set_dependency(self, job: Job, spec: DepSpec | None) -> Job:
+        with self.lock:
+            for parent in self.specs.pop(job.id, DepSpec()).job_ids():
+                self.dependents[parent].discard(job.id)
+            if spec is not None:
+                self.specs[job.id] = spec
+                for parent in spec.job_ids():
+                    self.dependents[parent].add(job.id)
+            self.store.replace_dependencies(job.id, [(p.target, p.type, p.delay) for p in (spec.conditions if spec else ())])
+            return self.change(job)
+
+    def stop_running(self, job_id: int, why: str) -> None:
+        """SIGTERM a running attempt now and SIGKILL it after the grace; it ends as ``why``."""
+        with self.lock, self.store.transaction():
+            self._signal_stop(self.jobs[job_id], why, self.clock())
+        with self.lock:
+            self._commit_events()
+        self.wake()
+
+    def set_group(self, group: Group) -> None:
+        with self.lock:
+            self.store.save_group(group)
+            self.groups[group.name] = group
+            self._dirty.update(j.id for j in self.jobs.values() if j.group == group.name and j.state is JobState.QUEUED)
+        self.wake()
+
+    # -- the loop -------------------------------------------------------------------------
+    def wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"!")
+        except BlockingIOError:  # the pipe is full: a wake-up is already pending
+            pass
+
+    def start(self) -> None:
+        """Recover, then run the scheduler loop in a daemon thread."""
+        self.recover()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="jobflow-scheduler", daemon=True)
+        self._thread.start()
+        self.wake()
+
+    def stop(self) -> None:
+        """Stop scheduling. Running jobs go on; the next start re-adopts them."""
+        self._stopping = True
+        self.wake()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def _loop(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self._wake_r, selectors.EVENT_READ, None)
+        watched: dict[int, int] = {}  # job id -> pidfd
+        try:
+            while not self._stopping:
+                with self.lock:
+                    for jid in self._to_watch:
+                        handle = self.handles.get(jid)
+                        fd = self.executor.watch(handle) if handle else None
+                        if fd is None:
+                            self._ended.add(jid)
+                        else:
+                            selector.register(fd, selectors.EVENT_READ, jid)
+                            watched[jid] = fd
+                    self._to_watch.clear()
+                    timeout = 0 if self._ended else max(0.0, self._next_wake - self.clock())
+                for key, _ in selector.select(None if timeout == float("inf") else timeout):
+                    if key.data is None:
+                        os.read(self._wake_r, 4096)
+                    else:
+                        selector.unregister(key.fd)
+                        os.close(key.fd)
+                        watched.pop(key.data, None)
+                        self._ended.add(key.data)
+                if not self._stopping:
+                    self.step()
+        except Exception:
+            log.exception("the scheduler loop failed; jobs keep running and are re-adopted on restart")
+            raise
+        finally:
+            for fd in watched.values():
+                os.close(fd)
+            selector.close()
+
+    def step(self, now: float | None = None) -> Decisions:
+        """One wake-up: a table of contents of what the scheduler does."""
+        with self.lock:
+            now = self.clock() if now is None else now
+            with self.store.transaction():
+                self.reap_finished()
+                self.escalate_kills(now)
+                decisions = self.decide(now)
+                self.apply(decisions, now)
+            self._commit_events()
+            return decisions
+
+    def reap_finished(self) -> None:
+        ended, self._ended = self._ended, set()
+        for jid in ended:
+            handle = self.handles.get(jid)
+            if handle is not None:
+                self._settle(jid, self.executor.collect(handle), handle)
+
+    def escalate_kills(self, now: float) -> None:
+        for jid in list(self.running):
+            job = self.jobs[jid]
+            if job.kill_at is not None and now >= job.kill_at and jid in self.handles:
+                self.executor.signal(self.handles[jid], _signal.SIGKILL)
+                self._save(job.evolve(kill_at=None), "killed")
+
+    def decide(self, now: float) -> Decisions:
+        due = {jid for jid, at in self._timers.items() if at <= now}
+        for jid in due:
+            del self._timers[jid]
+        candidates = self._dirty | self._waiting_for_resources | due
+        self._dirty = set()
+        snap = Snapshot(jobs=self.jobs, now=now, specs=self.specs, dependents=self.dependents, running=self.running,
+                        gpus=self.gpus.device_ids(), gpus_busy_elsewhere=self.gpus.busy_elsewhere(),
+                        groups=self.groups, max_running=self.config.max_running)
+        return decide(snap, candidates)
+
+    def apply(self, d: Decisions, now: float) -> None:
+        for jid in d.timeouts:
+            self._signal_stop(self.jobs[jid], "timeout", now)
+        roots: dict[int, list[int]] = defaultdict(list)
+        for c in d.cancels:
+            self._save(self.jobs[c.job_id].evolve(state=JobState.CANCELLED, reason=c.reason, ended_at=now))
+            roots[c.root].append(c.job_id)
+        for root, ids in roots.items():  # one grouped event per cascade (C5)
+            self._event("cascade", None, root=root, cancelled=ids,
+                        message=f"cascade from job {root}: cancelled {', '.join(map(str, ids))}")
+        for jid, reason in d.reasons.items():
+            job = self.jobs[jid]
+            if job.reason != reason and job.state is JobState.QUEUED:
+                self._save(job.evolve(reason=reason))
+        for start in d.starts:
+            self._launch(self.jobs[start.job_id], start.gpus, now)
+        self._waiting_for_resources = {j for j in d.waiting_for_resources if self.jobs[j].state is JobState.QUEUED}
+        self._timers.update(d.timers)
+        self._next_wake = min([*self._timers.values(), *self._running_deadlines()], default=float("inf"))
+
+    def _running_deadlines(self) -> Iterable[float]:
+        """Time limits and kill graces of running jobs, including those started just now."""
+        for jid in self.running:
+            job = self.jobs[jid]
+            if job.kill_at is not None:
+                yield job.kill_at
+            elif job.time_limit is not None and job.started_at is not None and not job.stopping:
+                yield job.started_at + job.time_limit
+
+    # -- process side ---------------------------------------------------------------------
+    def _launch(self, job: Job, gpus: tuple[int, ...], now: float) -> None:
+        attempt = job.attempt + 1
+        env = {**os.environ, **job.env, "JOBFLOW_JOB_ID": str(job.id), "JOBFLOW_ATTEMPT": str(attempt),
+               "JOBFLOW_JOB_NAME": job.name}
+        if job.gpus or job.gpu_ids or self.gpus.device_ids():
+            # a job that asked for no GPU sees none, so it cannot take one behind the scheduler's back
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        request = LaunchRequest(job.id, attempt, tuple(job.command), job.cwd or os.path.expanduser("~"), env)
+        try:
+            handle = self.executor.launch(request)
+        except Exception as err:  # cannot spawn: the attempt fails with the reason, maybe retried
+            job = self._save(job.evolve(attempt=attempt, started_at=now, allocated_gpus=gpus))
+            self.store.insert_attempt(Attempt(job.id, attempt, now, gpus=gpus))
+            outcome = classify(exit_code=None, signal=None, stopping=None, spawn_error=str(err).splitlines()[0])
+            self._end_attempt(job, outcome, now, None, None)
+            return
+        self.store.insert_attempt(Attempt(job.id, attempt, handle.started_at, handle.pid, handle.proc_start, gpus))
+        self.handles[job.id] = handle
+        self._to_watch.add(job.id)
+        self._save(job.evolve(state=JobState.RUNNING, reason=None, attempt=attempt, started_at=handle.started_at,
+                              first_started_at=job.first_started_at or handle.started_at, allocated_gpus=gpus,
+                              retry_at=None, ended_at=None, exit_code=None, signal=None))
+
+    def _signal_stop(self, job: Job, why: str, now: float) -> None:
+        handle = self.handles.get(job.id)
+        if handle is None or job.stopping:
+            return
+        self.executor.signal(handle, _signal.SIGTERM)
+        self._save(job.evolve(stopping=why, kill_at=now + self.config.kill_grace), "stopping", why=why)
+
+    def _settle(self, jid: int, status: ExitStatus | None, handle: Handle | None) -> None:
+        """Record how an attempt ended: ``status`` None means no status was written (Lost, or we
+        SIGKILLed the supervisor while stopping the job)."""
+        job = self.jobs[jid]
+        self.handles.pop(jid, None)
+        ended_at = status.ended_at if status else self.clock()
+        outcome = classify(exit_code=status.exit_code if status else None, signal=status.signal if status else None,
+                           stopping=job.stopping, time_limit=job.time_limit, lost=status is None)
+        self._end_attempt(job, outcome, ended_at, status.exit_code if status else None,
+                          status.signal if status else None)
+
+    def _end_attempt(self, job: Job, outcome: Outcome, ended_at: float, exit_code: int | None,
+                     signal: int | None) -> None:
+        self.store.end_attempt(job.id, job.attempt, ended_at=ended_at, exit_code=exit_code, signal=signal,
+                               state=outcome.state, reason=outcome.reason)
+        common = dict(allocated_gpus=(), stopping=None, kill_at=None, exit_code=exit_code, signal=signal)
+        if should_retry(job, outcome):
+            at = ended_at + retry_wait(job.retry, job.retry_count + 1)
+            job = job.evolve(state=JobState.QUEUED, retry_at=at, retry_count=job.retry_count + 1,
+                             reason=Reason("RetryBackoff", {"attempt": job.retry_count + 2, "of": job.retry.retries + 1,
+                                                            "at": at}), **common)
+        else:
+            job = job.evolve(state=outcome.state, reason=outcome.reason, ended_at=ended_at, **common)
+        self._save(job)
+        self._dirty.add(job.id)
+        self._dirty.update(self.dependents.get(job.id, ()))
+        self._dirty.update(self._waiting_for_resources)  # its GPUs and slot are free again
+

@@ -1,0 +1,49 @@
+"""The one error hierarchy of jupyter-jobflow.
+
+Every error a user can cause is a ``JobflowError`` whose ``str()`` is a single line that names
+the problem and, where there is one, the fix. Fronts print ``str(err)``; the server maps the class
+to an HTTP status once (``status`` below), and the client turns it back into the same class.
+"""
+
+from __future__ import annotations
+
+
+class JobflowError(Exception):
+    """Base of every error jupyter-jobflow raises on purpose."""
+
+    status = 400
+
+
+class InvalidSpec(JobflowError):
+    """Bad user input: a dependency string, a time limit, a directive, an option.
+
+    Raised before anything is stored, so nothing is submitted or changed.
+    """
+
+    status = 400
+
+
+#: The name the spec (§1.5) gives to submit-time validation errors.
+JobflowSubmitError = InvalidSpec
+
+
+class NotFound(JobflowError):
+    """A job (or other object) id that the store does not hold."""
+
+    status = 404
+
+
+class Conflict(JobflowError):
+    """The request is valid but the job's state forbids it (cancel a finished job, ...)."""
+
+    status = 409
+
+
+class Unavailable(JobflowError):
+    """The service cannot do this now: no scheduler running, state directory locked, ..."""
+
+    status = 503
+
+
+class IllegalTransition(Conflict):
+    """An internal state change that §1.2's transition table does not allow."""

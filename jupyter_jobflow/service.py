@@ -1,0 +1,582 @@
+"""JobService: the one facade that the server handlers, the CLI and the magics call.
+
+It validates requests (dependency grammar, ids, cycles, resources), turns them into jobs and
+hands them to the engine; it answers questions (list, show, explain, logs, cancel dry runs) from
+the engine's mirror. Every method is synchronous and thread-safe, and fast: the store is local.
+
+    >>> svc = JobService("/tmp/jf")
+    >>> svc.start()
+    >>> job = svc.submit(["python", "train.py"], gpus=1, dependency="afterok:12")
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+import threading
+import time
+from collections import ChainMap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from . import depspec
+from .decide import Group, Snapshot, decide
+from .depspec import DepSpec
+from .engine import Engine, EngineConfig
+from .errors import Conflict, InvalidSpec, NotFound
+from .evaluate import Verdict, evaluate
+from .executors.local import LocalExecutor
+from .gpus import GpuInventory, inventory_from_env
+from .model import ACTIVE, DEPENDENCY, HELD_BY_USER, Job, JobState, Reason, RetryPolicy
+from .store import Store
+from .timespec import format_duration, parse_time_limit
+
+INTERPRETERS = {"python", "python3", "bash", "sh", "zsh", "Rscript", "julia", "node", "perl"}
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What a submission returns: the id even when the job was cancelled at once (S7)."""
+
+    id: int
+    name: str
+    state: JobState
+    warnings: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"Submitted batch job {self.id} ({self.name})"
+
+
+@dataclass(frozen=True)
+class Fate:
+    job: Job
+    condition: str
+    outcome: str
+
+
+@dataclass
+class CancelReport:
+    """What ``cancel`` did, or with ``dry_run`` would do, to each job and its dependents (K3)."""
+
+    targets: list[Job]
+    dependents: list[Fate] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def render(self) -> str:
+        lines = [f"Would cancel job {j.id} ({j.name}) [{j.state.value}]" for j in self.targets] if self.dry_run else \
+            [f"Cancelled job {i}" for i in self.cancelled]
+        if self.dependents:
+            lines.append("Dependents:")
+            width = max(len(f"job {f.job.id} ({f.job.name})") for f in self.dependents)
+            cwidth = max(len(f.condition) for f in self.dependents)
+            for f in self.dependents:
+                lines.append(f"  {f'job {f.job.id} ({f.job.name})':<{width}}   {f.condition:<{cwidth}} -> {f.outcome}")
+        if self.dry_run:
+            ids = " ".join(str(j.id) for j in self.targets)
+            lines.append(f"To proceed: gcancel {ids}        To also cancel dependents that would otherwise stay "
+                         f"queued: gcancel --cascade {ids}")
+        return "\n".join(lines + self.warnings)
+
+
+def default_name(command: Sequence[str]) -> str:
+    """``python train.py --lr 1`` is ``train.py``; ``./run.sh`` is ``run.sh``."""
+    words = list(command)
+    if len(words) > 1 and os.path.basename(words[0]) in INTERPRETERS and not words[1].startswith("-"):
+        return os.path.basename(words[1])
+    return os.path.basename(words[0]) if words else "job"
+
+
+class JobService:
+    """The engine of one state directory, with validation and views on top."""
+
+    def __init__(self, state_dir: str | os.PathLike[str], *, gpus: GpuInventory | None = None,
+                 simulated_gpus: int | None = None, kill_grace: float = 30.0, max_running: int | None = None,
+                 default_time_limit: float | None = None, clock: Callable[[], float] = time.time,
+                 executor: Any = None):
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.state_dir / "jobflow.db")
+        self.executor = executor or LocalExecutor(self.state_dir)
+        self.gpus = gpus or inventory_from_env(simulated_gpus)
+        self.default_time_limit = default_time_limit
+        self.clock = clock
+        self.engine = Engine(self.store, self.executor, self.gpus, EngineConfig(kill_grace, max_running), clock)
+        self._submit_lock = threading.Lock()
+        self.engine.recover()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> "JobService":
+        self.engine.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop scheduling; running jobs go on and are re-adopted by the next start."""
+        self.engine.stop()
+
+    def close(self) -> None:
+        self.stop()
+        self.store.close()
+
+    def subscribe(self, fn: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Call ``fn(event)`` after every stored change; returns the unsubscribe function."""
+        return self.engine.subscribe(fn)
+
+    def events_since(self, seq: int = 0) -> list[dict[str, Any]]:
+        return self.store.events_since(seq)
+
+    # -- submit ---------------------------------------------------------------------------
+    def submit(self, command: Sequence[str] | str | None = None, *, script: str | None = None,
+               interpreter: str | None = None, name: str | None = None, time_limit: str | float | None = None,
+               gpus: int | str = 0, priority: int = 0, group: str | None = None,
+               dependency: str | DepSpec | None = None, depends_on: Any = None, depends_on_all: Any = None,
+               depends_on_any: Any = None, auto_cancel: bool = True, hold: bool = False, retries: int = 0,
+               retry_delay: float = 0.0, retry_backoff: float = 1.0, retry_max_delay: float | None = None,
+               retry_on: Iterable[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None,
+               scope: str | None = None, user: str | None = None, scope_name: str = "this notebook") -> Submitted:
+        """Validate and queue one job; nothing is stored when validation fails (``InvalidSpec``).
+
+        :param command: argv (a string is split like a shell would); or give ``script`` text instead,
+            run by ``interpreter`` (default ``/bin/bash``).
+        :param dependency: a Slurm/Crane string or a ``DepSpec``; ``depends_on*`` are gflow's flags.
+            ``@`` and ``@~N`` resolve against the submission history of ``scope``.
+        """
+        argv = shlex.split(command) if isinstance(command, str) else list(command or [])
+        if not argv and script is None:
+            raise InvalidSpec("Nothing to run: give a command, a script, or a cell")
+        count, ids = self._parse_gpus(gpus)
+        limit = self._time_limit(time_limit)
+        user = user or getpass.getuser()
+        scope = scope or f"user:{user}"
+        spec = dependency if isinstance(dependency, DepSpec) else depspec.from_flags(
+            dependency=dependency, depends_on=depends_on, depends_on_all=depends_on_all, depends_on_any=depends_on_any)
+        policy = RetryPolicy(retries=int(retries), delay=float(retry_delay), backoff=float(retry_backoff),
+                             max_delay=retry_max_delay, retry_on=frozenset(retry_on or ("failure", "error")))
+        if policy.retries < 0:
+            raise InvalidSpec(f"--retries must be 0 or more, got {policy.retries}")
+        with self._submit_lock:  # @ resolution and insertion must not interleave within one scope
+            if spec is not None:
+                history = self.store.recent_ids(scope=scope, limit=_history_needed(spec)) or \
+                    self.store.recent_ids(user=user, limit=_history_needed(spec))
+                spec = depspec.resolve(spec, history, scope_name=scope_name)
+                self._check_parents_exist(spec)
+            now = self.clock()
+            job = Job(id=0, name=name or (default_name(argv) if argv else "script"), command=tuple(argv),
+                      state=JobState.HOLD if hold else JobState.QUEUED, reason=HELD_BY_USER if hold else DEPENDENCY,
+                      script=script, cwd=cwd or os.getcwd(), env=dict(env or {}), gpus=count, gpu_ids=ids,
+                      time_limit=limit, priority=int(priority), group=group, dependency=str(spec) if spec else None,
+                      auto_cancel=auto_cancel, retry=policy, submitted_at=now, user=user, scope=scope)
+            warnings: list[str] = []
+            verdict = evaluate(spec, self.engine.jobs.get)
+            if verdict.never and not hold:  # S7: decided now, with the runtime rules, so no race
+                job, warning = self._never_at_submit(job, verdict)
+                warnings.append(warning)
+            job_id = self.store.insert_job(job, [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())])
+            job = job.evolve(id=job_id)
+            if script is not None:
+                job = job.evolve(command=(*(argv or [interpreter or "/bin/bash"]), str(self._write_script(job_id, script))))
+                self.store.update_job(job)
+            self.engine.add(job, spec)
+        if warnings and job.state is JobState.CANCELLED:
+            warnings[0] = warnings[0].replace("job ?", f"job {job_id}").replace("Job ?", f"Job {job_id}")
+        return Submitted(job_id, job.name, job.state, tuple(warnings))
+
+    def _never_at_submit(self, job: Job, verdict: Verdict) -> tuple[Job, str]:
+        cond, parent = verdict.failed[0]
+        clause = f"{cond.type}:{cond.target}"
+        detail = f"job {cond.target} is {parent.state.value}" if parent else f"job {cond.target} was purged"
+        if parent is not None and parent.exit_code not in (None, 0) and parent.state is JobState.FAILED:
+            detail += f", exit {parent.exit_code}"
+        if job.auto_cancel:
+            job = job.evolve(state=JobState.CANCELLED, ended_at=job.submitted_at,
+                             reason=Reason("DependencyFailed", {"job": int(cond.target), "condition": clause}))
+            return job, (f"Warning: job ? will never start: {clause} cannot be satisfied ({detail}). "
+                         f"Job ? was cancelled; use --no-auto-cancel to keep it queued.")
+        job = job.evolve(reason=Reason("DependencyNeverSatisfied", {"job": int(cond.target), "condition": clause}))
+        return job, (f"Warning: job will never start unless job {cond.target} is redone in place: "
+                     f"{clause} cannot be satisfied ({detail}).")
+
+    def _write_script(self, job_id: int, script: str) -> Path:
+        path = self.state_dir / "scripts" / str(job_id)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(script)
+        return path
+
+    def _check_parents_exist(self, spec: DepSpec) -> None:
+        for jid in spec.job_ids():
+            if jid not in self.engine.jobs:
+                raise InvalidSpec(f"Dependency job {jid} not found")
+
+    def _parse_gpus(self, gpus: int | str) -> tuple[int, tuple[int, ...] | None]:
+        """``2`` is a count; ``"0,2"`` names devices. Refuse what this machine can never give."""
+        text = str(gpus).strip()
+        devices = self.gpus.device_ids()
+        if "," in text or (isinstance(gpus, str) and text.startswith("[")):
+            try:
+                ids = tuple(sorted({int(x) for x in text.strip("[]").split(",") if x.strip()}))
+            except ValueError:
+                raise InvalidSpec(f'Invalid --gpus "{gpus}": expected a count (2) or device ids (0,2)') from None
+            missing = [i for i in ids if i not in devices]
+            if missing:
+                raise InvalidSpec(f"--gpus {text}: GPU {missing[0]} does not exist here ({self._gpu_summary()})")
+            return len(ids), ids
+        try:
+            count = int(text or 0)
+        except ValueError:
+            raise InvalidSpec(f'Invalid --gpus "{gpus}": expected a count (2) or device ids (0,2)') from None
+        if count < 0:
+            raise InvalidSpec(f"--gpus must be 0 or more, got {count}")
+        if count > len(devices):
+            raise InvalidSpec(f"--gpus {count}: this machine has {self._gpu_summary()}")
+        return count, None
+
+    def _gpu_summary(self) -> str:
+        n = len(self.gpus.device_ids())
+        if n == 0:
+            return self.gpus.reason or "no GPUs"
+        return f"{n} GPU{'s' if n != 1 else ''}" + (" (simulated)" if self.gpus.simulated else "")
+
+    def _time_limit(self, value: str | float | None) -> float | None:
+        if value is None:
+            return self.default_time_limit
+        if isinstance(value, (int, float)):
+            if value <= 0:
+                raise InvalidSpec(f"Time limit must be positive, got {value}")
+            return float(value)
+        return parse_time_limit(value)
+
+    # -- lookups --------------------------------------------------------------------------
+    def get(self, job_id: int) -> Job:
+        job = self.engine.jobs.get(int(job_id))
+        if job is None:
+            raise NotFound(f"Job {job_id} not found")
+        return job
+
+    def list(self, *, states: Iterable[JobState | str] | None = None, ids: Iterable[int] | None = None,
+             name: str | None = None, group: str | None = None, all: bool = True,
+             limit: int | None = None, offset: int = 0) -> list[Job]:
+        """Jobs by id, filtered. ``all=False`` keeps only active jobs (gqueue without ``-a``)."""
+        wanted = {s if isinstance(s, JobState) else JobState.parse(s) for s in states} if states else None
+        idset = {int(i) for i in ids} if ids is not None else None
+        with self.engine.lock:
+            jobs = [self.engine.jobs[i] for i in sorted(idset)] if idset is not None else \
+                sorted(self.engine.jobs.values(), key=lambda j: j.id)
+        out = [j for j in jobs if (wanted is None or j.state in wanted) and (all or j.state in ACTIVE)
+               and (name is None or name in j.name) and (group is None or j.group == group)
+               and (idset is None or j.id in self.engine.jobs)]
+        return out[offset: None if limit is None else offset + limit]
+
+    def verdict(self, job_id: int) -> Verdict:
+        job = self.get(job_id)
+        return evaluate(self.engine.specs.get(job.id), self.engine.jobs.get)
+
+    def show(self, job_id: int) -> dict[str, Any]:
+        """Everything about one job: its fields, attempts and the Crane-style dependency line."""
+        job = self.get(job_id)
+        return {"job": job, "attempts": self.store.attempts(job.id), "dependency": self.verdict(job.id).describe()
+                if job.dependency else None, "dependents": sorted(self.engine.dependents.get(job.id, ()))}
+
+    def attempts(self, job_id: int):
+        return self.store.attempts(self.get(job_id).id)
+
+    def read_log(self, job_id: int, *, attempt: int | None = None, offset: int = 0,
+                 limit: int = 1 << 20) -> tuple[str, int, int]:
+        """``(text, next_offset, attempt)`` of an attempt's log (default: the latest)."""
+        job = self.get(job_id)
+        attempt = attempt or job.attempt
+        if attempt <= 0:
+            return "", 0, 0
+        if attempt > job.attempt:
+            raise NotFound(f"Job {job.id} has no attempt {attempt} (it has {job.attempt})")
+        data, nxt = self.executor.read_log(job.id, attempt, offset, limit)
+        return data.decode("utf-8", "replace"), nxt, attempt
+
+    # -- verbs ----------------------------------------------------------------------------
+    def hold(self, job_id: int) -> Job:
+        job = self.get(job_id)
+        if job.state is not JobState.QUEUED:
+            raise Conflict(f"Job {job.id} is {job.state.value}; only queued jobs can be held")
+        return self.engine.change(job.evolve(state=JobState.HOLD, reason=HELD_BY_USER))
+
+    def release(self, job_id: int) -> Job:
+        job = self.get(job_id)
+        if job.state is not JobState.HOLD:
+            raise Conflict(f"Job {job.id} is {job.state.value}; only held jobs can be released")
+        return self.engine.change(job.evolve(state=JobState.QUEUED, reason=DEPENDENCY))
+
+    def cancel(self, ids: Iterable[int], *, dry_run: bool = False, cascade: bool = False) -> CancelReport:
+        """Cancel jobs (K1-K5). With ``dry_run`` nothing changes; the report lists each dependent's fate."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            raise InvalidSpec("No job IDs specified")
+        targets, warnings = [], []
+        for jid in ids:
+            job = self.get(jid) if len(ids) == 1 else self.engine.jobs.get(jid)
+            if job is None:
+                warnings.append(f"Warning: Job {jid} not found")
+            elif job.state.terminal:
+                if len(ids) == 1:
+                    raise Conflict(f"Job {jid} is already in terminal state ({job.state.value})")
+                warnings.append(f"Warning: Job {jid} is already in terminal state ({job.state.value}), skipped")
+            else:
+                targets.append(job)
+        report = CancelReport(targets, self.predict_cancel([j.id for j in targets]), warnings=warnings,
+                              dry_run=dry_run)
+        if dry_run:
+            return report
+        doomed = [f.job.id for f in report.dependents if cascade and not f.outcome.startswith(("will run", "waits"))]
+        for job in [*targets, *(self.engine.jobs[i] for i in doomed)]:
+            self._cancel_one(self.engine.jobs[job.id])
+            report.cancelled.append(job.id)
+        return report
+
+    def _cancel_one(self, job: Job) -> None:
+        if job.state.terminal:
+            return
+        if job.state is JobState.RUNNING:
+            self.engine.stop_running(job.id, "cancel")
+        else:
+            self.engine.change(job.evolve(state=JobState.CANCELLED, reason=Reason("CancelledByUser",
+                               {"user": getpass.getuser()}), ended_at=self.clock()))
+
+    def predict_cancel(self, ids: list[int]) -> list[Fate]:
+        """Each transitive dependent's fate if ``ids`` were cancelled now, by the scheduler's own
+        decision function run on a what-if snapshot (so the prediction cannot drift from the rule)."""
+        now = self.clock()
+        with self.engine.lock:
+            jobs = self.engine.jobs
+            what_if = {i: jobs[i].evolve(state=JobState.CANCELLED, reason=Reason("CancelledByUser"), ended_at=now,
+                                         first_started_at=jobs[i].first_started_at) for i in ids}
+            order, seen, frontier = [], set(ids), list(ids)
+            while frontier:
+                for child in sorted(self.engine.dependents.get(frontier.pop(0), ())):
+                    if child not in seen and not jobs[child].state.terminal and child in jobs:
+                        seen.add(child)
+                        order.append(child)
+                        frontier.append(child)
+            view = ChainMap(what_if, jobs)
+            held = [c for c in order if jobs[c].state is JobState.HOLD]
+            # a held job is judged as if released, and its fate says it waits for the release
+            view = ChainMap({c: jobs[c].evolve(state=JobState.QUEUED) for c in held}, view)
+            d = decide(Snapshot(jobs=view, now=now, specs=self.engine.specs, dependents=self.engine.dependents),
+                       [c for c in order if view[c].state is JobState.QUEUED])
+        cancels = {c.job_id: c.reason for c in d.cancels}
+        fates = []
+        for child in order:
+            job = jobs[child]
+            spec = self.engine.specs.get(child)
+            cond = next((f"{c.type}:{c.target}" for c in spec.conditions if c.target in seen or c.target in ids),
+                        str(spec)) if spec else ""
+            if not job.auto_cancel:
+                cond += " --no-auto-cancel"
+            if job.state is JobState.RUNNING:
+                outcome = "is already running; not affected"
+            elif child in cancels:
+                outcome = f"will be cancelled ({cancels[child]})"
+                if child in held:
+                    outcome = f"is held; will be cancelled on release ({cancels[child]})"
+            elif d.reasons.get(child) and d.reasons[child].kind == "DependencyNeverSatisfied":
+                outcome = "will stay queued forever (DependencyNeverSatisfied)"
+            elif d.reasons.get(child) == DEPENDENCY:
+                outcome = "waits for its other dependencies"
+            else:
+                outcome = "will run"
+            fates.append(Fate(job, cond, outcome))
+        return fates
+
+    def redo(self, job_id: int, *, in_place: bool = False, cascade: bool = False,
+             **overrides: Any) -> Job:
+        """gflow's ``gjob redo`` (R1), or with ``in_place`` a new attempt of the same job (R2).
+        ``cascade`` also brings back the dependents that were cancelled because of it (R3)."""
+        job = self.get(job_id)
+        if not job.state.terminal:
+            raise Conflict(f"Job {job.id} is {job.state.value}; only a finished, failed, cancelled or timed-out "
+                           f"job can be redone")
+        changes = self._overrides(overrides)
+        if in_place:
+            new = self.engine.change(job.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None,
+                                                exit_code=None, signal=None, retry_at=None, retry_count=0, **changes),
+                                     kind="redo")
+            if cascade:
+                self._revive_cancelled_dependents(job.id)
+            return new
+        with self._submit_lock:
+            spec = self.engine.specs.get(job.id)
+            copy = job.evolve(id=0, state=JobState.QUEUED, reason=DEPENDENCY, attempt=0, submitted_at=self.clock(),
+                              first_started_at=None, started_at=None, ended_at=None, retry_at=None, exit_code=None,
+                              signal=None, allocated_gpus=(), retry_count=0, redo_of=job.id, stopping=None,
+                              kill_at=None, **changes)
+            new_id = self.store.insert_job(copy, [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())])
+            new = self.engine.add(copy.evolve(id=new_id), spec)
+        if cascade:
+            self._redo_cancelled_dependents(job.id, new_id)
+        return new
+
+    def _cancelled_because_of(self, job_id: int) -> list[Job]:
+        return [self.engine.jobs[c] for c in sorted(self.engine.dependents.get(job_id, ()))
+                if self.engine.jobs[c].state is JobState.CANCELLED and self.engine.jobs[c].reason is not None
+                and self.engine.jobs[c].reason.kind == "DependencyFailed"
+                and self.engine.jobs[c].reason.args.get("job") == job_id]
+
+    def _revive_cancelled_dependents(self, job_id: int) -> None:
+        for child in self._cancelled_because_of(job_id):
+            self.engine.change(child.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None), kind="revived")
+            self._revive_cancelled_dependents(child.id)
+
+    def _redo_cancelled_dependents(self, old_id: int, new_id: int) -> None:
+        for child in self._cancelled_because_of(old_id):
+            spec = self.engine.specs[child.id]
+            rewired = DepSpec(spec.op, tuple(c if c.target != old_id else type(c)(c.type, new_id, c.delay)
+                                             for c in spec.conditions), spec.singleton)
+            new_child = self.submit(list(child.command), name=child.name, time_limit=child.time_limit,
+                                    gpus=",".join(map(str, child.gpu_ids)) if child.gpu_ids else child.gpus,
+                                    priority=child.priority, group=child.group, dependency=rewired,
+                                    auto_cancel=child.auto_cancel, retries=child.retry.retries,
+                                    retry_delay=child.retry.delay, retry_backoff=child.retry.backoff,
+                                    retry_max_delay=child.retry.max_delay, retry_on=child.retry.retry_on,
+                                    cwd=child.cwd, env=child.env, scope=child.scope, user=child.user)
+            self.engine.change(self.engine.jobs[new_child.id].evolve(redo_of=child.id))
+            self._redo_cancelled_dependents(child.id, new_child.id)
+
+    def _overrides(self, fields: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in fields.items():
+            if value is None or key.startswith("_"):
+                continue
+            if key == "time_limit":
+                out["time_limit"] = self._time_limit(value)
+            elif key == "gpus":
+                out["gpus"], out["gpu_ids"] = self._parse_gpus(value)
+            elif key in ("priority", "name", "group"):
+                out[key] = int(value) if key == "priority" else str(value)
+            elif key == "retries":
+                out["retry"] = RetryPolicy(int(value), *_policy_rest(fields.get("_policy")))
+            else:
+                raise InvalidSpec(f'Cannot change "{key}": changeable fields are time_limit, gpus, priority, '
+                                  f"name, group, retries, dependency")
+        return out
+
+    def update(self, job_id: int, *, dependency: str | None = None, **fields: Any) -> Job:
+        """Change a job (``gjob update``): most fields only while it waits; the time limit of a
+        running job too (T7). A new dependency is checked for unknown ids, self and cycles."""
+        job = self.get(job_id)
+        if job.state.terminal:
+            raise Conflict(f"Job {job.id} is already in terminal state ({job.state.value})")
+        if "retries" in fields:
+            fields["_policy"] = job.retry
+        changes = self._overrides(fields)
+        if job.state is JobState.RUNNING and set(changes) - {"time_limit", "priority", "name"}:
+            raise Conflict(f"Job {job.id} is Running; only its time limit, priority and name can change")
+        if dependency is not None:
+            if job.state is JobState.RUNNING:
+                raise Conflict(f"Job {job.id} is Running; its dependencies can no longer change")
+            spec = None if dependency.strip().lower() in ("", "none") else depspec.resolve(
+                depspec.parse(dependency), self.store.recent_ids(scope=job.scope, limit=64))
+            if spec is not None:
+                self._check_parents_exist(spec)
+                if job.id in spec.job_ids():
+                    raise InvalidSpec("Job cannot depend on itself")
+                self._check_cycle(job.id, spec)
+            return self.engine.set_dependency(job.evolve(dependency=str(spec) if spec else None, **changes), spec)
+        return self.engine.change(job.evolve(**changes))
+
+    def _check_cycle(self, job_id: int, spec: DepSpec) -> None:
+        """E8: full DFS from the new parents back to ``job_id``; prints the whole path."""
+        specs = self.engine.specs
+
+        def path_to_job(node: int, trail: list[int], seen: set[int]) -> list[int] | None:
+            if node == job_id:
+                return trail
+            if node in seen:
+                return None
+            seen.add(node)
+            for parent in (specs[node].job_ids() if node in specs else ()):
+                found = path_to_job(parent, trail + [parent], seen)
+                if found:
+                    return found
+            return None
+
+        seen: set[int] = set()
+        for parent in spec.job_ids():
+            path = path_to_job(parent, [job_id, parent], seen)
+            if path:
+                raise InvalidSpec("Circular dependency detected: " + " -> ".join(f"job {j}" for j in path))
+
+    def set_group(self, name: str, *, limit: int | None = None, paused: bool | None = None) -> Group:
+        """Create or change a named group: ``limit`` running jobs at once (0 = none), ``paused``."""
+        current = self.engine.groups.get(name, Group(name))
+        group = Group(name, current.limit if limit is None else int(limit),
+                      current.paused if paused is None else bool(paused))
+        self.engine.set_group(group)
+        return group
+
+    def explain(self, job_id: int) -> list[str]:
+        """Every gate between a job and its start (spec Part 3 #5), one line each."""
+        job = self.get(job_id)
+        lines = [f"Job {job.id} ({job.name}) is {job.state.value}" + (f" ({job.reason})" if job.reason else "")]
+        if job.state is JobState.HOLD:
+            lines.append("Held by the user: it will not start until `gjob release " + str(job.id) + "`")
+        if job.state not in (JobState.QUEUED, JobState.HOLD):
+            return lines
+        now = self.clock()
+        spec = self.engine.specs.get(job.id)
+        if spec is not None:
+            lines.append(self.verdict(job.id).describe())
+            for cond in spec.conditions:
+                parent = self.engine.jobs.get(int(cond.target))
+                lines.append("  " + _explain_condition(cond, parent))
+        if job.retry_at and job.retry_at > now:
+            lines.append(f"Retry back-off: attempt {job.retry_count + 1}/{job.retry.retries + 1} starts in "
+                         f"{format_duration(job.retry_at - now)}")
+        with self.engine.lock:
+            running = [self.engine.jobs[j] for j in self.engine.running]
+        if job.gpus:
+            held = {g: j for j in running for g in j.allocated_gpus}
+            devices = self.gpus.device_ids()
+            busy = ", ".join(f"GPU {g}: job {held[g].id} ({held[g].name})" for g in devices if g in held)
+            free = [g for g in devices if g not in held and g not in self.gpus.busy_elsewhere()]
+            want = f"GPUs {','.join(map(str, job.gpu_ids))}" if job.gpu_ids else f"{job.gpus} GPU(s)"
+            lines.append(f"Resources: wants {want}; free: {', '.join(map(str, free)) or 'none'}"
+                         + (f"; busy: {busy}" if busy else ""))
+        if job.group:
+            group = self.engine.groups.get(job.group, Group(job.group))
+            n = sum(1 for j in running if j.group == job.group)
+            lines.append(f"Group {job.group}: {n} running, limit {group.limit or 'none'}"
+                         + (", paused" if group.paused else ""))
+        limit = self.engine.config.max_running
+        if limit is not None:
+            lines.append(f"Slots: {len(running)} of {limit} running")
+        return lines
+
+
+def _explain_condition(cond: depspec.Condition, parent: Job | None) -> str:
+    from .evaluate import NEVER, event_time
+
+    head = f"{cond.type}:{cond.target}" + (f"+{format_duration(cond.delay)}" if cond.delay else "")
+    if parent is None:
+        return f"{head}: job {cond.target} no longer exists"
+    t = event_time(cond, parent)
+    what = f"job {parent.id} ({parent.name}) is {parent.state.value}"
+    if t is None:
+        return f"{head}: waiting, {what}"
+    if t == NEVER:
+        return f"{head}: can never be satisfied, {what}"
+    from .model import format_clock
+
+    return f"{head}: satisfied at {format_clock(t)}, ready at {format_clock(t + cond.delay)} ({what})"
+
+
+def _history_needed(spec: DepSpec) -> int:
+    deepest = 0
+    for c in spec.conditions:
+        if isinstance(c.target, str) and c.target.startswith("@"):
+            deepest = max(deepest, int(c.target[2:] or 0) if c.target.startswith("@~") else 0)
+    return deepest + 1
+
+
+def _policy_rest(policy: RetryPolicy | None) -> tuple[Any, ...]:
+    p = policy or RetryPolicy()
+    return p.delay, p.backoff, p.max_delay, p.retry_on

@@ -1,0 +1,257 @@
+"""The store: one SQLite database (WAL) that holds the truth. The only module that writes SQL.
+
+Jobs, their dependency edges, attempts, events and groups. Every change the engine makes goes
+through ``transaction()``; a restart reads everything back with ``load_jobs`` and friends. The
+schema has a version (``PRAGMA user_version``) and named migrations, applied in order on open.
+
+Why ``synchronous=NORMAL``: in WAL mode a commit then survives a crash of our process (what we
+guard against: the Jupyter server killed) without an fsync per commit, which keeps a burst of 500
+job transitions in milliseconds. A power cut may lose the last commits, never corrupt the file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import sqlite_utils
+
+from .decide import Group
+from .model import Attempt, Job, JobState, Reason, RetryPolicy
+
+SCHEMA_VERSION = 1
+
+
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    # AUTOINCREMENT: ids are never reused, even after the newest jobs are deleted (spec §1.1).
+    db.execute("""
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL, state TEXT NOT NULL, reason TEXT, reason_args TEXT,
+            command TEXT NOT NULL, script TEXT, cwd TEXT, env TEXT NOT NULL DEFAULT '{}',
+            gpus INTEGER NOT NULL DEFAULT 0, gpu_ids TEXT, allocated_gpus TEXT NOT NULL DEFAULT '[]',
+            time_limit REAL, priority INTEGER NOT NULL DEFAULT 0, grp TEXT,
+            dependency TEXT, auto_cancel INTEGER NOT NULL DEFAULT 1,
+            retries INTEGER NOT NULL DEFAULT 0, retry_delay REAL NOT NULL DEFAULT 0,
+            retry_backoff REAL NOT NULL DEFAULT 1, retry_max_delay REAL,
+            retry_on TEXT NOT NULL DEFAULT 'error,failure',
+            attempt INTEGER NOT NULL DEFAULT 0, submitted_at REAL NOT NULL,
+            first_started_at REAL, started_at REAL, ended_at REAL, retry_at REAL,
+            exit_code INTEGER, signal INTEGER, user TEXT NOT NULL DEFAULT '', scope TEXT NOT NULL DEFAULT '',
+            redo_of INTEGER, stopping TEXT, kill_at REAL, retry_count INTEGER NOT NULL DEFAULT 0
+        )""")
+    db.execute("CREATE INDEX jobs_state ON jobs(state)")
+    db.execute("CREATE INDEX jobs_scope ON jobs(scope, id)")
+    db.execute("CREATE INDEX jobs_user ON jobs(user, id)")
+    db["dependencies"].create({"job_id": int, "parent_id": int, "type": str, "delay": int},
+                              pk=("job_id", "parent_id"))
+    db["dependencies"].create_index(["parent_id"])
+    db["attempts"].create({"job_id": int, "attempt": int, "started_at": float, "pid": int, "proc_start": float,
+                           "gpus": str, "ended_at": float, "exit_code": int, "signal": int, "state": str,
+                           "reason": str, "reason_args": str}, pk=("job_id", "attempt"))
+    db.execute("""CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL,
+                  job_id INTEGER, kind TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}')""")
+    db["groups"].create({"name": str, "parallel": int, "paused": int}, pk="name", defaults={"parallel": 0, "paused": 0})
+
+
+#: Named migrations, applied in order; index + 1 is the schema version they produce.
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("initial schema: jobs, dependencies, attempts, events, groups", _m1_initial),
+]
+
+def job_to_row(job: Job) -> dict[str, Any]:
+    kind, args = job.reason.to_row() if job.reason else (None, None)
+    return {
+        "name": job.name, "state": job.state.value, "reason": kind,
+        "reason_args": json.dumps(args) if args else None,
+        "command": json.dumps(list(job.command)), "script": job.script, "cwd": job.cwd, "env": json.dumps(job.env),
+        "gpus": job.gpus, "gpu_ids": json.dumps(list(job.gpu_ids)) if job.gpu_ids is not None else None,
+        "allocated_gpus": json.dumps(list(job.allocated_gpus)), "time_limit": job.time_limit,
+        "priority": job.priority, "grp": job.group, "dependency": job.dependency, "auto_cancel": int(job.auto_cancel),
+        "retries": job.retry.retries, "retry_delay": job.retry.delay, "retry_backoff": job.retry.backoff,
+        "retry_max_delay": job.retry.max_delay, "retry_on": ",".join(sorted(job.retry.retry_on)),
+        "attempt": job.attempt, "submitted_at": job.submitted_at, "first_started_at": job.first_started_at,
+        "started_at": job.started_at, "ended_at": job.ended_at, "retry_at": job.retry_at,
+        "exit_code": job.exit_code, "signal": job.signal, "user": job.user, "scope": job.scope,
+        "redo_of": job.redo_of, "stopping": job.stopping, "kill_at": job.kill_at, "retry_count": job.retry_count,
+    }
+
+
+def job_from_row(r: sqlite3.Row | dict[str, Any]) -> Job:
+    reason = Reason(r["reason"], json.loads(r["reason_args"]) if r["reason_args"] else {}) if r["reason"] else None
+    return Job(
+        id=r["id"], name=r["name"], state=JobState(r["state"]), reason=reason,
+        command=tuple(json.loads(r["command"])), script=r["script"], cwd=r["cwd"], env=json.loads(r["env"]),
+        gpus=r["gpus"], gpu_ids=tuple(json.loads(r["gpu_ids"])) if r["gpu_ids"] else None,
+        allocated_gpus=tuple(json.loads(r["allocated_gpus"])), time_limit=r["time_limit"], priority=r["priority"],
+        group=r["grp"], dependency=r["dependency"], auto_cancel=bool(r["auto_cancel"]),
+        retry=RetryPolicy(retries=r["retries"], delay=r["retry_delay"], backoff=r["retry_backoff"],
+                          max_delay=r["retry_max_delay"], retry_on=frozenset(r["retry_on"].split(","))),
+        attempt=r["attempt"], submitted_at=r["submitted_at"], first_started_at=r["first_started_at"],
+        started_at=r["started_at"], ended_at=r["ended_at"], retry_at=r["retry_at"], exit_code=r["exit_code"],
+        signal=r["signal"], user=r["user"], scope=r["scope"], redo_of=r["redo_of"], stopping=r["stopping"],
+        kill_at=r["kill_at"], retry_count=r["retry_count"],
+    )
+
+
+def _attempt_from_row(r: sqlite3.Row) -> Attempt:
+    reason = Reason(r["reason"], json.loads(r["reason_args"]) if r["reason_args"] else {}) if r["reason"] else None
+    return Attempt(job_id=r["job_id"], attempt=r["attempt"], started_at=r["started_at"], pid=r["pid"],
+                   proc_start=r["proc_start"], gpus=tuple(json.loads(r["gpus"] or "[]")), ended_at=r["ended_at"],
+                   exit_code=r["exit_code"], signal=r["signal"], state=JobState(r["state"]) if r["state"] else None,
+                   reason=reason)
+
+
+class Store:
+    """The SQLite database of one state directory. Thread-safe: one connection, one lock."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        conn.row_factory = sqlite3.Row
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.migrate()
+
+    # -- schema ---------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        with self.transaction():
+            version = self.schema_version()
+            if version > len(MIGRATIONS):
+                from .errors import Unavailable
+
+                raise Unavailable(f"{self.path} has schema version {version}, newer than this jupyter-jobflow "
+                                  f"understands ({len(MIGRATIONS)}); upgrade jupyter-jobflow")
+            for _name, migration in MIGRATIONS[version:]:
+                migration(self.db)
+            self.db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of work; nested calls join the outer one."""
+        with self._lock:
+            if self._depth == 0:
+                self.db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.db.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if self._depth == 0:
+                self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.conn.close()
+
+    # -- jobs -----------------------------------------------------------------------------
+    def insert_job(self, job: Job, parents: list[tuple[int, str, int]]) -> int:
+        """Store a new job and its dependency edges (parent, type, delay); returns its new id."""
+        row = job_to_row(job)
+        with self.transaction():
+            cols = ", ".join(row)
+            cur = self.db.execute(f"INSERT INTO jobs ({cols}) VALUES ({', '.join('?' * len(row))})",
+                                  list(row.values()))
+            job_id = cur.lastrowid
+            if parents:
+                self.db.conn.executemany("INSERT OR IGNORE INTO dependencies VALUES (?, ?, ?, ?)",
+                                         [(job_id, p, t, d) for p, t, d in parents])
+        return job_id
+
+    def update_job(self, job: Job) -> None:
+        row = job_to_row(job)
+        sets = ", ".join(f"{c} = ?" for c in row)
+        with self.transaction():
+            self.db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", [*row.values(), job.id])
+
+    def replace_dependencies(self, job_id: int, parents: list[tuple[int, str, int]]) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM dependencies WHERE job_id = ?", [job_id])
+            self.db.conn.executemany("INSERT OR IGNORE INTO dependencies VALUES (?, ?, ?, ?)",
+                                     [(job_id, p, t, d) for p, t, d in parents])
+
+    def load_jobs(self) -> list[Job]:
+        return [job_from_row(r) for r in self.db.execute("SELECT * FROM jobs ORDER BY id")]
+
+    def get_job(self, job_id: int) -> Job | None:
+        row = self.db.execute("SELECT * FROM jobs WHERE id = ?", [job_id]).fetchone()
+        return job_from_row(row) if row else None
+
+    def load_edges(self) -> list[tuple[int, int]]:
+        return [(r[0], r[1]) for r in self.db.execute("SELECT job_id, parent_id FROM dependencies")]
+
+    def recent_ids(self, *, scope: str | None = None, user: str | None = None, limit: int = 1) -> list[int]:
+        """Newest first: the submission history that ``@`` and ``@~N`` resolve against."""
+        col, value = ("scope", scope) if scope is not None else ("user", user)
+        rows = self.db.execute(f"SELECT id FROM jobs WHERE {col} = ? ORDER BY id DESC LIMIT ?", [value, limit])
+        return [r[0] for r in rows]
+
+    def max_job_id(self) -> int:
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").fetchone()
+        return row[0] if row else 0
+
+    # -- attempts -------------------------------------------------------------------------
+    def insert_attempt(self, a: Attempt) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO attempts (job_id, attempt, started_at, pid, proc_start, gpus) "
+                            "VALUES (?, ?, ?, ?, ?, ?)",
+                            [a.job_id, a.attempt, a.started_at, a.pid, a.proc_start, json.dumps(list(a.gpus))])
+
+    def end_attempt(self, job_id: int, attempt: int, *, ended_at: float, exit_code: int | None,
+                    signal: int | None, state: JobState, reason: Reason | None) -> None:
+        kind, args = reason.to_row() if reason else (None, None)
+        with self.transaction():
+            self.db.execute("UPDATE attempts SET ended_at = ?, exit_code = ?, signal = ?, state = ?, reason = ?, "
+                            "reason_args = ? WHERE job_id = ? AND attempt = ?",
+                            [ended_at, exit_code, signal, state.value, kind, json.dumps(args) if args else None,
+                             job_id, attempt])
+
+    def attempts(self, job_id: int) -> list[Attempt]:
+        rows = self.db.execute("SELECT * FROM attempts WHERE job_id = ? ORDER BY attempt", [job_id])
+        return [_attempt_from_row(r) for r in rows]
+
+    def open_attempts(self) -> list[Attempt]:
+        """Attempts that were running when the host last stopped (to re-adopt or mark Lost)."""
+        rows = self.db.execute("SELECT a.* FROM attempts a JOIN jobs j ON j.id = a.job_id "
+                               "WHERE a.ended_at IS NULL AND j.state = 'Running' AND j.attempt = a.attempt")
+        return [_attempt_from_row(r) for r in rows]
+
+    # -- events ---------------------------------------------------------------------------
+    def append_event(self, kind: str, job_id: int | None = None, data: dict[str, Any] | None = None,
+                     ts: float | None = None) -> int:
+        with self.transaction():
+            cur = self.db.execute("INSERT INTO events (ts, job_id, kind, data) VALUES (?, ?, ?, ?)",
+                                  [ts if ts is not None else time.time(), job_id, kind, json.dumps(data or {})])
+            return cur.lastrowid
+
+    def events_since(self, seq: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit])
+        return [{"seq": r["seq"], "ts": r["ts"], "job_id": r["job_id"], "kind": r["kind"], **json.loads(r["data"])}
+                for r in rows]
+
+    # -- groups ---------------------------------------------------------------------------
+    def groups(self) -> dict[str, Group]:
+        return {r["name"]: Group(r["name"], r["parallel"], bool(r["paused"]))
+                for r in self.db.execute("SELECT * FROM groups")}
+
+    def save_group(self, group: Group) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO groups (name, parallel, paused) VALUES (?, ?, ?)",
+                            [group.name, group.limit, int(group.paused)])
