@@ -91,11 +91,12 @@ class Engine:
                 self.dependents[parent].add(child)
             for a in self.store.open_attempts():
                 handle = Handle(a.job_id, a.attempt, a.pid or 0, a.proc_start or 0.0, a.started_at)
-                if a.pid and self.executor.is_alive(handle):
+                found = self.executor.reconcile(handle) if a.pid else "lost"
+                if found == "running":
                     self.handles[a.job_id] = handle
                     self._to_watch.add(a.job_id)
-                else:
-                    self._settle(a.job_id, self.executor.collect(handle) if a.pid else None, handle)
+                else:  # ended while we were down (its status), or vanished without one (Lost)
+                    self._settle(a.job_id, None if found == "lost" else found, handle)
             for jid in list(self.running):
                 if jid not in self.handles:  # Running in the store without an attempt row: lost
                     self._settle(jid, None, None)

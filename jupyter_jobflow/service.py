@@ -11,6 +11,7 @@ the engine's mirror. Every method is synchronous and thread-safe, and fast: the 
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import shlex
@@ -82,6 +83,17 @@ class CancelReport:
         return "\n".join(lines + self.warnings)
 
 
+def _atomic(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a verb under the engine's lock, so that the state it checks is the state it changes
+    (the scheduler thread cannot start a job between ``hold``'s check and its write)."""
+    @functools.wraps(method)
+    def locked(self: "JobService", *args: Any, **kwargs: Any) -> Any:
+        with self.engine.lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 def default_name(command: Sequence[str]) -> str:
     """``python train.py --lr 1`` is ``train.py``; ``./run.sh`` is ``run.sh``."""
     words = list(command)
@@ -136,7 +148,8 @@ class JobService:
                depends_on_any: Any = None, auto_cancel: bool = True, hold: bool = False, retries: int = 0,
                retry_delay: float = 0.0, retry_backoff: float = 1.0, retry_max_delay: float | None = None,
                retry_on: Iterable[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None,
-               scope: str | None = None, user: str | None = None, scope_name: str = "this notebook") -> Submitted:
+               scope: str | None = None, user: str | None = None, scope_name: str = "this notebook",
+               redo_of: int | None = None) -> Submitted:
         """Validate and queue one job; nothing is stored when validation fails (``InvalidSpec``).
 
         :param command: argv (a string is split like a shell would); or give ``script`` text instead,
@@ -168,7 +181,8 @@ class JobService:
                       state=JobState.HOLD if hold else JobState.QUEUED, reason=HELD_BY_USER if hold else DEPENDENCY,
                       script=script, cwd=cwd or os.getcwd(), env=dict(env or {}), gpus=count, gpu_ids=ids,
                       time_limit=limit, priority=int(priority), group=group, dependency=str(spec) if spec else None,
-                      auto_cancel=auto_cancel, retry=policy, submitted_at=now, user=user, scope=scope)
+                      auto_cancel=auto_cancel, retry=policy, submitted_at=now, user=user, scope=scope,
+                      redo_of=redo_of)
             warnings: list[str] = []
             verdict = evaluate(spec, self.engine.jobs.get)
             if verdict.never and not hold:  # S7: decided now, with the runtime rules, so no race
@@ -295,18 +309,21 @@ class JobService:
         return data.decode("utf-8", "replace"), nxt, attempt
 
     # -- verbs ----------------------------------------------------------------------------
+    @_atomic
     def hold(self, job_id: int) -> Job:
         job = self.get(job_id)
         if job.state is not JobState.QUEUED:
             raise Conflict(f"Job {job.id} is {job.state.value}; only queued jobs can be held")
         return self.engine.change(job.evolve(state=JobState.HOLD, reason=HELD_BY_USER))
 
+    @_atomic
     def release(self, job_id: int) -> Job:
         job = self.get(job_id)
         if job.state is not JobState.HOLD:
             raise Conflict(f"Job {job.id} is {job.state.value}; only held jobs can be released")
         return self.engine.change(job.evolve(state=JobState.QUEUED, reason=DEPENDENCY))
 
+    @_atomic
     def cancel(self, ids: Iterable[int], *, dry_run: bool = False, cascade: bool = False) -> CancelReport:
         """Cancel jobs (K1-K5). With ``dry_run`` nothing changes; the report lists each dependent's fate."""
         ids = [int(i) for i in ids]
@@ -387,6 +404,7 @@ class JobService:
             fates.append(Fate(job, cond, outcome))
         return fates
 
+    @_atomic
     def redo(self, job_id: int, *, in_place: bool = False, cascade: bool = False,
              **overrides: Any) -> Job:
         """gflow's ``gjob redo`` (R1), or with ``in_place`` a new attempt of the same job (R2).
@@ -437,8 +455,8 @@ class JobService:
                                     auto_cancel=child.auto_cancel, retries=child.retry.retries,
                                     retry_delay=child.retry.delay, retry_backoff=child.retry.backoff,
                                     retry_max_delay=child.retry.max_delay, retry_on=child.retry.retry_on,
-                                    cwd=child.cwd, env=child.env, scope=child.scope, user=child.user)
-            self.engine.change(self.engine.jobs[new_child.id].evolve(redo_of=child.id))
+                                    cwd=child.cwd, env=child.env, scope=child.scope, user=child.user,
+                                    redo_of=child.id)
             self._redo_cancelled_dependents(child.id, new_child.id)
 
     def _overrides(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -459,6 +477,7 @@ class JobService:
                                   f"name, group, retries, dependency")
         return out
 
+    @_atomic
     def update(self, job_id: int, *, dependency: str | None = None, **fields: Any) -> Job:
         """Change a job (``gjob update``): most fields only while it waits; the time limit of a
         running job too (T7). A new dependency is checked for unknown ids, self and cycles."""

@@ -1,0 +1,240 @@
+"""Job attempts on this machine, detached, under a tiny ``/bin/sh`` supervisor (spec §1.16 Z1).
+
+``/bin/sh -c SUPERVISOR jobflow STATUS CWD ARGV...`` runs in its own session (pid = pgid = sid),
+stdin /dev/null, stdout+stderr appended to ``logs/<job>/<attempt>.log``; it runs the job, then
+writes the exit code to ``status/<job>.<attempt>``, so the job outlives the scheduler's process.
+A shell, not Python: dash starts in a millisecond, Python in 70.
+
+The status is one builtin ``printf`` ending in a newline, read only once the supervisor is gone:
+"present and newline-terminated" is all or nothing like temp + ``mv``, without the millisecond of
+an external ``mv``. sh reports death by signal N as 128+N; ``collect`` reads that as "killed by N"
+only if ``signal`` sent N (noted in ``status/<job>.<attempt>.sig``), else as exit code 128+N.
+"""
+
+from __future__ import annotations
+
+import os
+import signal as _signal
+import time
+from contextlib import suppress
+from pathlib import Path
+
+import psutil
+
+from ..errors import InvalidSpec, NotFound
+from . import ExitStatus, Handle, LaunchRequest, Reconciled
+
+# The supervisor traps these with a no-op, so a killpg with one of them (SIGTERM at cancel, T3's
+# ``--signal=SIG@secs`` pre-signal) reaches the job and leaves the supervisor alive to record the
+# status. A trap with a handler is reset to the default in the job ('' would be inherited). Other
+# signals (SIGKILL above all) go to the job's processes one by one, sparing the supervisor.
+_TRAPPED = frozenset({_signal.SIGHUP, _signal.SIGINT, _signal.SIGQUIT, _signal.SIGUSR1,
+                      _signal.SIGUSR2, _signal.SIGALRM, _signal.SIGTERM})
+# No variable is set before the job ran: the job sees the environment it was given (plus PWD=cwd,
+# minus OLDPWD, as after any ``cd``). ``exec`` never runs a builtin: argv ("exit", "3") is the
+# program named exit, as with execvp, not the end of the supervisor.
+_SUPERVISOR = (
+    f"trap : {' '.join(str(int(s)) for s in sorted(_TRAPPED))}\n"
+    '(cd -- "$2" && unset OLDPWD && shift 2 && exec "$@")\n'
+    'printf "%d\\n" $? >"$1"\n'
+)
+# Default dispositions and no blocked signal, whatever the host has (Python ignores SIGPIPE and
+# SIGXFSZ; a server started with nohup or '&' ignores SIGHUP or SIGINT).
+_DEFAULT_SIGNALS = frozenset(_signal.valid_signals()) - {_signal.SIGKILL, _signal.SIGSTOP}
+_SAME_START = 0.05  # seconds of tolerance on create times (psutil derives them from clock ticks)
+
+
+class LocalExecutor:
+    def __init__(self, state_dir: str | Path):
+        self.state_dir = Path(state_dir)
+        self._logs, self._status = self.state_dir / "logs", self.state_dir / "status"
+        self._logs.mkdir(parents=True, exist_ok=True)
+        self._status.mkdir(parents=True, exist_ok=True)
+
+    def log_path(self, job_id: int, attempt: int) -> Path:
+        return self._logs / str(job_id) / f"{attempt}.log"
+
+    def status_path(self, job_id: int, attempt: int) -> Path:
+        return self._status / f"{job_id}.{attempt}"
+
+    def launch(self, req: LaunchRequest) -> Handle:
+        if not req.argv:
+            raise InvalidSpec(f"job {req.job_id}: empty command")
+        if not os.path.isdir(req.cwd):
+            raise FileNotFoundError(f"job {req.job_id}: working directory {req.cwd} does not exist")
+        log = self.log_path(req.job_id, req.attempt)
+        log.parent.mkdir(exist_ok=True)
+        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        status = str(self.status_path(req.job_id, req.attempt))
+        for stale in (status, f"{status}.sig"):  # left by a launch whose record a crash lost
+            with suppress(FileNotFoundError):
+                os.unlink(stale)
+        actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out, 1),
+                   (os.POSIX_SPAWN_DUP2, out, 2)]  # one open file for both: merged, in order
+        actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
+        try:
+            started_at = time.time()
+            # posix_spawn (vfork) rather than Popen: as fast, and it resets signal handling.
+            pid = os.posix_spawn(
+                "/bin/sh", ["/bin/sh", "-c", _SUPERVISOR, "jobflow", status, req.cwd, *req.argv],
+                req.env, file_actions=actions, setsid=True, setsigmask=(),
+                setsigdef=_DEFAULT_SIGNALS)
+        finally:
+            os.close(out)
+            os.close(null)
+        try:  # our child stays (a zombie) until collect() reaps it, unless someone else reaps it
+            proc_start = psutil.Process(pid).create_time()
+        except psutil.NoSuchProcess:
+            proc_start = started_at  # gone already; is_alive is False either way
+        return Handle(req.job_id, req.attempt, pid, proc_start, started_at)
+
+    def _process(self, handle: Handle) -> psutil.Process | None:
+        """The supervisor, zombie included, if ``handle.pid`` is still that process."""
+        try:
+            proc = psutil.Process(handle.pid)
+            return proc if abs(proc.create_time() - handle.proc_start) <= _SAME_START else None
+        except psutil.Error:
+            return None
+
+    def is_alive(self, handle: Handle) -> bool:
+        proc = self._process(handle)
+        try:
+            return proc is not None and proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    def watch(self, handle: Handle) -> int | None:
+        """A pidfd of the supervisor, readable once it exited; works for one started by an earlier
+        scheduler process too. The caller closes it (``unwatch``). ``None`` if the supervisor
+        has already ended: call ``collect`` right away."""
+        try:
+            fd = os.pidfd_open(handle.pid)
+        except ProcessLookupError:
+            return None
+        if not self.is_alive(handle):  # checked after opening: the fd pins the process it names
+            os.close(fd)
+            return None
+        return fd
+
+    def unwatch(self, fd: int) -> None:
+        os.close(fd)
+
+    def collect(self, handle: Handle) -> ExitStatus | None:
+        """Reap the supervisor if it is our child and ended, then read its status: ``None`` if
+        there is none (the supervisor still runs, or died without writing one)."""
+        if self._process(handle) is not None:  # never reap another child that reused the pid
+            with suppress(ChildProcessError):  # not ours: started by an earlier scheduler
+                os.waitpid(handle.pid, os.WNOHANG)
+        path = self.status_path(handle.job_id, handle.attempt)
+        try:
+            with open(path, "rb") as f:
+                text, ended_at = f.read(), os.fstat(f.fileno()).st_mtime
+        except FileNotFoundError:
+            return None
+        if not text.endswith(b"\n") or not text.strip().isdigit():
+            return None  # cut short: the supervisor was killed while writing
+        code = int(text)
+        try:
+            sent = {int(n) for n in Path(f"{path}.sig").read_text().split()}
+        except FileNotFoundError:
+            sent = set()
+        if code > 128 and code - 128 in sent:
+            return ExitStatus(None, code - 128, ended_at)
+        return ExitStatus(code, None, ended_at)
+
+    def reconcile(self, handle: Handle) -> Reconciled:
+        """Spec §1.16 Z2. In this order: the supervisor writes its status before it exits, so once
+        it is seen gone, no status means lost, never "not written yet"."""
+        if self.is_alive(handle):
+            return "running"
+        return self.collect(handle) or "lost"
+
+    def signal(self, handle: Handle, sig: int) -> None:
+        """Send ``sig`` to the job's whole tree: its process group plus the descendants that left
+        it (``setsid``). No escalation here: the engine sends SIGTERM, waits ``kill_wait``, then
+        sends SIGKILL (spec §1.7 K2, §1.8 T3); the supervisor survives both and records the
+        status. Does nothing once the supervisor has ended (its pid may be someone else's)."""
+        proc = self._process(handle)
+        try:
+            if proc is None or not _job_started(proc):
+                return
+            # Listed before signalling: once their parent dies, escaped ones are no descendants.
+            pids = {p.pid for p in proc.children(recursive=True)}
+        except (psutil.Error, OSError):
+            return
+        with open(f"{self.status_path(handle.job_id, handle.attempt)}.sig", "a") as f:
+            f.write(f"{int(sig)}\n")  # before the signal: collect() must see it when the job ends
+        if sig in _TRAPPED:
+            _kill(handle.pid, sig, group=True)  # one syscall for the group, forks in flight too
+            pids = {pid for pid in pids if _pgid(pid) != handle.pid}
+        else:  # SIGKILL, SIGSTOP...: everyone in the group but the supervisor, one by one
+            pids |= _members(handle.pid) - {handle.pid}
+        for pid in pids:
+            _kill(pid, sig)
+
+    def read_log(self, job_id: int, attempt: int, offset: int = 0, limit: int = 1 << 20
+                 ) -> tuple[bytes, int]:
+        """(Up to ``limit`` bytes from ``offset``, the offset to go on from.) A plain file: works
+        while the job runs, after it ended, after a restart."""
+        try:
+            with open(self.log_path(job_id, attempt), "rb") as f:
+                f.seek(offset)
+                data = f.read(limit)
+        except FileNotFoundError:
+            raise NotFound(f"No log for job {job_id} attempt {attempt}") from None
+        return data, offset + len(data)
+
+
+def _job_started(sup: psutil.Process, timeout: float = 1.0) -> bool:
+    """Wait until the supervisor has set its traps (a signal before that kills it: lost) and the
+    job was exec'd (dash swallows one that hits its subshell between fork and exec); a millisecond
+    or two after launch. False if the supervisor has ended; True on timeout."""
+    want = sum(1 << (s - 1) for s in _TRAPPED)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sup.status() == psutil.STATUS_ZOMBIE:
+            return False
+        with open(f"/proc/{sup.pid}/status") as f:
+            caught = next(int(line[7:], 16) for line in f if line.startswith("SigCgt:"))
+        if caught & want == want and any(_not_a_fork(c, sup) for c in sup.children()):
+            return True
+        time.sleep(0.0005)
+    return True
+
+
+def _not_a_fork(child: psutil.Process, sup: psutil.Process) -> bool:
+    try:
+        return child.cmdline() != sup.cmdline()
+    except psutil.Error:  # ended already: it did run
+        return True
+
+
+def _kill(pid: int, sig: int, group: bool = False) -> None:
+    with suppress(ProcessLookupError, PermissionError):  # gone, or setuid: not ours to kill
+        (os.killpg if group else os.kill)(pid, sig)
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def _members(pgid: int) -> set[int]:
+    """Every process in the group, also those whose parent died (no longer descendants)."""
+    return {int(n) for n in os.listdir("/proc") if n.isdigit() and _pgid(int(n)) == pgid}
+
+
+def _inheritable_fds() -> list[int]:
+    """What this process would pass on; the job gets none (a listening socket it inherited would
+    outlive the server)."""
+    return [fd for fd in map(int, os.listdir("/proc/self/fd")) if fd > 2 and _inheritable(fd)]
+
+
+def _inheritable(fd: int) -> bool:
+    try:
+        return os.get_inheritable(fd)
+    except OSError:  # the listing's own descriptor, closed by now
+        return False
