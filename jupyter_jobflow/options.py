@@ -1,0 +1,402 @@
+"""The one submit-option parser: ``gbatch``, the ``%%gbatch`` magic and in-cell directives.
+
+Every front reads submit options through ``parse_submit_args`` (directives through
+``parse_words``), so a flag means the same everywhere. argparse only splits the words; the
+values are checked and normalised here, so a mistake is one ``InvalidSpec`` line and never a
+``SystemExit`` inside a kernel.
+
+Stdlib only: the magic imports this module in the user's kernel.
+
+>>> opts = parse_submit_args(["--gpus", "1", "-t", "2:00:00", "python", "train.py", "--lr", "0.1"])
+>>> opts.gpus, opts.time_limit, opts.command
+(1, 7200, ['python', 'train.py', '--lr', '0.1'])
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from . import depspec
+from .depspec import DepSpec
+from .errors import InvalidSpec
+from .timespec import parse_delay, parse_time_limit
+
+RETRY_ON = ("failure", "error", "timeout")
+# Repeatable options add up instead of replacing each other (in merges and across directives).
+ACCUMULATING = frozenset({"env", "inputs", "outputs"})
+
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_GPU_IDS = re.compile(r"[0-9]+(?:\s*,\s*[0-9]+)*\s*,?")
+_GRES = re.compile(r"gpu(?::[A-Za-z][\w.-]*)?(?::([0-9]+))?")
+_ARRAY = re.compile(r"[0-9]+(?:-[0-9]+(?::[0-9]+)?)?(?:,[0-9]+(?:-[0-9]+(?::[0-9]+)?)?)*(?:%[0-9]+)?")
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """Normalised submit options. ``explicit`` names the fields the user actually gave, which is
+    what precedence (CLI > directives > server defaults, spec D3) needs to know.
+    """
+
+    name: str | None = None
+    time_limit: int | None = None  # seconds; None = unlimited (or not given: see time_given)
+    gpus: int = 0
+    gpu_ids: tuple[int, ...] | None = None
+    priority: int = 0
+    group: str | None = None
+    dependency: DepSpec | None = None  # unresolved: @ and @~N are resolved at submit
+    auto_cancel: bool = True
+    hold: bool = False
+    retries: int = 0
+    retry_delay: float = 0.0
+    retry_backoff: float = 1.0
+    retry_max_delay: float | None = None
+    retry_on: frozenset[str] = frozenset({"failure", "error"})
+    array: str | None = None
+    chdir: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    parsable: bool = False
+    shell: bool = False
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    command: list[str] = field(default_factory=list)
+    explicit: frozenset[str] = frozenset()
+
+    @property
+    def time_given(self) -> bool:
+        """Whether ``--time`` was given (``time_limit`` None alone can't tell UNLIMITED from unset)."""
+        return "time_limit" in self.explicit
+
+
+@dataclass(frozen=True)
+class ParsedWords:
+    """What one list of words said: the options, plus what a directive reader must report."""
+
+    options: SubmitOptions
+    flags: dict[str, str]  # field -> the option string that set it, as written ("-t")
+    ignored: tuple[tuple[str, str], ...] = ()  # (canonical, as written) of ignored foreign options
+    unknown: tuple[str, ...] = ()  # unrecognised option words
+
+
+def parse_submit_args(argv: Sequence[str]) -> SubmitOptions:
+    """Parse ``gbatch`` / ``%%gbatch`` words. ``--help`` prints and exits; anything else that is
+    wrong raises ``InvalidSpec`` with a one-line message.
+    """
+    parsed = parse_words(argv)
+    if parsed.unknown:
+        word = parsed.unknown[0].split("=", 1)[0]
+        raise InvalidSpec(f'unrecognized option "{word}"')
+    return parsed.options
+
+
+def parse_words(argv: Sequence[str], parser: argparse.ArgumentParser | None = None) -> ParsedWords:
+    """Parse without judging unknown options: the caller says how to report them."""
+    parser = parser or _default_parser()
+    ns, unknown = parser.parse_known_args(list(argv))
+    written: dict[str, str] = getattr(ns, "_written", {})
+    options, flags = _normalise(ns, written)
+    return ParsedWords(options, flags, tuple(getattr(ns, "_ignored", ())), tuple(unknown))
+
+
+def merge(cli: SubmitOptions, directives: SubmitOptions) -> SubmitOptions:
+    """Options from the command line win over directives, field by field.
+
+    Only fields the CLI gave override; ``--env``, ``--in`` and ``--out`` add up (CLI keys win).
+    """
+    changes: dict[str, Any] = {}
+    for name in cli.explicit:
+        value = getattr(cli, name)
+        if name == "env":
+            value = {**directives.env, **cli.env}
+        elif name in ACCUMULATING:
+            value = tuple(dict.fromkeys(getattr(directives, name) + value))
+        changes[name] = value
+    return dataclasses.replace(directives, **changes, explicit=directives.explicit | cli.explicit)
+
+
+# --- the parser --------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InvalidSpec(_reword(message))
+
+
+class _Record(argparse.Action):
+    """Store the raw words and remember which option string set each dest (for W2/E20 messages)."""
+
+    def __init__(self, option_strings: list[str], dest: str, repeat: bool = False, **kwargs: Any) -> None:
+        self.repeat = repeat
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: Any, ns: Any, values: Any, option_string: str | None = None) -> None:
+        if self.nargs == 0:
+            values = True
+        if self.repeat:
+            values = [*(getattr(ns, self.dest) or []), values]
+        setattr(ns, self.dest, values)
+        ns._written = {**getattr(ns, "_written", {}), self.dest: option_string}
+
+
+class _Ignore(argparse.Action):
+    """A foreign option that is accepted and dropped (directives, spec D4)."""
+
+    def __call__(self, parser: Any, ns: Any, values: Any, option_string: str | None = None) -> None:
+        ns._ignored = [*getattr(ns, "_ignored", []), (self.option_strings[0], option_string)]
+
+
+def build_parser(
+    prog: str = "gbatch",
+    *,
+    ignored: Iterable[tuple[tuple[str, ...], Any]] = (),
+    add_help: bool = True,
+) -> argparse.ArgumentParser:
+    """The submit parser. ``ignored`` adds foreign options as ``(flags, nargs)`` that are accepted
+    and reported in ``ParsedWords.ignored`` (directives use it for Slurm/Crane options).
+    """
+    p = _Parser(
+        prog=prog,
+        add_help=add_help,
+        allow_abbrev=False,  # the long names are the contract; "--dep" must not guess
+        description="Submit a job to the jupyter-jobflow queue.",
+        epilog=(
+            "Dependencies: afterok = parent Finished; afternotok = parent Failed, timed out, or "
+            "cancelled because its own dependency failed; afterany = parent ended in any way; "
+            "after = parent started. "
+            "afternotok is NOT fired by a user cancel (use afterany for Slurm's behaviour)."
+        ),
+    )
+
+    def opt(*flags: str, dest: str | None = None, flag: bool = False, repeat: bool = False, **kw: Any) -> None:
+        p.add_argument(*flags, dest=dest, action=_Record, nargs=0 if flag else None, repeat=repeat, **kw)
+
+    opt("--name", "-J", "--job-name", dest="name", metavar="NAME", help="job name (shown by gqueue)")
+    opt("--time", "-t", dest="time", metavar="TIME",
+        help="time limit: minutes (30 = 30 min), MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, "
+             "90s, 2h30m, or UNLIMITED. A bare number is MINUTES (as in Slurm)")
+    opt("--gpus", "-G", dest="gpus", metavar="N|IDS",
+        help="GPUs: a count (2) or explicit device ids (0,2; one id: 3,)")
+    opt("--gres", dest="gres", metavar="gpu:N", help="Slurm spelling of --gpus: gpu:N (a gpu:TYPE:N type is ignored)")
+    opt("--priority", dest="priority", metavar="INT", help="higher runs first (default 0)")
+    opt("--group", dest="group", metavar="NAME", help="queue group (parallel limits, pause/resume)")
+    opt("--dependency", "-d", dest="dependency", metavar="SPEC",
+        help="Slurm/Crane dependency string, e.g. afterok:12:13, afterok:@+10m?afternotok:@~1, "
+             "singleton,afterany:5. A type is required (no bare ids). afternotok is not fired "
+             "by a user cancel; use afterany for Slurm's behaviour")
+    opt("--depends-on", dest="depends_on", metavar="IDS",
+        help="gflow: run after these jobs succeed (afterok); ids, @ (last submission) or @~N")
+    opt("--depends-on-all", dest="depends_on_all", metavar="IDS",
+        help="gflow: run after ALL of these jobs succeed (afterok:A:B:C)")
+    opt("--depends-on-any", dest="depends_on_any", metavar="IDS",
+        help="gflow: run after ANY of these jobs succeeds (afterok:A?afterok:B)")
+    opt("--no-auto-cancel", dest="no_auto_cancel", flag=True,
+        help="keep the job queued (DependencyNeverSatisfied) when its dependency can never be met, "
+             "instead of cancelling it")
+    opt("--kill-on-invalid-dep", dest="kill_on_invalid_dep", metavar="yes|no",
+        help="Slurm spelling: no = --no-auto-cancel; yes = cancel (the default)")
+    opt("--hold", dest="hold", flag=True, help="submit held; start it with release")
+    opt("--retries", dest="retries", metavar="N", help="extra attempts after a failure (default 0)")
+    opt("--retry-delay", dest="retry_delay", metavar="DURATION",
+        help="wait before a retry: 10s, 5m, 1h30m or HH:MM:SS; a bare number is SECONDS here")
+    opt("--retry-backoff", dest="retry_backoff", metavar="FACTOR",
+        help="multiply the wait by this after each retry (default 1)")
+    opt("--retry-max-delay", dest="retry_max_delay", metavar="DURATION",
+        help="cap on one wait; same format as --retry-delay")
+    opt("--retry-on", dest="retry_on", metavar="LIST",
+        help="what is retried: comma list of failure, error, timeout, always (default failure,error)")
+    opt("--array", dest="array", metavar="SPEC", help="job array indices: 0-9, 1,3,5, 0-15:4, 0-9%%2")
+    opt("--chdir", "-D", dest="chdir", metavar="DIR", help="working directory of the job")
+    opt("--env", dest="env", metavar="KEY=VALUE", repeat=True, help="set an environment variable (repeatable)")
+    opt("--parsable", dest="parsable", flag=True, help="print only the job id")
+    opt("--shell", dest="shell", flag=True, help="run the cell as a shell (bash) script instead of Python")
+    opt("--in", dest="inputs", metavar="NAMES", repeat=True,
+        help="notebook variables to send into the job (comma list, repeatable)")
+    opt("--out", dest="outputs", metavar="NAMES", repeat=True,
+        help="variables to bring back from the job (comma list, repeatable)")
+    for flags, nargs in ignored:
+        p.add_argument(*flags, action=_Ignore, nargs=nargs, help=argparse.SUPPRESS)
+    p.add_argument("command", nargs=argparse.REMAINDER, help="command and its arguments")
+    return p
+
+
+@functools.lru_cache(maxsize=None)
+def _default_parser() -> argparse.ArgumentParser:
+    return build_parser()
+
+
+def _reword(message: str) -> str:
+    """argparse's messages, in the one-line style of the others."""
+    m = re.match(r"argument (\S+): (.*)", message)
+    if not m:
+        return message
+    option, problem = m.group(1).split("/")[0], m.group(2)
+    if problem.startswith("expected"):
+        return f"{option} expects a value"
+    if problem.startswith("ignored explicit argument"):
+        return f"{option} takes no value"
+    return f"{option}: {problem}"
+
+
+# --- normalising the values -------------------------------------------------------------------
+
+
+def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitOptions, dict[str, str]]:
+    values: dict[str, Any] = {}
+    flags: dict[str, str] = {}
+
+    def give(dest: str, **fields: Any) -> None:
+        values.update(fields)
+        flags.update(dict.fromkeys(fields, written[dest]))
+
+    if ns.name is not None:
+        give("name", name=_non_empty("--name", ns.name))
+    if ns.time is not None:
+        give("time", time_limit=parse_time_limit(ns.time))
+    if ns.gpus is not None and ns.gres is not None:
+        raise InvalidSpec("--gres cannot be combined with --gpus")
+    if ns.gpus is not None:
+        count, ids = _gpus(ns.gpus)
+        give("gpus", gpus=count, gpu_ids=ids)
+    if ns.gres is not None:
+        give("gres", gpus=_gres(ns.gres), gpu_ids=None)
+    if ns.priority is not None:
+        give("priority", priority=_int("--priority", ns.priority))
+    if ns.group is not None:
+        give("group", group=_non_empty("--group", ns.group))
+    dep_dests = ("dependency", "depends_on", "depends_on_all", "depends_on_any")
+    dep_given = [d for d in dep_dests if getattr(ns, d) is not None]
+    if dep_given:
+        spec = depspec.from_flags(**{d: getattr(ns, d) for d in dep_dests})
+        give(dep_given[-1], dependency=spec)
+    if ns.no_auto_cancel is not None or ns.kill_on_invalid_dep is not None:
+        kill = None if ns.kill_on_invalid_dep is None else _yes_no("--kill-on-invalid-dep", ns.kill_on_invalid_dep)
+        if ns.no_auto_cancel and kill:
+            raise InvalidSpec("--no-auto-cancel cannot be combined with --kill-on-invalid-dep=yes")
+        dest = "kill_on_invalid_dep" if kill is not None else "no_auto_cancel"
+        give(dest, auto_cancel=bool(kill))
+    for dest in ("hold", "parsable", "shell"):
+        if getattr(ns, dest) is not None:
+            give(dest, **{dest: True})
+    if ns.retries is not None:
+        give("retries", retries=_int("--retries", ns.retries, minimum=0))
+    if ns.retry_delay is not None:
+        give("retry_delay", retry_delay=_seconds("--retry-delay", ns.retry_delay))
+    if ns.retry_backoff is not None:
+        give("retry_backoff", retry_backoff=_factor("--retry-backoff", ns.retry_backoff))
+    if ns.retry_max_delay is not None:
+        give("retry_max_delay", retry_max_delay=_seconds("--retry-max-delay", ns.retry_max_delay))
+    if ns.retry_on is not None:
+        give("retry_on", retry_on=_retry_on(ns.retry_on))
+    if ns.array is not None:
+        give("array", array=_array(ns.array))
+    if ns.chdir is not None:
+        give("chdir", chdir=_non_empty("--chdir", ns.chdir))
+    if ns.env is not None:
+        give("env", env=dict(_env_item(item) for item in ns.env))
+    if ns.inputs is not None:
+        give("inputs", inputs=_names("--in", ns.inputs))
+    if ns.outputs is not None:
+        give("outputs", outputs=_names("--out", ns.outputs))
+    command = list(ns.command or [])
+    if command[:1] == ["--"]:  # "gbatch -- cmd": argparse keeps the "--" for REMAINDER
+        command = command[1:]
+    if command:
+        values["command"] = command
+    return SubmitOptions(**values, explicit=frozenset(values)), flags
+
+
+def _non_empty(flag: str, text: str) -> str:
+    if not text.strip():
+        raise InvalidSpec(f"{flag} expects a non-empty value")
+    return text
+
+
+def _int(flag: str, text: str, minimum: int | None = None) -> int:
+    t = text.strip()
+    if not re.fullmatch(r"[+-]?[0-9]{1,18}", t) or (minimum is not None and int(t) < minimum):
+        what = "an integer" if minimum is None else f"an integer >= {minimum}"
+        raise InvalidSpec(f'{flag} expects {what}, got "{text}"')
+    return int(t)
+
+
+def _seconds(flag: str, text: str) -> float:
+    """A retry wait: a bare number is seconds (unlike --time and delays: "retry in 10" means seconds)."""
+    t = text.strip()
+    try:
+        value = float(t) if _NUMBER.fullmatch(t) else float(parse_delay(t))
+    except (ValueError, OverflowError):
+        value = math.nan
+    if not (0 <= value < math.inf):
+        raise InvalidSpec(
+            f'{flag} expects a duration (10, 10s, 5m, 1h30m or HH:MM:SS; a bare number is seconds), got "{text}"'
+        )
+    return value
+
+
+def _factor(flag: str, text: str) -> float:
+    t = text.strip()
+    value = float(t) if _NUMBER.fullmatch(t) else math.nan
+    if not (0 < value < math.inf):
+        raise InvalidSpec(f'{flag} expects a number > 0, got "{text}"')
+    return value
+
+
+def _yes_no(flag: str, text: str) -> bool:
+    t = text.strip().lower()
+    if t not in ("yes", "no"):
+        raise InvalidSpec(f'{flag} expects yes or no, got "{text}"')
+    return t == "yes"
+
+
+def _gpus(text: str) -> tuple[int, tuple[int, ...] | None]:
+    t = text.strip()
+    if re.fullmatch(r"[0-9]{1,4}", t):
+        return int(t), None
+    if _GPU_IDS.fullmatch(t) and len(t) < 200:
+        ids = tuple(int(i) for i in t.split(",") if i.strip())
+        if len(set(ids)) != len(ids):
+            raise InvalidSpec(f'--gpus lists a GPU twice: "{text}"')
+        return len(ids), ids
+    raise InvalidSpec(f'--gpus expects a count (2) or GPU ids (0,2), got "{text}"')
+
+
+def _gres(text: str) -> int:
+    m = _GRES.fullmatch(text.strip())
+    if not m or len(m.group(1) or "") > 4:
+        raise InvalidSpec(f'--gres expects gpu:<count> (or gpu:<type>:<count>), got "{text}"')
+    return int(m.group(1) or 1)
+
+
+def _retry_on(text: str) -> frozenset[str]:
+    items = {i.strip().lower() for i in text.split(",")}
+    if not items or not items <= {*RETRY_ON, "always"}:
+        raise InvalidSpec(f'--retry-on expects a comma list of failure, error, timeout, always; got "{text}"')
+    return frozenset(RETRY_ON) if "always" in items else frozenset(items)
+
+
+def _array(text: str) -> str:
+    t = re.sub(r"\s+", "", text)
+    if not _ARRAY.fullmatch(t):
+        raise InvalidSpec(f'--array expects indices like 0-9, 1,3,5, 0-15:4 or 0-9%2, got "{text}"')
+    return t
+
+
+def _env_item(text: str) -> tuple[str, str]:
+    key, eq, value = text.partition("=")
+    if not eq or not _ENV_KEY.fullmatch(key):
+        raise InvalidSpec(f'--env expects KEY=VALUE, got "{text}"')
+    return key, value
+
+
+def _names(flag: str, texts: list[str]) -> tuple[str, ...]:
+    names = [n.strip() for text in texts for n in text.split(",")]
+    for n in names:
+        if not n.isidentifier():
+            raise InvalidSpec(f'{flag} expects comma-separated variable names, got "{",".join(texts)}"')
+    return tuple(dict.fromkeys(names))
