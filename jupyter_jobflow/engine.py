@@ -33,19 +33,11 @@ from .gpus import GpuInventory
 from .model import Attempt, Job, JobState, Reason
 from .retry import Outcome, classify, retry_wait, should_retry
 from .store import Store
+from .wire import job_to_json
 
 log = logging.getLogger("jupyter_jobflow")
 
 Subscriber = Callable[[dict[str, Any]], None]
-
-
-def job_event(job: Job) -> dict[str, Any]:
-    """The public shape of a job in events (and the API's list view)."""
-    return {
-        "id": job.id, "name": job.name, "state": job.state.value, "code": job.code,
-        "reason": str(job.reason) if job.reason else None, "attempt": job.attempt,
-        "gpus": list(job.allocated_gpus), "exit_code": job.exit_code,
-    }
 
 
 @dataclass
@@ -117,7 +109,7 @@ class Engine:
         return job
 
     def _event(self, kind: str, job: Job | None, **extra: Any) -> None:
-        data = {**(job_event(job) if job else {}), **extra}
+        data = {**({"job": job_to_json(job), "state": job.state.value} if job else {}), **extra}
         ts = self.clock()
         seq = self.store.append_event(kind, job.id if job else None, data, ts=ts)
         self._outbox.append({"seq": seq, "ts": ts, "kind": kind, "job_id": job.id if job else None, **data})

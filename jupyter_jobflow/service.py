@@ -30,6 +30,7 @@ from .errors import Conflict, InvalidSpec, NotFound
 from .evaluate import Verdict, evaluate
 from .executors.local import LocalExecutor
 from .gpus import GpuInventory, inventory_from_env
+from .hostlock import HostLock
 from .model import ACTIVE, DEPENDENCY, HELD_BY_USER, Job, JobState, Reason, RetryPolicy
 from .store import Store
 from .timespec import format_duration, parse_time_limit
@@ -118,16 +119,26 @@ class JobService:
         self.clock = clock
         self.engine = Engine(self.store, self.executor, self.gpus, EngineConfig(kill_grace, max_running), clock)
         self._submit_lock = threading.Lock()
-        self.engine.recover()
+        self._lock_file: HostLock | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> "JobService":
-        self.engine.start()
+        """Take the state directory's lock (one scheduler per directory), re-adopt what ran
+        through the last stop, and start scheduling. ``Unavailable`` names the holder."""
+        self._lock_file = HostLock.acquire(self.state_dir / "scheduler.lock")
+        try:
+            self.engine.start()
+        except BaseException:
+            self._lock_file.release()
+            raise
         return self
 
     def stop(self) -> None:
         """Stop scheduling; running jobs go on and are re-adopted by the next start."""
         self.engine.stop()
+        if self._lock_file is not None:
+            self._lock_file.release()
+            self._lock_file = None
 
     def close(self) -> None:
         self.stop()

@@ -361,3 +361,11 @@ def test_delay_crosses_restart(state_dir):  # §1.17 item 15
         assert ready_at <= job.started_at <= ready_at + 1.0
     finally:
         stop_everything(svc)
+
+
+def test_second_scheduler_on_same_state_dir_is_refused(service, state_dir):
+    from jupyter_jobflow.errors import Unavailable
+
+    with pytest.raises(Unavailable, match=rf"^{state_dir} is already scheduled by process {os.getpid()} \("):
+        JobService(state_dir).start()
+    assert service.submit(["true"]).id  # the first one goes on
