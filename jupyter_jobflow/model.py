@@ -76,41 +76,38 @@ class Reason:
     args: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        a = self.args
-        k = self.kind
-        if k == "DependencyReadyAfter":
-            return f"ReadyAfter {format_clock(a['at'])}"
-        if k == "DependencyNeverSatisfied":
-            return f"DependencyNeverSatisfied:{a['condition']}"
-        if k == "DependencyFailed":
-            return f"DependencyFailed:{a['job']}"
-        if k == "Resources":
-            return f"Resources({a.get('resource', 'GPU')})"
-        if k == "GroupLimit":
-            return f"GroupLimit:{a['group']}={a['limit']}"
-        if k == "GroupPaused":
-            return f"GroupPaused:{a['group']}"
-        if k == "RetryBackoff":
-            return f"Retry {a['attempt']}/{a['of']} at {_time.strftime('%H:%M:%S', _time.localtime(a['at']))}"
-        if k == "CancelledByUser":
-            return "Cancelled"
-        if k == "ExitCode":
-            return f"ExitCode:{a['code']}"
-        if k == "Signal":
-            return f"Signal:{a['signal']}"
-        if k == "SpawnError":
-            return f"SpawnError:{a['message']}"
-        if k == "TimeLimit":
-            from .timespec import format_duration
-
-            return f"TimeLimit:{format_duration(a['limit'])}"
-        if k == "Singleton":
-            return "Singleton"
-        return k
+        show = _REASON_DISPLAY.get(self.kind)
+        return show(self.args) if show else self.kind
 
     def to_row(self) -> tuple[str, dict[str, Any]]:
         return self.kind, dict(self.args)
 
+
+def _hms(at: float) -> str:
+    return _time.strftime("%H:%M:%S", _time.localtime(at))
+
+
+def _limit(seconds: float | None) -> str:
+    from .timespec import format_duration  # timespec imports errors only; keep model import-light
+
+    return format_duration(seconds)
+
+
+#: How each reason kind with arguments reads in NODELIST(REASON) (spec §1.2); others read as the kind.
+_REASON_DISPLAY: dict[str, Any] = {
+    "DependencyReadyAfter": lambda a: f"ReadyAfter {format_clock(a['at'])}",
+    "DependencyNeverSatisfied": lambda a: f"DependencyNeverSatisfied:{a['condition']}",
+    "DependencyFailed": lambda a: f"DependencyFailed:{a['job']}",
+    "Resources": lambda a: f"Resources({a.get('resource', 'GPU')})",
+    "GroupLimit": lambda a: f"GroupLimit:{a['group']}={a['limit']}",
+    "GroupPaused": lambda a: f"GroupPaused:{a['group']}",
+    "RetryBackoff": lambda a: f"Retry {a['attempt']}/{a['of']} at {_hms(a['at'])}",
+    "CancelledByUser": lambda a: "Cancelled",
+    "ExitCode": lambda a: f"ExitCode:{a['code']}",
+    "Signal": lambda a: f"Signal:{a['signal']}",
+    "SpawnError": lambda a: f"SpawnError:{a['message']}",
+    "TimeLimit": lambda a: f"TimeLimit:{_limit(a['limit'])}",
+}
 
 # Reasons that need no arguments, shared so that comparisons read well.
 DEPENDENCY = Reason("Dependency")
