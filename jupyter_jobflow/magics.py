@@ -1,0 +1,342 @@
+"""``%load_ext jupyter_jobflow``: ``%%gbatch`` turns a cell into a job; line magics mirror the commands.
+
+Thin, like the CLI: parse with the one option parser (``options.py``), call the API through
+``client.py``, render with ``render.py``. What only a notebook can do lives here: the cell becomes a
+script run by the kernel's own interpreter (``cellrunner.py``), variables travel with ``--in`` and
+come back with ``--out``, and ``@`` means this notebook's own submissions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+from .errors import InvalidSpec, JobflowError
+from .options import SubmitOptions, merge, parse_submit_args, to_submit_body
+
+TERMINAL_STATES = ("Finished", "Failed", "Cancelled", "Timeout")
+
+
+class JobHandle:
+    """What ``%%gbatch`` returns: a submitted job, by id, on one service."""
+
+    def __init__(self, client: Any, job_id: int, name: str, *, vars_dir: str | None = None,
+                 warnings: tuple[str, ...] = (), shell: Any = None):
+        self.client, self.id, self.name = client, int(job_id), name
+        self.vars_dir, self.warnings, self._shell = vars_dir, tuple(warnings), shell
+
+    def info(self) -> dict[str, Any]:
+        return self.client.job(self.id)["job"]
+
+    @property
+    def state(self) -> str:
+        return self.info()["state"]
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the job ends (or ``timeout`` seconds pass); returns its state."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.02
+        while True:
+            state = self.state
+            if state in TERMINAL_STATES or (deadline is not None and time.monotonic() >= deadline):
+                return state
+            time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
+            pause = min(pause * 1.5, 0.5)
+
+    def log(self, attempt: int | None = None) -> str:
+        """The job's output so far (the latest attempt, or ``attempt``)."""
+        return self.client.log(self.id, attempt=attempt)["text"]
+
+    def cancel(self) -> dict[str, Any]:
+        return self.client.cancel([self.id])
+
+    def result(self) -> dict[str, Any]:
+        """The ``--out`` variables of a finished job, also put into the notebook's namespace."""
+        values = load_outputs(self.client, self.id, self.vars_dir)
+        if self._shell is not None:
+            self._shell.user_ns.update(values)
+        return values
+
+    def status_line(self) -> str:
+        job = self.info()
+        reason = f" ({job['reason']})" if job.get("reason") else ""
+        return f"Submitted batch job {self.id} ({self.name}): {job['state']}{reason}"
+
+    def __repr__(self) -> str:
+        return f"<JobHandle {self.id} ({self.name})>"
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        handle = display({"text/plain": self.status_line()}, raw=True, display_id=True)
+        if _in_notebook():
+            threading.Thread(target=self._follow, args=(handle,), daemon=True).start()
+
+    def _follow(self, handle: Any) -> None:
+        """Keep the cell's status line live until the job ends (works while the kernel is busy)."""
+        last, pause = None, 0.2
+        while True:
+            try:
+                line = self.status_line()
+            except JobflowError:
+                return
+            if line != last:
+                handle.update({"text/plain": line}, raw=True)
+                last, pause = line, 0.2
+            if any(line.split(": ", 1)[-1].startswith(s) for s in TERMINAL_STATES):
+                return
+            time.sleep(pause)
+            pause = min(pause * 1.5, 2.0)
+
+
+def _in_notebook() -> bool:
+    try:
+        return get_ipython().__class__.__name__ == "ZMQInteractiveShell"  # type: ignore[name-defined]  # noqa: F821
+    except NameError:
+        return False
+
+
+def load_outputs(client: Any, job_id: int, vars_dir: str | None = None) -> dict[str, Any]:
+    import cloudpickle
+
+    from .cellrunner import outputs_path
+
+    job = client.job(job_id)["job"]
+    if job["state"] != "Finished":
+        raise InvalidSpec(f"Job {job_id} is {job['state']}; results exist only for a Finished job")
+    path = outputs_path(vars_dir or _vars_dir(client), job_id)
+    if not path.exists():
+        raise InvalidSpec(f"Job {job_id} saved no variables: submit it with --out NAME[,NAME...]")
+    with open(path, "rb") as f:
+        return cloudpickle.load(f)
+
+
+def _vars_dir(client: Any) -> str:
+    return str(Path(client.status()["state_dir"]) / "vars")
+
+
+def pack_inputs(names: tuple[str, ...], namespace: dict[str, Any], path: Path) -> None:
+    """Pickle the ``--in`` variables, refusing (one line, nothing submitted) what cannot travel."""
+    import cloudpickle
+
+    payload = {}
+    for name in names:
+        if name not in namespace:
+            raise InvalidSpec(f'--in variable "{name}" is not defined in this notebook')
+        value = namespace[name]
+        try:
+            payload[name] = cloudpickle.dumps(value)
+        except Exception:
+            kind = f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
+            raise InvalidSpec(f'Cannot send variable "{name}" ({kind}) to job: not picklable. Recreate it '
+                              f"inside the cell, or leave it out of --in") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        cloudpickle.dump({n: cloudpickle.loads(b) for n, b in payload.items()}, f)
+
+
+@contextlib.contextmanager
+def _service_env(client: Any) -> Iterator[None]:
+    """Point the commands' discovery at this notebook's service for one call."""
+    saved = {k: os.environ.get(k) for k in ("JOBFLOW_URL", "JOBFLOW_TOKEN")}
+    os.environ["JOBFLOW_URL"], os.environ["JOBFLOW_TOKEN"] = client.url, client.token or ""
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def notebook_path() -> str | None:
+    """The notebook this kernel serves (jupyter_server tells kernels via JPY_SESSION_NAME)."""
+    return os.environ.get("JPY_SESSION_NAME") or None
+
+
+def kernel_scope() -> str:
+    """The `@` history scope of this kernel: its id, from the connection file's name."""
+    try:
+        from ipykernel import get_connection_file
+
+        return "kernel:" + Path(get_connection_file()).stem.removeprefix("kernel-")
+    except Exception:  # a terminal IPython: one scope per process
+        return f"ipython:{os.getpid()}"
+
+
+@magics_class
+class JobflowMagics(Magics):
+    def __init__(self, shell: Any):
+        super().__init__(shell)
+        self._client: Any = None
+        self.scope = kernel_scope()
+
+    # -- the service -------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """Inside Jupyter: the server's own endpoint (env); else the endpoint file; else a
+        detached daemon is started, so jobs always outlive this kernel."""
+        if self._client is None:
+            from .client import Client, ensure_daemon
+            from .errors import Unavailable
+
+            try:
+                self._client = Client.discover()
+            except Unavailable:
+                ensure_daemon()
+                self._client = Client.discover()
+        return self._client
+
+    # -- %%gbatch ------------------------------------------------------------------------------
+    @cell_magic
+    def gbatch(self, line: str, cell: str) -> JobHandle | None:
+        """Submit this cell as a job: ``%%gbatch [gbatch options]`` (see ``gbatch --help``)."""
+        return self._report(lambda: self.submit_cell(line, cell))
+
+    def submit_cell(self, line: str, cell: str) -> JobHandle:
+        from .directives import read_directives
+
+        cli = parse_submit_args(shlex.split(line))
+        if cli.command:
+            raise InvalidSpec(f"%%gbatch takes options only; the cell is the job (got {' '.join(cli.command)!r}). "
+                              f"To run a command, use the line magic: %gbatch {' '.join(cli.command)}")
+        from_directives, warnings = read_directives(cell)
+        opts = merge(cli, from_directives)
+        first = cell.lstrip().splitlines()[0] if cell.strip() else ""
+        shell_script = opts.shell or (first.startswith("#!") and "python" not in first)
+        count = self.shell.execution_count if self.shell is not None else 0
+        nb = notebook_path()
+        label = f"{nb or 'cell'}, cell [{count}]"
+        name = f"{Path(nb).stem if nb else 'cell'}[{count}]"
+        body = to_submit_body(opts, scope=self.scope, scope_name="this notebook", cwd=os.getcwd())
+        body.setdefault("name", name)
+        body["env"] = {**os.environ, **body.get("env", {})}
+        body["script"] = cell
+        vars_dir = None
+        if shell_script:
+            from .cli import interpreter
+
+            body["interpreter"] = interpreter(cell.lstrip())
+            if opts.inputs or opts.outputs:
+                raise InvalidSpec("--in and --out carry Python variables; they do not apply to a shell cell")
+        else:
+            vars_dir = _vars_dir(self.client)
+            command = [sys.executable, "-m", "jupyter_jobflow.cellrunner", "--name", label, "--vars-dir", vars_dir]
+            if opts.inputs:
+                inputs = Path(vars_dir) / "in" / f"{uuid.uuid4().hex}.pkl"
+                pack_inputs(opts.inputs, self.shell.user_ns, inputs)
+                command += ["--inputs", str(inputs)]
+            if opts.outputs:
+                command += ["--outputs", ",".join(opts.outputs)]
+            body["command"] = command
+        return self._submit(body, warnings, vars_dir)
+
+    @line_magic("gbatch")
+    def gbatch_line(self, line: str) -> JobHandle | None:
+        """``%gbatch [options] COMMAND...`` or ``%gbatch script.sh``: the words of ``gbatch``."""
+        def submit() -> JobHandle:
+            from .cli import submission
+
+            body, notes, _ = submission(shlex.split(line), scope=self.scope, scope_name="this notebook")
+            return self._submit(body, notes, vars_dir=None)
+
+        return self._report(submit)
+
+    def _submit(self, body: dict[str, Any], notes: list[str], vars_dir: str | None) -> JobHandle:
+        reply = self.client.submit(body)
+        for warning in [*notes, *reply.get("warnings", [])]:
+            print(warning, file=sys.stderr)
+        return JobHandle(self.client, reply["id"], reply["name"], vars_dir=vars_dir, shell=self.shell,
+                         warnings=tuple(reply.get("warnings", [])))
+
+    # -- the views: the commands' own code, shown as HTML in a notebook --------------------------
+    @line_magic
+    def gqueue(self, line: str) -> None:
+        """``%gqueue [gqueue options]``: the queue as a table (``-t`` tree, ``-a`` all ...)."""
+        words = shlex.split(line)
+        if _in_notebook() and not {"-o", "--output"} & set(words) and not any(w.startswith("--output=") for w in words):
+            words += ["-o", "html"]
+        self._command("gqueue", words)
+
+    @line_magic
+    def gcancel(self, line: str) -> None:
+        """``%gcancel IDS [--dry-run] [--cascade]``."""
+        self._command("gcancel", shlex.split(line))
+
+    @line_magic
+    def gjob(self, line: str) -> None:
+        """``%gjob show|log|hold|release|redo|update|explain ID``."""
+        self._command("gjob", shlex.split(line))
+
+    @line_magic
+    def glog(self, line: str) -> None:
+        """``%glog ID [-f] [--attempt N]``: the job's output (``-f`` follows it until it ends)."""
+        self._command("gjob", ["log", *shlex.split(line)])
+
+    @line_magic
+    def ginfo(self, line: str) -> None:
+        """``%ginfo``: GPUs and what holds them."""
+        self._command("ginfo", shlex.split(line))
+
+    def _command(self, name: str, words: list[str]) -> None:
+        """Run a terminal command's own code against this notebook's service; HTML output is shown
+        as HTML. Errors are the command's one line."""
+        import contextlib
+        import io
+
+        from . import cli
+
+        try:
+            self.client  # noqa: B018 - finds (or starts) the service, and exports it to the command
+        except JobflowError as err:
+            print(f"{name}: error: {err}", file=sys.stderr)
+            return
+        body = {"gqueue": cli._gqueue, "gcancel": cli._gcancel, "ginfo": cli._ginfo}.get(name)
+        if body is None:
+            from .cli_admin import gjob_main as body
+        out = io.StringIO()
+        with _service_env(self.client), contextlib.redirect_stdout(out):
+            cli.run(name, body, words)
+        text = out.getvalue()
+        if text.lstrip().startswith("<"):
+            from IPython.display import HTML, display
+
+            display(HTML(text))
+        elif text:
+            print(text, end="")
+
+    @line_magic
+    def gresult(self, line: str) -> dict[str, Any] | None:
+        """``%gresult ID``: load a finished job's ``--out`` variables into this notebook."""
+        def load() -> dict[str, Any]:
+            values = load_outputs(self.client, int(line.strip()))
+            self.shell.user_ns.update(values)
+            return values
+
+        return self._report(load)
+
+    @staticmethod
+    def _report(action: Any) -> Any:
+        """A user error is one line on stderr, never a traceback; nothing was submitted."""
+        try:
+            return action()
+        except JobflowError as err:
+            print(f"gbatch: error: {err}", file=sys.stderr)
+            return None
+        except ValueError as err:  # shlex: unbalanced quotes
+            print(f"gbatch: error: {err}", file=sys.stderr)
+            return None
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magics(JobflowMagics(ipython))
