@@ -13,6 +13,14 @@ __all__ = ["JobService", "Job", "JobState", "Reason", "JobflowError", "JobflowSu
            "NotFound", "Conflict", "Unavailable", "__version__"]
 
 
+def _jupyter_server_extension_points() -> list[dict]:
+    """Jupyter finds the server extension here; the import is deferred so that importing the
+    package (the CLI, the magics) never pulls in jupyter_server."""
+    from .server.app import JobflowApp
+
+    return [{"module": "jupyter_jobflow.server.app", "app": JobflowApp}]
+
+
 def __getattr__(name: str):
     # JobService pulls in sqlite and the executor; keep `import jupyter_jobflow` light for CLIs.
     if name == "JobService":
@@ -20,3 +28,9 @@ def __getattr__(name: str):
 
         return JobService
     raise AttributeError(name)
+
+
+def load_ipython_extension(ipython):  # `%load_ext jupyter_jobflow`
+    from .magics import load_ipython_extension as load
+
+    load(ipython)

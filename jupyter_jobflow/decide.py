@@ -7,6 +7,7 @@ The engine builds the snapshot from its mirror of the store and applies the deci
 
 Ordering: runnable jobs start by priority (higher first), then by id (older first). A job that does
 not fit (GPUs, group limit, slots) does not block smaller jobs behind it (no reservation yet).
+Which GPUs are free (our jobs, memory used by others, shared mode) is ``gpualloc.GpuPool``'s rule.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Collection, Iterable, Mapping
 
 from .depspec import DepSpec
 from .evaluate import evaluate
-from .gpus import pick_gpus
+from .gpualloc import GpuPool
+from .gpus import DeviceUsage
 from .model import DEPENDENCY, Job, JobState, Reason
 
 
@@ -42,6 +44,10 @@ class Snapshot:
     running: Collection[int] = ()
     gpus: tuple[int, ...] = ()
     gpus_busy_elsewhere: frozenset[int] = frozenset()
+    #: per device: total and used memory, and the measured memory of our jobs (from the sampler)
+    gpu_usage: Mapping[int, DeviceUsage] = field(default_factory=dict)
+    #: a device whose memory used by processes that are not ours reaches this is not free
+    external_memory_threshold_mib: int = 1024
     groups: Mapping[str, Group] = field(default_factory=dict)
     max_running: int | None = None
 
@@ -160,8 +166,8 @@ def _group_paused(snap: Snapshot, job: Job) -> bool:
 
 def _allocate(snap: Snapshot, runnable: list[Job], out: Decisions) -> None:
     running = [snap.jobs[j] for j in snap.running]
-    held = {g for j in running for g in j.allocated_gpus}
-    free = set(snap.gpus) - held - snap.gpus_busy_elsewhere
+    pool = GpuPool.build(snap.gpus, running, snap.gpu_usage, snap.external_memory_threshold_mib,
+                         snap.gpus_busy_elsewhere)
     per_group = Counter(j.group for j in running if j.group)
     singletons = {(j.name, j.user) for j in running}
     slots = math.inf if snap.max_running is None else snap.max_running - len(running)
@@ -179,7 +185,7 @@ def _allocate(snap: Snapshot, runnable: list[Job], out: Decisions) -> None:
         elif slots <= 0:
             reason = Reason("Resources", {"resource": "Slots"})
         else:
-            picked = pick_gpus(job.gpus, job.gpu_ids, free)
+            picked = pool.take(job)
             if picked is None:
                 reason = Reason("Resources", {"resource": "GPU"})
         if reason is not None:
@@ -188,7 +194,6 @@ def _allocate(snap: Snapshot, runnable: list[Job], out: Decisions) -> None:
             continue
         out.starts.append(Start(job.id, picked))
         out.reasons.pop(job.id, None)
-        free -= set(picked)
         slots -= 1
         singletons.add((job.name, job.user))
         if job.group:

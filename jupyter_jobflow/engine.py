@@ -24,12 +24,12 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from .decide import Decisions, Group, Snapshot, decide
 from .depspec import DepSpec, parse as parse_dependency
 from .executors import ExitStatus, Handle, LaunchRequest
-from .gpus import GpuInventory
+from .gpus import DeviceUsage, GpuInventory
 from .model import Attempt, Job, JobState, Reason
 from .retry import Outcome, classify, retry_wait, should_retry
 from .store import Store
@@ -44,6 +44,8 @@ Subscriber = Callable[[dict[str, Any]], None]
 class EngineConfig:
     kill_grace: float = 30.0  # seconds between SIGTERM and SIGKILL (Slurm's KillWait)
     max_running: int | None = None  # None: as many as resources allow
+    #: a GPU whose memory used by processes that are not our jobs reaches this is not free (MiB)
+    external_memory_threshold_mib: int = 1024
 
 
 class Engine:
@@ -71,6 +73,8 @@ class Engine:
         os.set_blocking(self._wake_w, False)
         self._thread: threading.Thread | None = None
         self._stopping = False
+        #: what the GPU sampler measured per device (``GpuMonitor.usage``); empty: nothing known
+        self.gpu_usage: Callable[[], Mapping[int, DeviceUsage]] = dict
 
     # -- mirror ---------------------------------------------------------------------------
     def recover(self) -> None:
@@ -181,6 +185,11 @@ class Engine:
         self.wake()
 
     # -- the loop -------------------------------------------------------------------------
+    def resources_changed(self) -> None:
+        """Something outside our jobs changed (a GPU sample): look again if a job waits for resources."""
+        if self._waiting_for_resources:
+            self.wake()
+
     def wake(self) -> None:
         try:
             os.write(self._wake_w, b"!")
@@ -272,6 +281,8 @@ class Engine:
         self._dirty = set()
         snap = Snapshot(jobs=self.jobs, now=now, specs=self.specs, dependents=self.dependents, running=self.running,
                         gpus=self.gpus.device_ids(), gpus_busy_elsewhere=self.gpus.busy_elsewhere(),
+                        gpu_usage=self.gpu_usage(),
+                        external_memory_threshold_mib=self.config.external_memory_threshold_mib,
                         groups=self.groups, max_running=self.config.max_running)
         return decide(snap, candidates)
 
@@ -312,6 +323,8 @@ class Engine:
         if job.gpus or job.gpu_ids or self.gpus.device_ids():
             # a job that asked for no GPU sees none, so it cannot take one behind the scheduler's back
             env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+            if not self.gpus.simulated:  # number the devices as NVML (and nvidia-smi) do
+                env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
         request = LaunchRequest(job.id, attempt, tuple(job.command), job.cwd or os.path.expanduser("~"), env)
         try:
             handle = self.executor.launch(request)

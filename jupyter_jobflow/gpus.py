@@ -1,32 +1,119 @@
-"""GPU inventory: which devices exist and which are unavailable for reasons other than our jobs.
+"""GPU sources: one interface, three kinds (NVML, simulated, none), and the automatic choice.
 
-The scheduler only needs these two answers; it tracks what its own jobs hold. This issue ships a
-simulated inventory (``JOBFLOW_SIMULATED_GPUS=N``); the NVML source comes with the GPU monitor.
+A source answers two questions. ``devices()``: what exists (static: index, name, uuid, memory).
+``read(jobs)``: one reading of every device (utilisation, memory, temperature, power, and the
+compute processes with their pids and memory). The sampler (``gpumonitor.py``) calls ``read``
+once per interval in its own thread; attribution (``gpuattr.py``) maps the pids to jobs,
+kernels or "unmanaged"; allocation (``gpualloc.py``) decides from what that leaves free.
+
+Choice (``inventory_from_env``): simulated only when asked for (``simulated=N`` or
+``JOBFLOW_SIMULATED_GPUS=N``); otherwise NVML when it initialises; otherwise no GPUs, with the
+reason kept (``nvidia-ml-py not installed``, ``NVIDIA driver not found``, the NVML error) so that
+``ginfo``, the API and ``--gpus`` refusals can say why. ``JOBFLOW_GPU_SOURCE=auto|nvml|none``
+overrides the automatic choice (the tests set ``none`` so a GPU machine runs them like CI).
+
+Units: memory in MiB (ints), utilisation in percent, temperature in °C, power in W.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Iterable, Protocol
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Protocol, Sequence
+
+NO_GPUS_HINT = "set JOBFLOW_SIMULATED_GPUS=N to simulate N"
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """What does not change while the host runs."""
+
+    index: int
+    name: str
+    uuid: str
+    memory_total_mib: int
+    simulated: bool = False
+
+
+@dataclass(frozen=True)
+class GpuProcess:
+    """A compute process on a device, as the source reports it."""
+
+    pid: int
+    memory_mib: int | None  # None: the driver cannot tell (WDDM)
+    util: int | None = None  # SM % from per-process samples; None when the source gives none
+
+
+@dataclass(frozen=True)
+class GpuReading:
+    """One device at one moment. A field is None when the source cannot give it; ``error`` says
+    what failed (the rest of the reading is still good)."""
+
+    index: int
+    memory_total_mib: int | None = None
+    memory_used_mib: int | None = None  # by processes (as nvidia-smi shows it), without the reserved
+    memory_reserved_mib: int | None = None  # kept by the driver for itself, never usable
+    util: int | None = None
+    memory_util: int | None = None
+    temperature_c: int | None = None
+    power_w: float | None = None
+    power_limit_w: float | None = None
+    processes: tuple[GpuProcess, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class JobOnGpu:
+    """A running job as the GPU side sees it: where it runs and which process tree is its own."""
+
+    job_id: int
+    name: str
+    gpus: tuple[int, ...]
+    gpu_memory_mib: int | None  # declared with --gpu-memory (shared mode), else None
+    supervisor_pid: int | None  # session and process-group leader of the job's tree
+
+
+@dataclass(frozen=True)
+class DeviceUsage:
+    """What allocation needs to know about a device beyond our own bookkeeping (see gpualloc)."""
+
+    total_mib: int | None = None  # None: unknown (counts as unlimited)
+    used_mib: int = 0  # everything on the device but the reserved: our jobs, kernels, other users
+    reserved_mib: int = 0  # what the driver keeps for itself
+    job_mib: Mapping[int, int] = field(default_factory=dict)  # measured memory of each of our jobs
+    error: str | None = None  # the device could not be read: it is not offered to new jobs
 
 
 class GpuInventory(Protocol):
+    kind: str  # "nvml", "simulated" or "none"
     simulated: bool
-    #: why there are no GPUs, when there are none (shown by ginfo and explain)
+    #: why there are no GPUs, when there are none (shown by ginfo, the API and --gpus refusals)
     reason: str | None
+
+    def devices(self) -> tuple[GpuInfo, ...]: ...
 
     def device_ids(self) -> tuple[int, ...]: ...
 
     def busy_elsewhere(self) -> frozenset[int]:
-        """Devices held by processes that are not our jobs (other users, kernels)."""
+        """Devices marked unavailable by hand (tests, maintenance). Processes that are not ours
+        are measured by the monitor instead (``DeviceUsage``)."""
         ...
+
+    def read(self, jobs: Sequence[JobOnGpu] = ()) -> list[GpuReading]:
+        """One reading per device. Never raises for one device's trouble: it sets ``error``."""
+        ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
 class NoGpus:
     reason: str | None = "no GPU source configured"
     simulated: bool = False
+    kind: str = "none"
+
+    def devices(self) -> tuple[GpuInfo, ...]:
+        return ()
 
     def device_ids(self) -> tuple[int, ...]:
         return ()
@@ -34,30 +121,50 @@ class NoGpus:
     def busy_elsewhere(self) -> frozenset[int]:
         return frozenset()
 
+    def read(self, jobs: Sequence[JobOnGpu] = ()) -> list[GpuReading]:
+        return []
 
-@dataclass
-class SimulatedGpus:
-    """``count`` fake devices, all free unless a job holds them. Labelled simulated everywhere."""
-
-    count: int
-    simulated: bool = True
-    reason: str | None = None
-
-    def device_ids(self) -> tuple[int, ...]:
-        return tuple(range(self.count))
-
-    def busy_elsewhere(self) -> frozenset[int]:
-        return frozenset()
+    def close(self) -> None:
+        pass
 
 
-def inventory_from_env(simulated: int | None = None) -> GpuInventory:
-    """The simulated count given, else ``JOBFLOW_SIMULATED_GPUS``, else no GPUs."""
-    if simulated is None:
-        env = os.environ.get("JOBFLOW_SIMULATED_GPUS", "").strip()
-        simulated = int(env) if env.isdigit() else 0
-    if simulated > 0:
-        return SimulatedGpus(simulated)
-    return NoGpus("no GPUs: set JOBFLOW_SIMULATED_GPUS=N to simulate N")
+def inventory_from_env(simulated: int | None = None, *, source: str | None = None, nvml: object = None,
+                       environ: Mapping[str, str] | None = None) -> GpuInventory:
+    """The GPU source to use. In order: ``simulated`` > 0; ``source`` (``auto``, ``nvml``,
+    ``none``); ``JOBFLOW_SIMULATED_GPUS`` > 0; ``JOBFLOW_GPU_SOURCE``; else ``auto`` (NVML when it
+    initialises, else no GPUs with the reason). ``nvml`` replaces the ``pynvml`` module (tests).
+    Simulated memory comes from ``JOBFLOW_SIMULATED_GPU_MEMORY`` (``16G``, the default)."""
+    from .gpusim import SimulatedGpus
+
+    env = os.environ if environ is None else environ
+    memory = _memory_from_env(env)
+    count = env.get("JOBFLOW_SIMULATED_GPUS", "").strip()
+    count_from_env = int(count) if count.isdigit() else 0
+    if simulated is not None and simulated > 0:
+        return SimulatedGpus(simulated, **memory)
+    if source is None:
+        if count_from_env > 0:
+            return SimulatedGpus(count_from_env, **memory)
+        source = env.get("JOBFLOW_GPU_SOURCE", "").strip().lower() or "auto"
+    if source == "simulated":
+        return SimulatedGpus(count_from_env or 1, **memory)
+    if source == "none":
+        return NoGpus(f"no GPUs: the GPU source is 'none' (JOBFLOW_GPU_SOURCE); {NO_GPUS_HINT}")
+    if source not in ("auto", "nvml"):
+        return NoGpus(f"no GPUs: unknown GPU source {source!r} (expected auto, nvml, simulated or none)")
+    from .nvml import open_nvml
+
+    found, reason = open_nvml(nvml)
+    return found if found is not None else NoGpus(f"no GPUs: {reason}; {NO_GPUS_HINT}")
+
+
+def _memory_from_env(env: Mapping[str, str]) -> dict[str, int]:
+    text = env.get("JOBFLOW_SIMULATED_GPU_MEMORY", "").strip()
+    if not text:
+        return {}
+    from .options import parse_memory_size
+
+    return {"memory_mib": parse_memory_size(text, "JOBFLOW_SIMULATED_GPU_MEMORY")}
 
 
 def pick_gpus(count: int, wanted: tuple[int, ...] | None, free: Iterable[int]) -> tuple[int, ...] | None:
@@ -71,3 +178,10 @@ def pick_gpus(count: int, wanted: tuple[int, ...] | None, free: Iterable[int]) -
     if count <= 0:
         return ()
     return tuple(free[:count]) if len(free) >= count else None
+
+
+def format_mib(mib: int | float | None) -> str:
+    """``512 MiB``, ``8.0 GiB``; ``?`` when unknown."""
+    if mib is None:
+        return "?"
+    return f"{mib / 1024:.1f} GiB" if mib >= 1024 else f"{int(mib)} MiB"

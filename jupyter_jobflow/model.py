@@ -168,6 +168,8 @@ class Job:
     kill_at: float | None = None
     #: retries used since the job was submitted or last redone (``retries`` caps it)
     retry_count: int = 0
+    #: MiB of GPU memory declared with ``--gpu-memory`` (shared mode); None: whole GPUs
+    gpu_memory: int | None = None
 
     def evolve(self, **changes: Any) -> "Job":
         return replace(self, **changes)

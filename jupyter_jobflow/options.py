@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import functools
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -48,6 +49,7 @@ class SubmitOptions:
     time_limit: int | None = None  # seconds; None = unlimited (or not given: see time_given)
     gpus: int = 0
     gpu_ids: tuple[int, ...] | None = None
+    gpu_memory: int | None = None  # MiB per GPU (--gpu-memory): shared mode
     priority: int = 0
     group: str | None = None
     dependency: DepSpec | None = None  # unresolved: @ and @~N are resolved at submit
@@ -182,6 +184,9 @@ def build_parser(
              "90s, 2h30m, or UNLIMITED. A bare number is MINUTES (as in Slurm)")
     opt("--gpus", "-G", dest="gpus", metavar="N|IDS",
         help="GPUs: a count (2) or explicit device ids (0,2; one id: 3,)")
+    opt("--gpu-memory", dest="gpu_memory", metavar="SIZE",
+        help="share GPUs: the GPU memory the job needs on each of its GPUs (8G, 500M; a bare number is MiB). "
+             "Jobs with --gpu-memory share a GPU while their memory fits; implies --gpus 1 when --gpus is not given")
     opt("--gres", dest="gres", metavar="gpu:N", help="Slurm spelling of --gpus: gpu:N (a gpu:TYPE:N type is ignored)")
     opt("--priority", dest="priority", metavar="INT", help="higher runs first (default 0)")
     opt("--group", dest="group", metavar="NAME", help="queue group (parallel limits, pause/resume)")
@@ -265,6 +270,8 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
         give("gpus", gpus=count, gpu_ids=ids)
     if ns.gres is not None:
         give("gres", gpus=_gres(ns.gres), gpu_ids=None)
+    if ns.gpu_memory is not None:
+        give("gpu_memory", gpu_memory=parse_memory_size(ns.gpu_memory))
     if ns.priority is not None:
         give("priority", priority=_int("--priority", ns.priority))
     if ns.group is not None:
@@ -366,6 +373,27 @@ def _gpus(text: str) -> tuple[int, tuple[int, ...] | None]:
     raise InvalidSpec(f'--gpus expects a count (2) or GPU ids (0,2), got "{text}"')
 
 
+_SIZE = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?:([KMGT])(?:I?B)?)?", re.IGNORECASE)
+_SIZE_MIB = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+
+
+def parse_memory_size(text: str | int, flag: str = "--gpu-memory") -> int:
+    """A memory size in MiB, rounded up: ``8G``/``8GB``/``8GiB`` = 8192, ``500M`` = 500, a bare
+    number is MiB (as Slurm's ``--mem``). Units are binary (1G = 1024M). Must be more than 0."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text <= 0:
+            raise InvalidSpec(f"{flag} must be more than 0, got {text}")
+        return text
+    m = _SIZE.fullmatch(str(text).strip())
+    if not m or len(str(text)) > 40:
+        raise InvalidSpec(f'{flag} expects a size like 8G or 500M (a bare number is MiB), got "{text}"')
+    unit = (m.group(2) or "M").upper()
+    mib = math.ceil(float(m.group(1)) * _SIZE_MIB[unit])
+    if mib <= 0:
+        raise InvalidSpec(f'{flag} must be more than 0, got "{text}"')
+    return mib
+
+
 def _gres(text: str) -> int:
     m = _GRES.fullmatch(text.strip())
     if not m or len(m.group(1) or "") > 4:
@@ -400,3 +428,43 @@ def _names(flag: str, texts: list[str]) -> tuple[str, ...]:
         if not n.isidentifier():
             raise InvalidSpec(f'{flag} expects comma-separated variable names, got "{",".join(texts)}"')
     return tuple(dict.fromkeys(names))
+
+
+# --- the JSON submit body (docs/api.md, POST jobs) ----------------------------------------------
+
+# Fields whose value maps one to one onto a submit field of the API.
+_BODY_FIELDS = ("name", "gpu_memory", "priority", "group", "auto_cancel", "hold", "retries", "retry_delay",
+                "retry_backoff", "retry_max_delay", "array")
+
+
+def to_submit_body(opts: SubmitOptions, *, scope: str | None = None, scope_name: str | None = None,
+                   cwd: str | None = None) -> dict[str, Any]:
+    """The ``POST jobs`` body for ``opts`` (docs/api.md), shared by ``gbatch`` and the magics.
+
+    Only the options the user gave are sent, so the server's defaults (a default time limit, say)
+    apply to the rest. ``@`` stays unresolved: the server resolves it against ``scope``'s history.
+    ``--chdir`` wins over ``cwd`` (the front's own directory; the server's is meaningless to the
+    user). Front-only options (``--parsable``, ``--shell``, ``--in``, ``--out``) are not sent.
+    The caller adds ``command`` or ``script``/``interpreter``.
+    """
+    given = opts.explicit
+    body: dict[str, Any] = {f: getattr(opts, f) for f in _BODY_FIELDS if f in given}
+    if "time_limit" in given:
+        body["time_limit"] = "UNLIMITED" if opts.time_limit is None else opts.time_limit
+    if "gpus" in given:
+        body["gpus"] = ",".join(map(str, opts.gpu_ids)) if opts.gpu_ids is not None else opts.gpus
+    if "dependency" in given and opts.dependency is not None:
+        body["dependency"] = str(opts.dependency)
+    if "retry_on" in given:
+        body["retry_on"] = sorted(opts.retry_on)
+    if opts.env:
+        body["env"] = dict(opts.env)
+    if opts.chdir or cwd:  # a relative --chdir is relative to the front's directory
+        body["cwd"] = os.path.join(cwd or "", os.path.expanduser(opts.chdir)) if opts.chdir else cwd
+    if opts.command:
+        body["command"] = list(opts.command)
+    if scope:
+        body["scope"] = scope
+    if scope_name:
+        body["scope_name"] = scope_name
+    return body

@@ -29,7 +29,9 @@ from .engine import Engine, EngineConfig
 from .errors import Conflict, InvalidSpec, NotFound
 from .evaluate import Verdict, evaluate
 from .executors.local import LocalExecutor
+from .gpuattr import KernelLookup
 from .gpus import GpuInventory, inventory_from_env
+from .gpuservice import GpuServiceMixin
 from .hostlock import HostLock
 from .model import ACTIVE, DEPENDENCY, HELD_BY_USER, Job, JobState, Reason, RetryPolicy
 from .store import Store
@@ -103,21 +105,34 @@ def default_name(command: Sequence[str]) -> str:
     return os.path.basename(words[0]) if words else "job"
 
 
-class JobService:
-    """The engine of one state directory, with validation and views on top."""
+class JobService(GpuServiceMixin):
+    """The engine of one state directory, with validation and views on top.
+
+    GPUs: ``gpus`` (a source) or ``simulated_gpus=N``, else ``gpu_source`` (``auto``, ``nvml``,
+    ``none``; default ``$JOBFLOW_GPU_SOURCE`` or ``auto``: see ``gpus.inventory_from_env``); one
+    sampler every ``gpu_sample_interval`` seconds keeping ``gpu_history_seconds`` of history; a
+    GPU whose memory used by processes that are not our jobs reaches
+    ``external_memory_threshold_mib`` is not free; ``kernel_lookup(pid)`` names the notebook of a
+    kernel of this server (see ``gpuservice.py``).
+    """
 
     def __init__(self, state_dir: str | os.PathLike[str], *, gpus: GpuInventory | None = None,
                  simulated_gpus: int | None = None, kill_grace: float = 30.0, max_running: int | None = None,
                  default_time_limit: float | None = None, clock: Callable[[], float] = time.time,
-                 executor: Any = None):
+                 executor: Any = None, gpu_sample_interval: float = 1.0, gpu_history_seconds: float = 600.0,
+                 external_memory_threshold_mib: int = 1024, kernel_lookup: KernelLookup | None = None,
+                 gpu_source: str | None = None):
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.state_dir / "jobflow.db")
         self.executor = executor or LocalExecutor(self.state_dir)
-        self.gpus = gpus or inventory_from_env(simulated_gpus)
+        self._owns_gpus = gpus is None
+        self.gpus = gpus or inventory_from_env(simulated_gpus, source=gpu_source)
         self.default_time_limit = default_time_limit
         self.clock = clock
-        self.engine = Engine(self.store, self.executor, self.gpus, EngineConfig(kill_grace, max_running), clock)
+        self.engine = Engine(self.store, self.executor, self.gpus,
+                             EngineConfig(kill_grace, max_running, external_memory_threshold_mib), clock)
+        self._init_gpus(gpu_sample_interval, gpu_history_seconds, kernel_lookup)
         self._submit_lock = threading.Lock()
         self._lock_file: HostLock | None = None
 
@@ -127,14 +142,17 @@ class JobService:
         through the last stop, and start scheduling. ``Unavailable`` names the holder."""
         self._lock_file = HostLock.acquire(self.state_dir / "scheduler.lock")
         try:
+            self.gpu_monitor.start()  # its first sample comes before the first decision
             self.engine.start()
         except BaseException:
+            self.gpu_monitor.stop()
             self._lock_file.release()
             raise
         return self
 
     def stop(self) -> None:
         """Stop scheduling; running jobs go on and are re-adopted by the next start."""
+        self.gpu_monitor.stop()
         self.engine.stop()
         if self._lock_file is not None:
             self._lock_file.release()
@@ -143,6 +161,8 @@ class JobService:
     def close(self) -> None:
         self.stop()
         self.store.close()
+        if self._owns_gpus:
+            self.gpus.close()
 
     def subscribe(self, fn: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
         """Call ``fn(event)`` after every stored change; returns the unsubscribe function."""
@@ -151,10 +171,17 @@ class JobService:
     def events_since(self, seq: int = 0) -> list[dict[str, Any]]:
         return self.store.events_since(seq)
 
+    def snapshot(self) -> tuple[int, list[Job]]:
+        """``(seq, jobs)``: every job as of event ``seq``, read under the engine's lock (a job's
+        change and its event are written together under it), so a listener that subscribed
+        first and then skips the events up to ``seq`` misses nothing and sees nothing twice."""
+        with self.engine.lock:
+            return self.store.last_event_seq(), sorted(self.engine.jobs.values(), key=lambda j: j.id)
+
     # -- submit ---------------------------------------------------------------------------
     def submit(self, command: Sequence[str] | str | None = None, *, script: str | None = None,
                interpreter: str | None = None, name: str | None = None, time_limit: str | float | None = None,
-               gpus: int | str = 0, priority: int = 0, group: str | None = None,
+               gpus: int | str = 0, gpu_memory: int | str | None = None, priority: int = 0, group: str | None = None,
                dependency: str | DepSpec | None = None, depends_on: Any = None, depends_on_all: Any = None,
                depends_on_any: Any = None, auto_cancel: bool = True, hold: bool = False, retries: int = 0,
                retry_delay: float = 0.0, retry_backoff: float = 1.0, retry_max_delay: float | None = None,
@@ -165,6 +192,7 @@ class JobService:
 
         :param command: argv (a string is split like a shell would); or give ``script`` text instead,
             run by ``interpreter`` (default ``/bin/bash``).
+        :param gpu_memory: shared mode (``--gpu-memory``): MiB, or a size like ``"8G"``; implies one GPU.
         :param dependency: a Slurm/Crane string or a ``DepSpec``; ``depends_on*`` are gflow's flags.
             ``@`` and ``@~N`` resolve against the submission history of ``scope``.
         """
@@ -172,6 +200,7 @@ class JobService:
         if not argv and script is None:
             raise InvalidSpec("Nothing to run: give a command, a script, or a cell")
         count, ids = self._parse_gpus(gpus)
+        count, gpu_memory = self._parse_gpu_memory(gpu_memory, count, ids)
         limit = self._time_limit(time_limit)
         user = user or getpass.getuser()
         scope = scope or f"user:{user}"
@@ -191,6 +220,7 @@ class JobService:
             job = Job(id=0, name=name or (default_name(argv) if argv else "script"), command=tuple(argv),
                       state=JobState.HOLD if hold else JobState.QUEUED, reason=HELD_BY_USER if hold else DEPENDENCY,
                       script=script, cwd=cwd or os.getcwd(), env=dict(env or {}), gpus=count, gpu_ids=ids,
+                      gpu_memory=gpu_memory,
                       time_limit=limit, priority=int(priority), group=group, dependency=str(spec) if spec else None,
                       auto_cancel=auto_cancel, retry=policy, submitted_at=now, user=user, scope=scope,
                       redo_of=redo_of)
@@ -202,7 +232,8 @@ class JobService:
             job_id = self.store.insert_job(job, [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())])
             job = job.evolve(id=job_id)
             if script is not None:
-                job = job.evolve(command=(*(argv or [interpreter or "/bin/bash"]), str(self._write_script(job_id, script))))
+                runner = argv or shlex.split(interpreter or "/bin/bash")  # "#!/usr/bin/env bash" has two words
+                job = job.evolve(command=(*runner, str(self._write_script(job_id, script))))
                 self.store.update_job(job)
             self.engine.add(job, spec)
         if warnings and job.state is JobState.CANCELLED:
@@ -287,7 +318,7 @@ class JobService:
         wanted = {s if isinstance(s, JobState) else JobState.parse(s) for s in states} if states else None
         idset = {int(i) for i in ids} if ids is not None else None
         with self.engine.lock:
-            jobs = [self.engine.jobs[i] for i in sorted(idset)] if idset is not None else \
+            jobs = [self.engine.jobs[i] for i in sorted(idset) if i in self.engine.jobs] if idset is not None else \
                 sorted(self.engine.jobs.values(), key=lambda j: j.id)
         out = [j for j in jobs if (wanted is None or j.state in wanted) and (all or j.state in ACTIVE)
                and (name is None or name in j.name) and (group is None or j.group == group)
@@ -462,6 +493,7 @@ class JobService:
                                              for c in spec.conditions), spec.singleton)
             new_child = self.submit(list(child.command), name=child.name, time_limit=child.time_limit,
                                     gpus=",".join(map(str, child.gpu_ids)) if child.gpu_ids else child.gpus,
+                                    gpu_memory=child.gpu_memory,
                                     priority=child.priority, group=child.group, dependency=rewired,
                                     auto_cancel=child.auto_cancel, retries=child.retry.retries,
                                     retry_delay=child.retry.delay, retry_backoff=child.retry.backoff,
@@ -479,13 +511,15 @@ class JobService:
                 out["time_limit"] = self._time_limit(value)
             elif key == "gpus":
                 out["gpus"], out["gpu_ids"] = self._parse_gpus(value)
+            elif key == "gpu_memory":
+                out["gpu_memory"] = self._parse_gpu_memory(value, 1, None)[1]
             elif key in ("priority", "name", "group"):
                 out[key] = int(value) if key == "priority" else str(value)
             elif key == "retries":
                 out["retry"] = RetryPolicy(int(value), *_policy_rest(fields.get("_policy")))
             else:
-                raise InvalidSpec(f'Cannot change "{key}": changeable fields are time_limit, gpus, priority, '
-                                  f"name, group, retries, dependency")
+                raise InvalidSpec(f'Cannot change "{key}": changeable fields are time_limit, gpus, gpu_memory, '
+                                  f"priority, name, group, retries, dependency")
         return out
 
     @_atomic
@@ -563,14 +597,8 @@ class JobService:
                          f"{format_duration(job.retry_at - now)}")
         with self.engine.lock:
             running = [self.engine.jobs[j] for j in self.engine.running]
-        if job.gpus:
-            held = {g: j for j in running for g in j.allocated_gpus}
-            devices = self.gpus.device_ids()
-            busy = ", ".join(f"GPU {g}: job {held[g].id} ({held[g].name})" for g in devices if g in held)
-            free = [g for g in devices if g not in held and g not in self.gpus.busy_elsewhere()]
-            want = f"GPUs {','.join(map(str, job.gpu_ids))}" if job.gpu_ids else f"{job.gpus} GPU(s)"
-            lines.append(f"Resources: wants {want}; free: {', '.join(map(str, free)) or 'none'}"
-                         + (f"; busy: {busy}" if busy else ""))
+        if job.gpus or job.gpu_memory:
+            lines.extend(self._explain_gpus(job))  # which GPUs are busy with what (gpuview.py)
         if job.group:
             group = self.engine.groups.get(job.group, Group(job.group))
             n = sum(1 for j in running if j.group == job.group)

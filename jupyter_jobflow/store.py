@@ -24,7 +24,7 @@ import sqlite_utils
 from .decide import Group
 from .model import Attempt, Job, JobState, Reason, RetryPolicy
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -59,9 +59,14 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db["groups"].create({"name": str, "parallel": int, "paused": int}, pk="name", defaults={"parallel": 0, "paused": 0})
 
 
+def _m2_gpu_memory(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE jobs ADD COLUMN gpu_memory INTEGER")  # MiB, --gpu-memory (shared mode)
+
+
 #: Named migrations, applied in order; index + 1 is the schema version they produce.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial schema: jobs, dependencies, attempts, events, groups", _m1_initial),
+    ("jobs.gpu_memory: declared GPU memory for shared GPUs", _m2_gpu_memory),
 ]
 
 def job_to_row(job: Job) -> dict[str, Any]:
@@ -79,6 +84,7 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "started_at": job.started_at, "ended_at": job.ended_at, "retry_at": job.retry_at,
         "exit_code": job.exit_code, "signal": job.signal, "user": job.user, "scope": job.scope,
         "redo_of": job.redo_of, "stopping": job.stopping, "kill_at": job.kill_at, "retry_count": job.retry_count,
+        "gpu_memory": job.gpu_memory,
     }
 
 
@@ -95,7 +101,7 @@ def job_from_row(r: sqlite3.Row | dict[str, Any]) -> Job:
         attempt=r["attempt"], submitted_at=r["submitted_at"], first_started_at=r["first_started_at"],
         started_at=r["started_at"], ended_at=r["ended_at"], retry_at=r["retry_at"], exit_code=r["exit_code"],
         signal=r["signal"], user=r["user"], scope=r["scope"], redo_of=r["redo_of"], stopping=r["stopping"],
-        kill_at=r["kill_at"], retry_count=r["retry_count"],
+        kill_at=r["kill_at"], retry_count=r["retry_count"], gpu_memory=r["gpu_memory"],
     )
 
 
@@ -240,6 +246,10 @@ class Store:
             cur = self.db.execute("INSERT INTO events (ts, job_id, kind, data) VALUES (?, ?, ?, ?)",
                                   [ts if ts is not None else time.time(), job_id, kind, json.dumps(data or {})])
             return cur.lastrowid
+
+    def last_event_seq(self) -> int:
+        """The seq of the newest stored event (0 when there is none)."""
+        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
 
     def events_since(self, seq: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit])

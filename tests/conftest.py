@@ -1,60 +1,15 @@
 from __future__ import annotations
 
-import threading
-import time
+import os
 
 import pytest
 
-from jupyter_jobflow.model import JobState
+from helpers import stop_everything
 from jupyter_jobflow.service import JobService
 
-
-def wait_until(svc: JobService, job_id: int, predicate, expected: str, timeout: float = 15.0):
-    """Block until ``predicate(job)`` holds, woken by the service's events (no polling)."""
-    changed = threading.Condition()
-    counter = [0]
-
-    def on_event(_event):
-        with changed:
-            counter[0] += 1
-            changed.notify_all()
-
-    unsubscribe = svc.subscribe(on_event)
-    deadline = time.monotonic() + timeout
-    try:
-        with changed:
-            while True:
-                seen = counter[0]
-                job = svc.get(job_id)
-                if predicate(job):
-                    return job
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"job {job_id} is {job.state.value} ({job.reason}) after {timeout}s, "
-                                         f"expected {expected}")
-                changed.wait_for(lambda: counter[0] != seen, left)
-    finally:
-        unsubscribe()
-
-
-def wait_job_state(svc: JobService, job_id: int, *states: JobState, timeout: float = 15.0):
-    return wait_until(svc, job_id, lambda job: job.state in states, str([s.value for s in states]), timeout)
-
-
-def wait_terminal(svc: JobService, job_id: int, timeout: float = 15.0):
-    return wait_job_state(svc, job_id, JobState.FINISHED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT,
-                          timeout=timeout)
-
-
-def stop_everything(svc: JobService) -> None:
-    """Cancel what still runs so no test leaves processes behind."""
-    active = [j.id for j in svc.list(all=False)]
-    if active:
-        svc.cancel(active)
-        for jid in active:
-            if svc.get(jid).state is JobState.RUNNING:
-                wait_terminal(svc, jid, timeout=10)
-    svc.close()
+# The tests never use this machine's own GPUs: a developer's GPU box runs them as CI does. Tests of
+# the NVML path pass a stand-in module; simulated GPUs are asked for explicitly.
+os.environ.setdefault("JOBFLOW_GPU_SOURCE", "none")
 
 
 @pytest.fixture
@@ -74,3 +29,73 @@ def gpu_service(tmp_path):
     svc = JobService(tmp_path / "gpu-state", simulated_gpus=2, kill_grace=1.0).start()
     yield svc
     stop_everything(svc)
+
+
+# -- the server tests (test_server_*.py, test_daemon.py) ----------------------------------------
+def pytest_configure(config):
+    config.addinivalue_line("markers", "deny_jobflow: the Jupyter server's authorizer denies the jobflow resource")
+
+
+def _wants_jupyter_loop(request) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(getattr(request, "function", None)) or \
+        "jp_configurable_serverapp" in request.fixturenames
+
+
+@pytest.fixture
+def jp_asyncio_loop(request):
+    """pytest-jupyter's event loop, only where it is needed. The server test modules register
+    pytest-jupyter (``pytest_plugins``), which makes this fixture and ``jp_server_cleanup``
+    autouse for the whole run; closing a loop that another library runs (Playwright's, in the UI
+    tests) then fails those tests. So: a loop for coroutine tests and Jupyter-server tests, None
+    elsewhere. The body is pytest-jupyter's own."""
+    if not _wants_jupyter_loop(request):
+        yield None
+        return
+    from jupyter_core.utils import ensure_event_loop
+
+    loop = ensure_event_loop(prefer_selector_loop=True)
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def jp_server_cleanup(jp_asyncio_loop):
+    """pytest-jupyter's cleanup of the ServerApp singleton, skipped where there was no loop."""
+    yield
+    if jp_asyncio_loop is None:
+        return
+    from jupyter_server.serverapp import ServerApp
+
+    app = ServerApp.instance()
+    try:
+        jp_asyncio_loop.run_until_complete(app._cleanup())
+    except (RuntimeError, SystemExit) as e:
+        print("ignoring cleanup error", e)
+    if hasattr(app, "kernel_manager"):
+        app.kernel_manager.context.destroy()
+    ServerApp.clear_instance()
+
+
+@pytest.fixture
+def jobflow_server_config(tmp_path):
+    """pytest-jupyter's server config for the jobflow extension: its own state directory, two
+    simulated GPUs, a short kill grace. A module aliases it as ``jp_server_config``."""
+    from traitlets.config import Config
+
+    return Config({
+        "ServerApp": {"jpserver_extensions": {"jupyter_jobflow": True}, "allow_root": True},
+        "JobflowApp": {"state_dir": str(tmp_path / "jobflow-state"), "simulated_gpus": 2, "kill_grace": 1.0},
+    })
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    """A real ``python -m jupyter_jobflow.server.daemon`` on a fresh state directory."""
+    from server_support import Daemon
+
+    d = Daemon(tmp_path / "daemon-state")
+    yield d
+    d.cancel_everything()
+    d.stop()

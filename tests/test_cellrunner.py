@@ -4,7 +4,7 @@ import sys
 
 import cloudpickle
 
-from conftest import wait_terminal
+from helpers import wait_terminal
 from jupyter_jobflow.cellrunner import outputs_path
 from jupyter_jobflow.model import JobState
 

@@ -379,7 +379,7 @@ def test_ginfo_shows_the_simulated_gpus_and_who_holds_them(svc):
     job = submit(svc, "--gpus", "1", "--name", "gpu-user", "sleep", "30")
     held = wait_state(svc, job, "Running")["allocated_gpus"]
     lines = ok(svc, "ginfo").splitlines()
-    assert lines[0].split() == ["PARTITION", "GPUS", "NODES", "STATE", "JOB(REASON)"]
+    assert lines[0].split() == ["PARTITION", "GPUS", "NODES", "STATE", "JOB(REASON)", "UTIL", "MEMORY"]
     rows = {line.split()[2]: line.split()[3:] for line in lines[1:3]}
     assert rows[str(held[0])][:3] == ["allocated", str(job), "(gpu-user)"]  # UTIL, MEMORY may follow
     assert rows[str(1 - held[0])][0] == "idle"

@@ -105,11 +105,11 @@ def test_run_turns_any_failure_into_one_line(capsys):
 def test_script_detection_and_interpreter(tmp_path):
     script = tmp_path / "s.sh"
     script.write_text("#!/usr/bin/env -S python3 -u\nprint(1)\n")
-    assert cli._script([str(script)]) == (script.read_text(), "s.sh")
+    assert cli._script([str(script)], str(tmp_path)) == (script.read_text(), "s.sh")
     assert cli.interpreter(script.read_text()) == "/usr/bin/env -S python3 -u"
     assert cli.interpreter("echo hi\n") == "/bin/bash"
     binary = tmp_path / "a.out"
     binary.write_bytes(b"\x7fELF\0\0\0")
-    assert cli._script([str(binary)]) is None
-    assert cli._script([str(script), "arg"]) is None  # a script with arguments runs as a command
-    assert cli._script(["no-such-file"]) is None
+    assert cli._script([str(binary)], str(tmp_path)) is None
+    assert cli._script([str(script), "arg"], str(tmp_path)) is None  # a script with arguments runs as a command
+    assert cli._script(["no-such-file"], str(tmp_path)) is None

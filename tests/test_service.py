@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 
-from conftest import stop_everything, wait_job_state, wait_terminal, wait_until
+from helpers import stop_everything, wait_job_state, wait_terminal, wait_until
 from jupyter_jobflow.errors import Conflict, InvalidSpec, NotFound
 from jupyter_jobflow.model import JobState
 from jupyter_jobflow.service import JobService

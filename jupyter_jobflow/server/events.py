@@ -1,0 +1,163 @@
+"""The event stream (``GET events``, a WebSocket): only a listener on ``JobService.subscribe``.
+
+On open it subscribes first, then sends the snapshot (or replays the stored events after
+``since``), then forwards live events; every event carries its ``seq`` and anything at or below
+the last seq sent is dropped, so a client sees each event once, in order, with no gap. The
+service calls listeners from the scheduler thread; ``IOLoop.add_callback`` (thread-safe) hops each
+event onto the loop that opened the socket, and only that loop writes to it.
+
+Topics: ``jobs`` (the default: snapshot and events), ``gpus`` (the ``GET gpus`` view on open and
+after every sample of the GPU monitor, from ``subscribe_gpus``, in the sampler's thread: the same
+hop) and ``log:<id>`` (the job's log as it grows, read on its events and every 0.5 s while it
+runs).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from tornado.ioloop import IOLoop, PeriodicCallback
+from tornado.websocket import WebSocketClosedError
+
+from ..errors import InvalidSpec, JobflowError
+from ..model import JobState
+from ..wire import job_to_json
+from . import parsing
+from .handlers import JobflowHandler
+
+LOG_POLL_MS = 500
+
+
+@dataclass
+class Topics:
+    jobs: bool = False
+    gpus: bool = False
+    logs: list[int] = field(default_factory=list)
+
+
+def parse_topics(text: str | None) -> Topics:
+    topics = Topics()
+    for word in parsing.query_list(text) or ["jobs"]:
+        if word in ("jobs", "gpus"):
+            setattr(topics, word, True)
+        elif word.startswith("log:") and word[4:].isdigit():
+            topics.logs.append(int(word[4:]))
+        else:
+            raise InvalidSpec(f'Unknown topic "{word}": expected jobs, gpus or log:<job id>')
+    return topics
+
+
+@dataclass
+class LogTail:
+    job_id: int
+    attempt: int = 0
+    offset: int = 0
+
+
+class EventsHandler(JobflowHandler):
+    """The WebSocket body; ``make_handlers`` adds the host's socket base and its auth guard."""
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        """Check the query before the upgrade, so a mistake is a JSON 400/404, not a closed socket."""
+        self.since = parsing.query_int("since", self.get_argument("since", None))
+        self.topics = parse_topics(self.get_argument("topics", None))
+        self.tails = {jid: LogTail(jid, self.service.get(jid).attempt) for jid in self.topics.logs}
+        await super().get(*args, **kwargs)  # type: ignore[misc]
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open(*args, **kwargs)  # type: ignore[misc]  # Jupyter's WebSocketMixin starts its pings here
+        self.loop = IOLoop.current()
+        self.closed, self.sent, self.poll = False, 0, None
+        unsubscribe = [self.service.subscribe(self._from_scheduler)]  # before reading: nothing is missed
+        if self.topics.gpus:
+            unsubscribe.append(self.service.subscribe_gpus(self._gpus_from_sampler))
+        self.unsubscribe = lambda: [fn() for fn in unsubscribe]
+        seq, jobs = self.service.snapshot()
+        if self.since is not None and self.since <= seq:
+            self.sent = self.since
+            while not self.closed and (batch := self.service.events_since(self.sent)):
+                for event in batch:
+                    self._deliver(event)
+        else:  # no since, or one from a store that is not this one: start over from a snapshot
+            self.sent = seq
+            if self.topics.jobs:
+                self._send({"type": "snapshot", "seq": seq, "jobs": [job_to_json(j) for j in jobs]})
+        if self.topics.gpus:
+            self._send({"type": "gpus", **self.service.gpu_view()})
+        for jid in list(self.tails):
+            self._tail(jid)
+        if self.tails and not self.closed:
+            self.poll = PeriodicCallback(self._poll_logs, LOG_POLL_MS)
+            self.poll.start()
+
+    def on_message(self, message: str | bytes) -> None:
+        """Clients only listen; what they send is ignored."""
+
+    def on_close(self) -> None:
+        self._stop()
+
+    # -- from the scheduler thread ---------------------------------------------------------
+    def _from_scheduler(self, event: dict[str, Any]) -> None:
+        self.loop.add_callback(self._deliver, event)
+
+    def _gpus_from_sampler(self, view: dict[str, Any]) -> None:
+        self.loop.add_callback(self._send, {"type": "gpus", **view})
+
+    # -- on the loop -----------------------------------------------------------------------
+    def _deliver(self, event: dict[str, Any]) -> None:
+        if self.closed or event["seq"] <= self.sent:
+            return
+        self.sent = event["seq"]
+        if self.topics.jobs:
+            self._send({"type": "event", **event})
+        if event.get("job_id") in self.tails:
+            self._tail(event["job_id"])
+
+
+    def _poll_logs(self) -> None:
+        for jid in list(self.tails):
+            try:
+                running = self.service.get(jid).state is JobState.RUNNING
+            except JobflowError:
+                running = False
+            if running:
+                self._tail(jid)
+
+    def _tail(self, job_id: int) -> None:
+        """Send what the job's log gained since the last read, finishing earlier attempts first."""
+        tail = self.tails[job_id]
+        try:
+            latest = self.service.get(job_id).attempt
+        except JobflowError:  # the job is gone (purged): nothing more to tail
+            self.tails.pop(job_id, None)
+            return
+        for attempt in range(max(tail.attempt, 1), latest + 1):
+            if attempt != tail.attempt:
+                tail.attempt, tail.offset = attempt, 0
+            while not self.closed:
+                try:
+                    text, nxt, _ = self.service.read_log(job_id, attempt=attempt, offset=tail.offset)
+                except JobflowError:  # the attempt's log file is not there yet: the next look finds it
+                    return
+                if nxt <= tail.offset:
+                    break
+                tail.offset = nxt
+                self._send({"type": "log", "job_id": job_id, "attempt": attempt, "offset": nxt, "text": text})
+
+    def _send(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        try:
+            self.write_message(json.dumps(message))  # type: ignore[attr-defined]
+        except WebSocketClosedError:  # closed without a close handshake: on_close may never come
+            self._stop()
+
+    def _stop(self) -> None:
+        if getattr(self, "closed", True):
+            return
+        self.closed = True
+        self.unsubscribe()
+        if self.poll:
+            self.poll.stop()

@@ -1,0 +1,254 @@
+"""Request bodies and query strings to ``JobService`` arguments, or an ``InvalidSpec`` naming the field.
+
+Every check a handler needs on what a client sent lives here, so the handlers stay one call
+long and a wrong type is always a 400 with the field's name (never a ``TypeError`` deep in the
+service, which would be a 500). Pure functions: no tornado, no service.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Callable, Mapping
+
+from ..errors import InvalidSpec
+from ..options import RETRY_ON
+from ..timespec import parse_delay
+
+_ID = re.compile(r"[1-9][0-9]*")
+_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_RANGE = re.compile(r"([1-9][0-9]*)-([1-9][0-9]*)")
+MAX_RANGE = 100_000  # ``1-99999999`` would otherwise allocate a list of a hundred million ids
+
+
+def json_body(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object (an empty body is ``{}``)."""
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise InvalidSpec(f"Malformed JSON in the request body: {e}") from None
+    if not isinstance(value, dict):
+        raise InvalidSpec(f"The request body must be a JSON object, got {_kind(value)}")
+    return value
+
+
+def parse_ids(text: str) -> list[int]:
+    """``"1,2,5-7"`` is ``[1, 2, 5, 6, 7]`` (order kept, duplicates dropped); gflow's K5 message otherwise."""
+    ids: list[int] = []
+    for word in (w.strip() for w in text.split(",")):
+        if _ID.fullmatch(word):
+            ids.append(int(word))
+            continue
+        m = _RANGE.fullmatch(word)
+        lo, hi = (int(m.group(1)), int(m.group(2))) if m else (0, -1)
+        if not m or hi < lo or hi - lo >= MAX_RANGE:
+            raise InvalidSpec(f"Invalid job ID: {word}")
+        ids.extend(range(lo, hi + 1))
+        if len(ids) > MAX_RANGE:
+            raise InvalidSpec(f"Too many job IDs: at most {MAX_RANGE} in one request")
+    return list(dict.fromkeys(ids))
+
+
+# -- field types ------------------------------------------------------------------------------
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _wrong(field: str, expected: str, value: Any) -> InvalidSpec:
+    return InvalidSpec(f'Field "{field}" must be {expected}, got {_kind(value)}')
+
+
+def _str(field: str, v: Any) -> str:
+    if not isinstance(v, str):
+        raise _wrong(field, "a string", v)
+    if "\0" in v:  # no path, argument or name can hold one
+        raise InvalidSpec(f'Field "{field}" contains a NUL character')
+    return v
+
+
+def _bool(field: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise _wrong(field, "true or false", v)
+    return v
+
+
+def _int(field: str, v: Any) -> int:
+    if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer())):
+        raise _wrong(field, "an integer", v)
+    if not -(2**63) <= v < 2**63:  # what SQLite can store
+        raise InvalidSpec(f'Field "{field}" is out of range: {v}')
+    return int(v)
+
+
+def _number(field: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise _wrong(field, "a number", v)
+    return float(v)
+
+
+def _duration(field: str, v: Any) -> float:
+    """Seconds: a JSON number, or a string like ``30s``, ``5m``, ``1:00:00`` (bare string number = seconds)."""
+    if isinstance(v, str):
+        try:
+            seconds = float(v) if re.fullmatch(r"[0-9]+(\.[0-9]*)?", v.strip()) else float(parse_delay(v))
+        except ValueError:
+            raise InvalidSpec(f'Field "{field}" must be a duration (30, "30s", "5m", "1:00:00"), got "{v}"') from None
+    else:
+        seconds = _number(field, v)
+    if seconds < 0:
+        raise InvalidSpec(f'Field "{field}" must be 0 or more, got {v}')
+    return seconds
+
+
+def _time_limit(field: str, v: Any) -> str | float:
+    if isinstance(v, str):
+        return v  # the service parses Slurm's formats and says what is wrong (E22)
+    return _number(field, v)
+
+
+def _count_or_ids(field: str, v: Any) -> int | str:
+    """An integer, or a string the service parses (``"0,2"`` devices, ``"8G"`` a size)."""
+    if isinstance(v, str):
+        return _str(field, v)
+    return _int(field, v)
+
+
+def _command(field: str, v: Any) -> list[str] | str:
+    if isinstance(v, str):
+        return _str(field, v)
+    if isinstance(v, list) and all(isinstance(w, str) for w in v):
+        return [_str(field, w) for w in v]
+    raise _wrong(field, "a list of strings or a string", v)
+
+
+def _targets(field: str, v: Any) -> str | int | list[str | int]:
+    """gflow's ``--depends-on*`` values: ``"@"``, ``"1,2"``, ``3``, or a list of those."""
+    if isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)):
+        return v
+    if isinstance(v, list) and v and all(isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool))
+                                          for x in v):
+        return list(v)
+    raise _wrong(field, 'a job id, "@", a comma list or a list of those', v)
+
+
+def _retry_on(field: str, v: Any) -> list[str]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise _wrong(field, "a list of strings", v)
+    for x in v:
+        if x not in RETRY_ON:
+            raise InvalidSpec(f'Field "{field}": unknown outcome "{x}", expected {", ".join(RETRY_ON)}')
+    return list(v)
+
+
+def _env(field: str, v: Any) -> dict[str, str]:
+    if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
+        raise _wrong(field, "an object of strings", v)
+    for key, value in v.items():
+        if not _ENV_KEY.fullmatch(key):
+            raise InvalidSpec(f'Field "{field}": "{key}" is not a variable name')
+        _str(f"{field}.{key}", value)
+    return dict(v)
+
+
+def _array(field: str, v: Any) -> Any:
+    raise InvalidSpec('Field "array": job arrays are not supported by this server yet')
+
+
+Check = Callable[[str, Any], Any]
+
+SUBMIT_FIELDS: dict[str, Check] = {
+    "command": _command, "script": _str, "interpreter": _str, "name": _str, "time_limit": _time_limit,
+    "gpus": _count_or_ids, "gpu_memory": _count_or_ids, "priority": _int, "group": _str, "dependency": _str,
+    "depends_on": _targets,
+    "depends_on_all": _targets, "depends_on_any": _targets, "auto_cancel": _bool, "hold": _bool,
+    "retries": _int, "retry_delay": _duration, "retry_backoff": _number, "retry_max_delay": _duration,
+    "retry_on": _retry_on, "cwd": _str, "env": _env, "scope": _str, "scope_name": _str, "array": _array,
+}
+UPDATE_FIELDS: dict[str, Check] = {
+    "time_limit": _time_limit, "priority": _int, "name": _str, "group": _str, "gpus": _count_or_ids,
+    "gpu_memory": _count_or_ids, "retries": _int, "dependency": _str,
+}
+REDO_FIELDS: dict[str, Check] = {
+    "in_place": _bool, "cascade": _bool, "time_limit": _time_limit, "gpus": _count_or_ids, "priority": _int,
+    "name": _str,
+}
+
+
+def fields(body: Mapping[str, Any], allowed: Mapping[str, Check], what: str) -> dict[str, Any]:
+    """Check each field's type; ``null`` means "not given"; an unknown field is an error."""
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InvalidSpec(f'Unknown field "{unknown[0]}" for {what}; known fields: {", ".join(allowed)}')
+    return {k: allowed[k](k, v) for k, v in body.items() if v is not None}
+
+
+def submit_args(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of ``JobService.submit`` from a ``POST jobs`` body."""
+    args = fields(body, SUBMIT_FIELDS, "a submission")
+    if "retry_backoff" in args and args["retry_backoff"] < 1:
+        raise InvalidSpec(f'Field "retry_backoff" must be 1 or more, got {body["retry_backoff"]}')
+    return args
+
+
+def cancel_args(body: Mapping[str, Any]) -> tuple[list[int], bool, bool]:
+    """``(ids, dry_run, cascade)`` from a ``POST jobs/cancel`` body; ids as a list or ``"1,3-5"``."""
+    args = fields(body, {"ids": lambda f, v: v, "dry_run": _bool, "cascade": _bool}, "a cancel")
+    raw = args.get("ids")
+    if isinstance(raw, str):
+        ids = parse_ids(raw)
+    elif isinstance(raw, list):
+        ids = [_int("ids", i) for i in raw]
+        if any(i <= 0 for i in ids):
+            raise InvalidSpec(f"Invalid job ID: {next(i for i in ids if i <= 0)}")
+    elif raw is None:
+        ids = []
+    else:
+        raise _wrong("ids", "a list of job ids or a string like \"1,3-5\"", raw)
+    return ids, args.get("dry_run", False), args.get("cascade", False)
+
+
+# -- query strings ----------------------------------------------------------------------------
+def query_int(field: str, text: str | None, *, minimum: int = 0, maximum: int = 2**62) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidSpec(f'Query parameter "{field}" must be an integer, got "{text}"') from None
+    if value < minimum:
+        raise InvalidSpec(f'Query parameter "{field}" must be {minimum} or more, got {value}')
+    return min(value, maximum)  # beyond any file or list: the same answer, without overflowing a seek
+
+
+def query_bool(field: str, text: str | None, default: bool) -> bool:
+    if text is None:
+        return default
+    value = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(text.lower())
+    if value is None:
+        raise InvalidSpec(f'Query parameter "{field}" must be 1 or 0, got "{text}"')
+    return value
+
+
+def query_history(text: str | None) -> bool | float:
+    """``history``: absent or ``0`` none, ``1``/``true`` all that is kept, else that many seconds."""
+    if text is None or text.lower() in ("0", "false", "no", ""):
+        return False
+    if text.lower() in ("1", "true", "yes", "all"):
+        return True
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise InvalidSpec(f'Query parameter "history" must be 1 (all) or a number of seconds, got "{text}"')
+    return seconds
+
+
+def query_list(text: str | None) -> list[str] | None:
+    """``"a,b"`` is ``["a", "b"]``; absent or empty is None (no filter)."""
+    words = [w.strip() for w in (text or "").split(",") if w.strip()]
+    return words or None

@@ -1,0 +1,57 @@
+"""Helpers the tests share: waiting on the service's events (no sleeps), cleaning up."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from jupyter_jobflow.model import JobState
+from jupyter_jobflow.service import JobService
+
+
+def wait_until(svc: JobService, job_id: int, predicate, expected: str, timeout: float = 15.0):
+    """Block until ``predicate(job)`` holds, woken by the service's events (no polling)."""
+    changed = threading.Condition()
+    counter = [0]
+
+    def on_event(_event):
+        with changed:
+            counter[0] += 1
+            changed.notify_all()
+
+    unsubscribe = svc.subscribe(on_event)
+    deadline = time.monotonic() + timeout
+    try:
+        with changed:
+            while True:
+                seen = counter[0]
+                job = svc.get(job_id)
+                if predicate(job):
+                    return job
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"job {job_id} is {job.state.value} ({job.reason}) after {timeout}s, "
+                                         f"expected {expected}")
+                changed.wait_for(lambda: counter[0] != seen, left)
+    finally:
+        unsubscribe()
+
+
+def wait_job_state(svc: JobService, job_id: int, *states: JobState, timeout: float = 15.0):
+    return wait_until(svc, job_id, lambda job: job.state in states, str([s.value for s in states]), timeout)
+
+
+def wait_terminal(svc: JobService, job_id: int, timeout: float = 15.0):
+    return wait_job_state(svc, job_id, JobState.FINISHED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT,
+                          timeout=timeout)
+
+
+def stop_everything(svc: JobService) -> None:
+    """Cancel what still runs so no test leaves processes behind."""
+    active = [j.id for j in svc.list(all=False)]
+    if active:
+        svc.cancel(active)
+        for jid in active:
+            if svc.get(jid).state is JobState.RUNNING:
+                wait_terminal(svc, jid, timeout=10)
+    svc.close()
