@@ -1,0 +1,140 @@
+/**
+ * Unit tests of the pure parts of the view (no DOM): the dependency string, the layout, the
+ * job store. Run: `jlpm test` (esbuild bundles this file for node, then `node --test`).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { conditionStatus, parseDelay, parseDependency } from '../src/view/deps';
+import { layout, NODE_H, NODE_W, packIsotonic } from '../src/view/layout';
+import { JobStore } from '../src/view/store';
+import type { Job } from '../src/view/types';
+
+test('canonical dependency strings become edges', () => {
+  assert.deepEqual(parseDependency('afterok:1:2,afterany:3').edges, [
+    { parent: 1, type: 'afterok', delay: 0, or: false },
+    { parent: 2, type: 'afterok', delay: 0, or: false },
+    { parent: 3, type: 'afterany', delay: 0, or: false }
+  ]);
+  const or = parseDependency('afterok:1?afternotok:2');
+  assert.equal(or.op, 'or');
+  assert.deepEqual(
+    or.edges.map(e => [e.parent, e.type, e.or]),
+    [
+      [1, 'afterok', true],
+      [2, 'afternotok', true]
+    ]
+  );
+  // a delay in depspec's canonical [D-]HH:MM:SS has colons of its own
+  assert.deepEqual(
+    parseDependency('afterok:100+01:30:00:7,afternotok:3').edges.map(e => [e.parent, e.delay]),
+    [
+      [100, 5400],
+      [7, 0],
+      [3, 0]
+    ]
+  );
+  assert.equal(parseDependency('after:3+1-02:00:00').edges[0].delay, 93600);
+  const single = parseDependency('singleton,afterok:4');
+  assert.equal(single.singleton, true);
+  assert.equal(single.edges.length, 1);
+  assert.deepEqual(parseDependency(null).edges, []);
+  assert.deepEqual(parseDependency('afterok:@').edges, []); // unresolved: nothing to draw
+});
+
+test('delays in every spelling', () => {
+  assert.equal(parseDelay('00:10:00'), 600);
+  assert.equal(parseDelay('10m'), 600);
+  assert.equal(parseDelay('1h30m'), 5400);
+  assert.equal(parseDelay('10'), 600);
+});
+
+test('where a condition stands', () => {
+  assert.equal(conditionStatus('afterok', 'CD'), 'met');
+  assert.equal(conditionStatus('afterok', 'F'), 'never');
+  assert.equal(conditionStatus('afternotok', 'F'), 'met');
+  assert.equal(conditionStatus('afternotok', 'CD'), 'never');
+  assert.equal(conditionStatus('afterany', 'CA'), 'met');
+  assert.equal(conditionStatus('after', 'R'), 'met');
+  assert.equal(conditionStatus('afterok', 'R'), 'wait');
+});
+
+function job(id: number, dependency: string | null = null, code = 'PD'): Job {
+  return { id, name: `j${id}`, state: 'Queued', code, reason: null, reason_kind: null, dependency };
+}
+
+function store(jobs: Job[]): JobStore {
+  const s = new JobStore(fn => fn());
+  s.applySnapshot({ type: 'snapshot', seq: 1, jobs });
+  return s;
+}
+
+function overlaps(lay: ReturnType<typeof layout>): number[][] {
+  const out: number[][] = [];
+  const nodes = [...lay.nodes.values()];
+  for (let i = 0; i < nodes.length; i++) {
+    for (let k = i + 1; k < nodes.length; k++) {
+      const a = nodes[i];
+      const b = nodes[k];
+      if (Math.abs(a.x - b.x) < NODE_W && Math.abs(a.y - b.y) < NODE_H) {
+        out.push([a.id, b.id]);
+      }
+    }
+  }
+  return out;
+}
+
+test('a chain is laid out top to bottom, parents above children, no overlap', () => {
+  const s = store([job(1), job(2, 'afterok:1'), job(3, 'afterok:2'), job(4, 'afterany:1:3')]);
+  const lay = layout({ ids: [1, 2, 3, 4], parents: id => s.parents.get(id) ?? [] });
+  const y = (id: number) => lay.nodes.get(id)!.y;
+  assert.ok(y(1) < y(2) && y(2) < y(3) && y(3) < y(4));
+  assert.deepEqual(overlaps(lay), []);
+  assert.equal(lay.edges.length, 4);
+  // the long edge 1 -> 4 bends through points in the layers it crosses
+  const long = lay.edges.find(e => e.parent === 1 && e.child === 4)!;
+  assert.ok(long.points.length > 2);
+});
+
+test('OR-groups meet in one junction above the job', () => {
+  const s = store([job(1), job(2), job(3, 'afterok:1?afterok:2')]);
+  const lay = layout({ ids: [1, 2, 3], parents: id => s.parents.get(id) ?? [] });
+  assert.equal(lay.junctions.length, 1);
+  const j = lay.junctions[0];
+  for (const e of lay.edges) {
+    assert.deepEqual(e.points[e.points.length - 1], [j.x, j.y]);
+  }
+});
+
+test('a thousand jobs: no overlap, every edge routed, quickly', () => {
+  const jobs: Job[] = [];
+  for (let i = 1; i <= 1000; i++) {
+    const deps = i > 10 && i % 7 ? `afterok:${i - 1 - (i % 5)}` : null;
+    jobs.push(job(i, deps));
+  }
+  const s = store(jobs);
+  const t0 = performance.now();
+  const lay = layout({ ids: jobs.map(j => j.id), parents: id => s.parents.get(id) ?? [] });
+  const ms = performance.now() - t0;
+  assert.equal(lay.nodes.size, 1000);
+  assert.deepEqual(overlaps(lay), []);
+  assert.equal(lay.edges.length, jobs.filter(j => j.dependency).length);
+  assert.ok(ms < 400, `layout took ${ms} ms`);
+});
+
+test('isotonic packing keeps order and gaps, as close as possible', () => {
+  const xs = packIsotonic([100, 100, 100], [156, 156, 156], [1, 1, 1]);
+  assert.ok(xs[1] - xs[0] >= 178 - 1e-9 && xs[2] - xs[1] >= 178 - 1e-9);
+  assert.ok(Math.abs(xs[1] - 100) < 1e-9); // centred on the wish
+});
+
+test('the store: events by seq, edges both ways, replays ignored, related jobs', () => {
+  const s = store([job(1), job(2, 'afterok:1')]);
+  const changes: number[][] = [];
+  s.subscribe(c => changes.push([...c.ids]));
+  assert.equal(s.applyEvent({ type: 'event', seq: 2, kind: 'submitted', job_id: 3, job: job(3, 'afterany:2') }), true);
+  assert.equal(s.applyEvent({ type: 'event', seq: 2, kind: 'job', job_id: 3, job: job(3, null, 'R') }), false);
+  assert.deepEqual([...s.children.get(2)!], [3]);
+  assert.deepEqual([...s.related([2])].sort(), [1, 2, 3]);
+  assert.deepEqual(changes, [[3]]);
+});
