@@ -4,13 +4,14 @@ The engine is a plain Python library (no Jupyter import here): ``JobService`` is
 front calls.
 """
 
-from .errors import Conflict, InvalidSpec, JobflowError, JobflowSubmitError, NotFound, Unavailable
-from .model import Job, JobState, Reason
-
 __version__ = "0.1.0"
 
-__all__ = ["JobService", "Job", "JobState", "Reason", "JobflowError", "JobflowSubmitError", "InvalidSpec",
+__all__ = ["JobService", "Panel", "Job", "JobState", "Reason", "JobflowError", "JobflowSubmitError", "InvalidSpec",
            "NotFound", "Conflict", "Unavailable", "__version__"]
+
+
+def _jupyter_labextension_paths() -> list[dict]:
+    return [{"src": "labextension", "dest": "jupyter-jobflow"}]
 
 
 def _jupyter_server_extension_points() -> list[dict]:
@@ -21,13 +22,19 @@ def _jupyter_server_extension_points() -> list[dict]:
     return [{"module": "jupyter_jobflow.server.app", "app": JobflowApp}]
 
 
-def __getattr__(name: str):
-    # JobService pulls in sqlite and the executor; keep `import jupyter_jobflow` light for CLIs.
-    if name == "JobService":
-        from .service import JobService
+# Where each public name lives. Nothing is imported up front: every console script (gbatch above
+# all) imports this package first, and should pay only for what it uses.
+_PUBLIC = {"JobService": "service", "Panel": "widget", "Job": "model", "JobState": "model", "Reason": "model",
+           **{name: "errors" for name in ("JobflowError", "JobflowSubmitError", "InvalidSpec", "NotFound",
+                                          "Conflict", "Unavailable")}}
 
-        return JobService
-    raise AttributeError(name)
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    raise AttributeError(f"module 'jupyter_jobflow' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython):  # `%load_ext jupyter_jobflow`

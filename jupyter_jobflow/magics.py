@@ -12,7 +12,6 @@ import contextlib
 import os
 import shlex
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -75,27 +74,19 @@ class JobHandle:
         return f"<JobHandle {self.id} ({self.name})>"
 
     def _ipython_display_(self) -> None:
+        """In a notebook: the live compact panel (state, parents, log, actions), which updates from
+        the server's event stream even while the kernel is busy; elsewhere a status line."""
         from IPython.display import display
 
-        handle = display({"text/plain": self.status_line()}, raw=True, display_id=True)
         if _in_notebook():
-            threading.Thread(target=self._follow, args=(handle,), daemon=True).start()
-
-    def _follow(self, handle: Any) -> None:
-        """Keep the cell's status line live until the job ends (works while the kernel is busy)."""
-        last, pause = None, 0.2
-        while True:
             try:
-                line = self.status_line()
-            except JobflowError:
+                from .widget import Panel
+
+                display(Panel(job_ids=[self.id], compact=True, client=self.client))
                 return
-            if line != last:
-                handle.update({"text/plain": line}, raw=True)
-                last, pause = line, 0.2
-            if any(line.split(": ", 1)[-1].startswith(s) for s in TERMINAL_STATES):
-                return
-            time.sleep(pause)
-            pause = min(pause * 1.5, 2.0)
+            except Exception:  # no built front end (a source checkout without node): text
+                pass
+        display({"text/plain": self.status_line()}, raw=True)
 
 
 def _in_notebook() -> bool:
@@ -256,14 +247,25 @@ class JobflowMagics(Magics):
         reply = self.client.submit(body)
         for warning in [*notes, *reply.get("warnings", [])]:
             print(warning, file=sys.stderr)
+        print(reply.get("message") or f"Submitted batch job {reply['id']} ({reply['name']})")
         return JobHandle(self.client, reply["id"], reply["name"], vars_dir=vars_dir, shell=self.shell,
                          warnings=tuple(reply.get("warnings", [])))
 
     # -- the views: the commands' own code, shown as HTML in a notebook --------------------------
     @line_magic
     def gqueue(self, line: str) -> None:
-        """``%gqueue [gqueue options]``: the queue as a table (``-t`` tree, ``-a`` all ...)."""
+        """``%gqueue [gqueue options]``: the queue as a table (``-t`` tree, ``-a`` all ...);
+        ``%gqueue --watch [-j IDS]`` in a notebook: the live panel (graph, table, logs, GPUs)."""
         words = shlex.split(line)
+        if _in_notebook() and ({"--watch", "-w"} & set(words)):
+            from IPython.display import display
+
+            from .cli import parse_ids
+            from .widget import Panel
+
+            ids = words[words.index("-j") + 1] if "-j" in words[:-1] else None
+            display(Panel(job_ids=parse_ids([ids]) if ids else None, client=self.client))
+            return
         if _in_notebook() and not {"-o", "--output"} & set(words) and not any(w.startswith("--output=") for w in words):
             words += ["-o", "html"]
         self._command("gqueue", words)

@@ -34,6 +34,7 @@ def gpu_service(tmp_path):
 # -- the server tests (test_server_*.py, test_daemon.py) ----------------------------------------
 def pytest_configure(config):
     config.addinivalue_line("markers", "deny_jobflow: the Jupyter server's authorizer denies the jobflow resource")
+    config.addinivalue_line("markers", "jobflow_config(**traits): JobflowApp config for that test's server")
 
 
 def _wants_jupyter_loop(request) -> bool:

@@ -100,8 +100,20 @@ async def test_jupyter_authorizer_is_asked_for_the_jobflow_resource(jp_serverapp
 
 
 # -- the daemon --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def one_daemon(tmp_path_factory):
+    """One daemon for the whole table: with the right token, these requests change nothing (empty
+    bodies, job 1 does not exist)."""
+    from server_support import Daemon
+
+    d = Daemon(tmp_path_factory.mktemp("auth") / "state")
+    yield d
+    d.stop()
+
+
 @pytest.mark.parametrize("path, method, ws", every_request("/jobflow/api", TOKEN))
-def test_daemon_refuses_without_the_token(daemon, path, method, ws):
+def test_daemon_refuses_without_the_token(one_daemon, path, method, ws):
+    daemon = one_daemon
     base = daemon.url.rstrip("/")
     assert daemon_status(base + path, method, ws, {"Authorization": f"token {daemon.token}"})[0] not in (401, 403)
     assert daemon_status(f"{base}{path}?token={daemon.token}", method, ws, {})[0] not in (401, 403)

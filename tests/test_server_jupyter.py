@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def jp_server_config(jobflow_server_config):
+def jp_server_config(jobflow_server_config, request):
+    marker = request.node.get_closest_marker("jobflow_config")
+    if marker:
+        jobflow_server_config["JobflowApp"].update(marker.kwargs)
     return jobflow_server_config
 
 
@@ -162,6 +165,23 @@ async def test_kernels_are_named_by_their_notebook_for_gpu_attribution(jp_fetch,
     assert ext.kernel_paths.lookup(pid) == "work/analysis.ipynb"
     assert ext.service.gpu_monitor.kernel_lookup == ext.kernel_paths.lookup
     await jp_fetch("api", "sessions", json.loads(r.body)["id"], method="DELETE")
+
+
+@pytest.mark.jobflow_config(default_time_limit="1:30:00", group_limits={"train": 1})
+async def test_traitlets_configure_the_service(api, ext):
+    assert ext.service.engine.groups["train"].limit == 1
+    jid = await submit(api, command=["true"], hold=True)
+    assert (await api("GET", f"jobs/{jid}"))[1]["job"]["time_limit"] == 5400
+    assert ext.service.engine.config.kill_grace == 1.0 and ext.service.gpus.simulated
+
+
+def test_a_bad_default_time_limit_is_a_config_error():
+    from traitlets import TraitError
+
+    from jupyter_jobflow.server.app import JobflowApp
+
+    with pytest.raises(TraitError, match='Invalid --time "soon"'):
+        JobflowApp(default_time_limit="soon")
 
 
 # -- jobs --------------------------------------------------------------------------------------

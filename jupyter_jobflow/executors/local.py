@@ -179,6 +179,8 @@ class LocalExecutor:
         while the job runs, after it ended, after a restart."""
         try:
             with open(self.log_path(job_id, attempt), "rb") as f:
+                if offset >= os.fstat(f.fileno()).st_size:  # past the end: seeking there can fail (EINVAL)
+                    return b"", offset
                 f.seek(offset)
                 data = f.read(limit)
         except FileNotFoundError:

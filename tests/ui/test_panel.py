@@ -273,7 +273,8 @@ def test_kernel_fallback_and_compact_view(lab, page, artifacts):
     expect(row).to_have_attribute("data-code", "H", timeout=15_000)
     row.locator("[data-act='release']").click()
     expect(row).to_have_attribute("data-code", "CD", timeout=15_000)
-    compact = page.locator(".jobflow-compact").last
+    # every %%gbatch cell shows its own compact view: take the one of the cell just run
+    compact = page.locator(".jp-Notebook .jp-Cell.jp-mod-active .jobflow-compact")
     expect(compact).to_contain_text("eval")
     expect(compact.locator(f".jf-compact-line[data-id='{ids['eval']}']")).to_have_attribute("data-code", "F")
     compact.locator("[data-act='log']").click()
