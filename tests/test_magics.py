@@ -57,7 +57,7 @@ def test_cell_becomes_a_job_and_prints_submission(ip, capsys):
         print("hello from a job")
         """)
     assert isinstance(job, JobHandle) and job.name == "hello"
-    assert capsys.readouterr().out == f"Submitted batch job {job.id} (hello)\n"
+    assert capsys.readouterr().out.splitlines()[0] == f"Submitted batch job {job.id} (hello)"
     assert job.wait(30) == "Finished"
     assert job.log() == "hello from a job\n"
     assert job.status_line() == f"Submitted batch job {job.id} (hello): Finished"
