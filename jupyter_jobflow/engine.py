@@ -353,7 +353,8 @@ class Engine:
         SIGKILLed the supervisor while stopping the job)."""
         job = self.jobs[jid]
         self.handles.pop(jid, None)
-        ended_at = status.ended_at if status else self.clock()
+        # the status file's mtime is coarser than time.time(): never end before the start
+        ended_at = max(status.ended_at, job.started_at or 0.0) if status else self.clock()
         outcome = classify(exit_code=status.exit_code if status else None, signal=status.signal if status else None,
                            stopping=job.stopping, time_limit=job.time_limit, lost=status is None)
         self._end_attempt(job, outcome, ended_at, status.exit_code if status else None,

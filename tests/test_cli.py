@@ -42,8 +42,11 @@ def command_env(state_dir: Path) -> dict[str, str]:
 
 def run_cli(env: dict[str, str], name: str, *args: str, stdin: str | None = None, cwd: Path | None = None,
             timeout: float = 60) -> subprocess.CompletedProcess:
-    """One command, the way a terminal runs it (its own process, no tty)."""
-    return subprocess.run([sys.executable, "-m", "jupyter_jobflow.cli", name, *args], env=env, cwd=cwd,
+    """One command, the way a terminal runs it: its console script (gbatch's is the fast path), in its own
+    process, no tty."""
+    script = Path(sys.executable).parent / name
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "jupyter_jobflow.cli", name]
+    return subprocess.run([*argv, *args], env=env, cwd=cwd,
                           input=stdin if stdin is not None else "", capture_output=True, text=True, timeout=timeout)
 
 

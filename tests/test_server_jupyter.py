@@ -213,8 +213,34 @@ async def test_submit_reply_and_location(jp_fetch):
     r = await jp_fetch("jobflow", "api", "jobs", method="POST", body=json.dumps({"command": ["true"], "name": "x"}))
     reply = json.loads(r.body)
     assert r.code == 201 and r.headers["Location"] == f"jobs/{reply['id']}"
-    assert reply == {"id": reply["id"], "name": "x", "state": "Queued", "warnings": [],
+    assert reply == {"id": reply["id"], "name": "x", "state": "Queued", "warnings": [], "parsable": False,
                      "message": f"Submitted batch job {reply['id']} (x)"}
+
+
+async def test_submit_by_gbatch_words_reads_them_like_gbatch(jp_fetch, tmp_path):
+    script = tmp_path / "train.sh"
+    script.write_text("#!/bin/bash\n#SBATCH --time=5\n#SBATCH --partition=gpu\necho hi\n")
+    body = {"argv": ["--parsable", "--name", "t", "train.sh"], "cwd": str(tmp_path), "env": {"A": "1"},
+            "scope": "tty:/dev/pts/9", "scope_name": "this terminal"}
+    r = await jp_fetch("jobflow", "api", "jobs", method="POST", body=json.dumps(body))
+    reply = json.loads(r.body)
+    assert (r.code, reply["name"], reply["parsable"]) == (201, "t", True)
+    assert reply["warnings"] == ['gbatch: warning: Line 3: #SBATCH option "--partition" is not used by jobflow '
+                                 'and is ignored']
+    r = await jp_fetch("jobflow", "api", "jobs", str(reply["id"]))
+    job = json.loads(r.body)["job"]
+    assert (job["time_limit"], job["cwd"], job["scope"]) == (300, str(tmp_path), "tty:/dev/pts/9")
+
+
+async def test_submit_by_words_refuses_terminal_only_words(jp_fetch, tmp_path):
+    from tornado.httpclient import HTTPClientError
+
+    for words in (["--help"], ["-"]):
+        with pytest.raises(HTTPClientError) as err:
+            await jp_fetch("jobflow", "api", "jobs", method="POST",
+                           body=json.dumps({"argv": words, "cwd": str(tmp_path)}))
+        assert err.value.code == 400
+        assert json.loads(err.value.response.body)["message"].endswith("only works in a terminal: run gbatch there")
 
 
 async def test_submit_that_can_never_run_is_cancelled_with_the_warning(api, events):

@@ -21,7 +21,7 @@ from tornado import web
 from .. import __version__
 from ..errors import JobflowError, NotFound, Unavailable
 from ..model import JobState
-from ..wire import attempt_to_json, job_to_json
+from ..wire import job_json_text, attempt_to_json, job_to_json
 from . import parsing
 
 if TYPE_CHECKING:
@@ -110,12 +110,17 @@ class JobsHandler(JobflowHandler):
         offset = parsing.query_int("offset", arg("offset", None)) or 0
         limit = parsing.query_int("limit", arg("limit", None))
         page = jobs[offset: None if limit is None else offset + limit]
-        self.reply({"jobs": [job_to_json(j) for j in page], "total": len(jobs)})
+        self.set_header("Content-Type", "application/json")  # assembled from each job's cached text
+        self.finish(f'{{"jobs": [{", ".join(job_json_text(j) for j in page)}], "total": {len(jobs)}}}')
 
     def post(self) -> None:
-        sub = self.service.submit(**parsing.submit_args(self.body()))
+        body, notes, parsable = self.body(), [], False
+        if isinstance(body, dict) and "argv" in body:  # gbatch's words, as typed
+            body, notes, parsable = parsing.words_submission(body)
+        sub = self.service.submit(**parsing.submit_args(body))
         self.set_header("Location", f"jobs/{sub.id}")
-        self.reply({"id": sub.id, "name": sub.name, "state": sub.state.value, "warnings": list(sub.warnings),
+        self.reply({"id": sub.id, "name": sub.name, "state": sub.state.value, "parsable": parsable,
+                    "warnings": [f"gbatch: warning: {n}" for n in notes] + list(sub.warnings),
                     "message": str(sub)}, 201)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from typing import Any, Callable, Mapping
 
@@ -184,6 +185,26 @@ def fields(body: Mapping[str, Any], allowed: Mapping[str, Check], what: str) -> 
     if unknown:
         raise InvalidSpec(f'Unknown field "{unknown[0]}" for {what}; known fields: {", ".join(allowed)}')
     return {k: allowed[k](k, v) for k, v in body.items() if v is not None}
+
+
+ARGV_FIELDS: dict[str, Check] = {"argv": _command, "cwd": _str, "env": _env, "scope": _str, "scope_name": _str}
+
+
+def words_submission(body: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], bool]:
+    """A submission by ``gbatch``'s words (``{"argv": [...], "cwd", "env", "scope", "scope_name"}``):
+    read here by the one parser every front uses (``cli.submission``), so ``gbatch`` need not load it.
+    Returns the ``POST jobs`` body, the directive warnings and whether ``--parsable`` was given."""
+    args = fields(body, ARGV_FIELDS, "a submission by words")
+    argv = args["argv"]
+    terminal_only = {"-h", "--help", "--version", "-"} & set(argv)
+    if terminal_only:
+        raise InvalidSpec(f'"{sorted(terminal_only)[0]}" only works in a terminal: run gbatch there')
+    if not os.path.isabs(args.get("cwd", "")):
+        raise InvalidSpec('Field "cwd" must be the submitter\'s absolute working directory')
+    from ..cli import submission
+
+    return submission(argv, scope=args.get("scope") or "argv", scope_name=args.get("scope_name") or "this terminal",
+                      cwd=args["cwd"], env=args.get("env", {}))
 
 
 def submit_args(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,78 @@
+"""The built wheel, not the source tree: `jupyter server` with the extension installed from it (its
+own jupyter-config enables it), a submission through the API, and the job finishing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel_prefix(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    # the build reuses the front end that the editable install built (skip-if-exists), else builds it
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(ROOT)],
+                           capture_output=True, text=True, env={**os.environ, "CI": "true"})
+    assert build.returncode == 0, build.stderr[-2000:]
+    wheel = next(out.glob("jupyter_jobflow-*.whl"))
+    prefix = out / "prefix"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--prefix", str(prefix),
+                              str(wheel)], capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr[-2000:]
+    return prefix
+
+
+def site_packages(prefix: Path) -> Path:
+    return Path(sysconfig.get_path("purelib", vars={"base": str(prefix), "platbase": str(prefix)}))
+
+
+def request(url: str, token: str, method: str = "GET", body: dict | None = None) -> dict:
+    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None,
+                                 headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as reply:
+        return json.loads(reply.read())
+
+
+def test_jupyter_server_from_the_built_wheel_runs_a_job(wheel_prefix, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBFLOW_")}
+    env.update(PYTHONPATH=str(site_packages(wheel_prefix)), JOBFLOW_HOME=str(tmp_path / "state"),
+               JUPYTER_CONFIG_PATH=str(wheel_prefix / "etc" / "jupyter"))
+    where = subprocess.run([sys.executable, "-c", "import jupyter_jobflow; print(jupyter_jobflow.__file__)"],
+                           env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    assert where.startswith(str(wheel_prefix)), where  # the wheel's copy, not the checkout
+    enabled = json.loads((wheel_prefix / "etc/jupyter/jupyter_server_config.d/jupyter_jobflow.json").read_text())
+    assert enabled == {"ServerApp": {"jpserver_extensions": {"jupyter_jobflow": True}}}
+    token = "wheel-test-token"
+    server = subprocess.Popen([sys.executable, "-m", "jupyter_server", "--port=0", "--no-browser",
+                               "--ServerApp.allow_root=True", f"--IdentityProvider.token={token}",
+                               f"--ServerApp.root_dir={tmp_path}"],
+                              env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        endpoint = tmp_path / "state" / "endpoint.json"
+        deadline = time.monotonic() + 60
+        while not endpoint.exists():  # the extension writes it once the server listens
+            assert server.poll() is None, server.stderr.read()[-2000:]
+            assert time.monotonic() < deadline, "the extension wrote no endpoint.json"
+            time.sleep(0.1)
+        api = json.loads(endpoint.read_text())["url"].rstrip("/") + "/jobflow/api/"
+        assert request(api + "status", token)["host"] == "jupyter"
+        job = request(api + "jobs", token, "POST", {"command": ["sh", "-c", "echo from-the-wheel"]})
+        deadline = time.monotonic() + 30
+        while (state := request(api + f"jobs/{job['id']}", token)["job"]["state"]) not in ("Finished", "Failed"):
+            assert time.monotonic() < deadline, state
+            time.sleep(0.05)
+        assert state == "Finished"
+        assert request(api + f"jobs/{job['id']}/log", token)["text"] == "from-the-wheel\n"
+    finally:
+        server.terminate()
+        server.wait(30)
