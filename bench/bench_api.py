@@ -26,22 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import ms, pct, result  # noqa: E402
 from jupyter_jobflow.client import Client, ensure_daemon  # noqa: E402
 
 BIN = Path(sys.executable).parent
-
-
-def result(key: str, value: str, note: str = "") -> None:
-    print(f"RESULT {key} = {value}" + (f"   # {note}" if note else ""), flush=True)
-
-
-def pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
-
-
-def ms(x: float) -> str:
-    return f"{x * 1000:.1f} ms"
 
 
 def wall(argv: list[str], env: dict[str, str], reps: int) -> list[float]:

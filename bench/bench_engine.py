@@ -28,23 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchlib import ms, pct, result  # noqa: E402
 from jupyter_jobflow.model import JobState  # noqa: E402
 from jupyter_jobflow.service import JobService  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def result(key: str, value: str, note: str = "") -> None:
-    print(f"RESULT {key} = {value}" + (f"   # {note}" if note else ""), flush=True)
-
-
-def pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
-
-
-def ms(x: float) -> str:
-    return f"{x * 1000:.1f} ms"
 
 
 def wait_all_done(svc: JobService, ids: list[int], timeout: float) -> float:

@@ -16,6 +16,7 @@ import sys
 from typing import Any, Callable, Sequence
 
 from .errors import InvalidSpec, JobflowError
+from .gbatch import terminal_scope  # light: gbatch's fast path and the full path share it
 
 MAX_IDS = 100_000  # a range larger than this is a typo, not a request
 
@@ -89,19 +90,6 @@ def connect(state_dir: str | None = None) -> Any:
 
 
 # --- gbatch -------------------------------------------------------------------------------------
-
-
-def terminal_scope() -> str:
-    """Whose history ``@`` means: this terminal's (``tty:/dev/pts/3``), else the user's."""
-    for fd in (0, 1):
-        try:
-            if os.isatty(fd):
-                return f"tty:{os.ttyname(fd)}"
-        except OSError:
-            pass
-    import getpass
-
-    return f"user:{getpass.getuser()}"
 
 
 def _script(words: list[str], cwd: str) -> tuple[str, str] | None:

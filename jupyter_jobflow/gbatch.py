@@ -70,7 +70,8 @@ def _jupyter_data_dir() -> str:
     return jupyter_data_dir()
 
 
-def _scope() -> str:
+def terminal_scope() -> str:
+    """Whose history ``@`` means: this terminal's (``tty:/dev/pts/3``), else the user's."""
     for fd in (0, 1):
         try:
             if os.isatty(fd):
@@ -88,7 +89,7 @@ def _submit(endpoint: tuple[str, int, str, str], argv: list[str]) -> tuple[int, 
     import _socket
 
     host, port, path, token = endpoint
-    body = _dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "scope": _scope(),
+    body = _dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "scope": terminal_scope(),
                    "scope_name": "this terminal"}).encode()
     head = (f"POST {path}jobs HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: token {token}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")

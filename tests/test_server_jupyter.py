@@ -63,9 +63,11 @@ def ext(jp_serverapp):
 
 
 def waiter(tmp_path: Path, name: str = "go") -> tuple[list[str], Path]:
-    """A command that prints, waits for ``trigger`` to exist, then prints again; and the trigger."""
+    """A command that prints, waits for ``trigger`` to exist, then prints again; and the trigger.
+    It gives up after 60 s, so a test that fails before the trigger leaves no process behind."""
     trigger = tmp_path / name
-    return ["sh", "-c", f"echo one; while [ ! -e {trigger} ]; do sleep 0.02; done; echo two"], trigger
+    wait = f"i=0; while [ ! -e {trigger} ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done"
+    return ["sh", "-c", f"echo one; {wait}; echo two"], trigger
 
 
 async def submit(api, **body) -> int:

@@ -46,10 +46,11 @@ def test_chain_hands_off_in_order(service):
 
 
 def test_failure_cascades_transitively_and_afternotok_runs(service):
-    prep = service.submit(SH + ["exit 3"], name="prep")
+    prep = service.submit(SH + ["exit 3"], name="prep", hold=True)  # fails only once the chain exists
     train = service.submit(["true"], dependency=f"afterok:{prep.id}", name="train")
     evaluate = service.submit(["true"], dependency=f"afterok:{train.id}", name="eval")
     cleanup = service.submit(["true"], dependency=f"afternotok:{prep.id}", name="cleanup")
+    service.release(prep.id)
     assert (wait_terminal(service, prep.id).state, str(service.get(prep.id).reason)) == (JobState.FAILED, "ExitCode:3")
     assert str(wait_terminal(service, train.id).reason) == f"DependencyFailed:{prep.id}"
     assert str(wait_terminal(service, evaluate.id).reason) == f"DependencyFailed:{train.id}"
