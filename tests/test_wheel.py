@@ -10,6 +10,7 @@ import sys
 import sysconfig
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -26,10 +27,21 @@ def wheel_prefix(tmp_path_factory) -> Path:
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next(out.glob("jupyter_jobflow-*.whl"))
     prefix = out / "prefix"
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--prefix", str(prefix),
-                              str(wheel)], capture_output=True, text=True)
-    assert install.returncode == 0, install.stderr[-2000:]
+    install_wheel(wheel, prefix)
     return prefix
+
+
+def install_wheel(wheel: Path, prefix: Path) -> None:
+    """Unpack a pure wheel into ``prefix`` as an installer would: its ``*.data/data/`` files under the
+    prefix (etc/jupyter, share/jupyter), everything else into site-packages. Not pip: pip would first
+    uninstall this project from the environment running the tests."""
+    purelib = site_packages(prefix)
+    with zipfile.ZipFile(wheel) as archive:
+        for name in archive.namelist():
+            head, _, rest = name.partition(".data/data/")
+            target = prefix / rest if rest and "/" not in head else purelib / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(name))
 
 
 def site_packages(prefix: Path) -> Path:
