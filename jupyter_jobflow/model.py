@@ -170,6 +170,8 @@ class Job:
     retry_count: int = 0
     #: MiB of GPU memory declared with ``--gpu-memory`` (shared mode); None: whole GPUs
     gpu_memory: int | None = None
+    #: the id of the first task of the job array this job is a task of (itself for the first); None: no array
+    array_of: int | None = None
 
     def evolve(self, **changes: Any) -> "Job":
         return replace(self, **changes)

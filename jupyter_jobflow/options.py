@@ -415,6 +415,33 @@ def _array(text: str) -> str:
     return t
 
 
+#: The most tasks one array may have (Slurm's MaxArraySize is 1001 by default).
+MAX_ARRAY_TASKS = 10_000
+
+
+def array_indices(text: str) -> tuple[list[int], int | None]:
+    """``"0-15:4%2"`` is ``([0, 4, 8, 12], 2)``: the task indices, sorted and distinct, and the
+    most tasks that may run at once (None: no limit)."""
+    t = _array(text)
+    body, pct, limit_text = t.partition("%")
+    limit = int(limit_text) if pct else None
+    if limit is not None and limit < 1:
+        raise InvalidSpec(f'--array: the %N limit must be 1 or more, got "{text}"')
+    indices: set[int] = set()
+    for item in body.split(","):
+        span, colon, step_text = item.partition(":")
+        lo_text, dash, hi_text = span.partition("-")
+        lo = int(lo_text)
+        hi = int(hi_text) if dash else lo
+        step = int(step_text) if colon else 1
+        if hi < lo or step < 1:
+            raise InvalidSpec(f'--array: invalid range "{item}" in "{text}"')
+        if (hi - lo) // step + 1 + len(indices) > MAX_ARRAY_TASKS:
+            raise InvalidSpec(f'--array "{text}" has more than {MAX_ARRAY_TASKS} tasks')
+        indices.update(range(lo, hi + 1, step))
+    return sorted(indices), limit
+
+
 def _env_item(text: str) -> tuple[str, str]:
     key, eq, value = text.partition("=")
     if not eq or not _ENV_KEY.fullmatch(key):

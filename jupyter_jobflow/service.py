@@ -34,6 +34,7 @@ from .gpus import GpuInventory, inventory_from_env
 from .gpuservice import GpuServiceMixin
 from .hostlock import HostLock
 from .model import ACTIVE, DEPENDENCY, HELD_BY_USER, Job, JobState, Reason, RetryPolicy
+from .options import array_indices
 from .store import Store
 from .timespec import format_duration, parse_time_limit
 
@@ -48,6 +49,8 @@ class Submitted:
     name: str
     state: JobState
     warnings: tuple[str, ...] = ()
+    #: every task's id, in index order, when the submission was a job array (``id`` is the first)
+    array_ids: tuple[int, ...] = ()
 
     def __str__(self) -> str:
         return f"Submitted batch job {self.id} ({self.name})"
@@ -187,7 +190,7 @@ class JobService(GpuServiceMixin):
                retry_delay: float = 0.0, retry_backoff: float = 1.0, retry_max_delay: float | None = None,
                retry_on: Iterable[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None,
                scope: str | None = None, user: str | None = None, scope_name: str = "this notebook",
-               redo_of: int | None = None) -> Submitted:
+               redo_of: int | None = None, array: str | None = None) -> Submitted:
         """Validate and queue one job; nothing is stored when validation fails (``InvalidSpec``).
 
         :param command: argv (a string is split like a shell would); or give ``script`` text instead,
@@ -195,6 +198,10 @@ class JobService(GpuServiceMixin):
         :param gpu_memory: shared mode (``--gpu-memory``): MiB, or a size like ``"8G"``; implies one GPU.
         :param dependency: a Slurm/Crane string or a ``DepSpec``; ``depends_on*`` are gflow's flags.
             ``@`` and ``@~N`` resolve against the submission history of ``scope``.
+        :param array: a job array (``"0-9"``, ``"1,3,5"``, ``"0-15:4"``, ``"1-10%2"``): one job per
+            index, named ``<name>[<index>]``, with ``JOBFLOW_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_ID``
+            and ``JOBFLOW_ARRAY_JOB_ID``/``SLURM_ARRAY_JOB_ID`` (the first task's id) set; ``%N``
+            runs at most N at once (a group ``array-<first id>``). The reply's id is the first task's.
         """
         argv = shlex.split(command) if isinstance(command, str) else list(command or [])
         if not argv and script is None:
@@ -210,14 +217,18 @@ class JobService(GpuServiceMixin):
                              max_delay=retry_max_delay, retry_on=frozenset(retry_on or ("failure", "error")))
         if policy.retries < 0:
             raise InvalidSpec(f"--retries must be 0 or more, got {policy.retries}")
+        indices, array_limit = array_indices(array) if array is not None else ([], None)
+        if array_limit is not None and group is not None:
+            raise InvalidSpec("--array with %N cannot be combined with --group: %N uses a group of its own")
         with self._submit_lock:  # @ resolution and insertion must not interleave within one scope
             if spec is not None:
                 history = self.store.recent_ids(scope=scope, limit=_history_needed(spec)) or \
                     self.store.recent_ids(user=user, limit=_history_needed(spec))
-                spec = depspec.resolve(spec, history, scope_name=scope_name)
+                spec = self._expand_arrays(depspec.resolve(spec, history, scope_name=scope_name))
                 self._check_parents_exist(spec)
             now = self.clock()
-            job = Job(id=0, name=name or (default_name(argv) if argv else "script"), command=tuple(argv),
+            base = name or (default_name(argv) if argv else "script")
+            job = Job(id=0, name=base, command=tuple(argv),
                       state=JobState.HOLD if hold else JobState.QUEUED, reason=HELD_BY_USER if hold else DEPENDENCY,
                       script=script, cwd=cwd or os.getcwd(), env=dict(env or {}), gpus=count, gpu_ids=ids,
                       gpu_memory=gpu_memory,
@@ -229,16 +240,57 @@ class JobService(GpuServiceMixin):
             if verdict.never and not hold:  # S7: decided now, with the runtime rules, so no race
                 job, warning = self._never_at_submit(job, verdict)
                 warnings.append(warning)
-            job_id = self.store.insert_job(job, [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())])
-            job = job.evolve(id=job_id)
-            if script is not None:
-                runner = argv or shlex.split(interpreter or "/bin/bash")  # "#!/usr/bin/env bash" has two words
-                job = job.evolve(command=(*runner, str(self._write_script(job_id, script))))
-                self.store.update_job(job)
-            self.engine.add(job, spec)
+            edges = [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())]
+            jobs: list[Job] = []
+            with self.store.transaction():  # an array is stored whole or not at all
+                for n, index in enumerate(indices or [None]):
+                    task = job
+                    if index is not None:
+                        first = jobs[0].id if jobs else 0
+                        task = job.evolve(name=f"{base}[{index}]", array_of=first or None,
+                                          group=f"array-{first}" if array_limit is not None and first else group,
+                                          env={**job.env, "JOBFLOW_ARRAY_TASK_ID": str(index),
+                                               "SLURM_ARRAY_TASK_ID": str(index),
+                                               "JOBFLOW_ARRAY_JOB_ID": str(first), "SLURM_ARRAY_JOB_ID": str(first)})
+                    task = task.evolve(id=self.store.insert_job(task, edges))
+                    if index is not None and n == 0:  # the first task learns its own id, the array's
+                        task = task.evolve(array_of=task.id, group=f"array-{task.id}" if array_limit is not None
+                                           else group, env={**task.env, "JOBFLOW_ARRAY_JOB_ID": str(task.id),
+                                                            "SLURM_ARRAY_JOB_ID": str(task.id)})
+                        self.store.update_job(task)
+                    if script is not None:
+                        runner = argv or shlex.split(interpreter or "/bin/bash")  # "#!/usr/bin/env bash": two words
+                        task = task.evolve(command=(*runner, str(self._write_script(task.id, script))))
+                        self.store.update_job(task)
+                    jobs.append(task)
+            if array_limit is not None:
+                self.set_group(f"array-{jobs[0].id}", limit=array_limit)
+            for task in jobs:
+                self.engine.add(task, spec)
+        job_id, job = jobs[0].id, jobs[0]
         if warnings and job.state is JobState.CANCELLED:
             warnings[0] = warnings[0].replace("job ?", f"job {job_id}").replace("Job ?", f"Job {job_id}")
-        return Submitted(job_id, job.name, job.state, tuple(warnings))
+        return Submitted(job_id, base if array is not None else job.name, job.state, tuple(warnings),
+                         tuple(j.id for j in jobs) if array is not None else ())
+
+    def _expand_arrays(self, spec: DepSpec) -> DepSpec:
+        """A dependency on a job array (its first task's id, which ``@`` gives) is a dependency on
+        every task of it, with the same type and delay (Slurm; spec §1.3 R3)."""
+        conditions: list[depspec.Condition] = []
+        changed = False
+        for c in spec.conditions:
+            tasks = self.store.array_tasks(c.target) if isinstance(c.target, int) else []
+            if tasks:
+                changed = True
+                conditions.extend(depspec.Condition(c.type, t, c.delay) for t in tasks)
+            else:
+                conditions.append(c)
+        if not changed:
+            return spec
+        unique: dict[int | str, depspec.Condition] = {}
+        for c in conditions:
+            unique.setdefault(c.target, c)  # a task named on its own as well as through its array: once
+        return DepSpec(spec.op, tuple(unique.values()), spec.singleton, source=spec.source)
 
     def _never_at_submit(self, job: Job, verdict: Verdict) -> tuple[Job, str]:
         cond, parent = verdict.failed[0]
@@ -468,7 +520,7 @@ class JobService(GpuServiceMixin):
             copy = job.evolve(id=0, state=JobState.QUEUED, reason=DEPENDENCY, attempt=0, submitted_at=self.clock(),
                               first_started_at=None, started_at=None, ended_at=None, retry_at=None, exit_code=None,
                               signal=None, allocated_gpus=(), retry_count=0, redo_of=job.id, stopping=None,
-                              kill_at=None, **changes)
+                              kill_at=None, array_of=None, **changes)
             new_id = self.store.insert_job(copy, [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())])
             new = self.engine.add(copy.evolve(id=new_id), spec)
         if cascade:
@@ -537,8 +589,8 @@ class JobService(GpuServiceMixin):
         if dependency is not None:
             if job.state is JobState.RUNNING:
                 raise Conflict(f"Job {job.id} is Running; its dependencies can no longer change")
-            spec = None if dependency.strip().lower() in ("", "none") else depspec.resolve(
-                depspec.parse(dependency), self.store.recent_ids(scope=job.scope, limit=64))
+            spec = None if dependency.strip().lower() in ("", "none") else self._expand_arrays(depspec.resolve(
+                depspec.parse(dependency), self.store.recent_ids(scope=job.scope, limit=64)))
             if spec is not None:
                 self._check_parents_exist(spec)
                 if job.id in spec.job_ids():

@@ -24,7 +24,7 @@ import sqlite_utils
 from .decide import Group
 from .model import Attempt, Job, JobState, Reason, RetryPolicy
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -63,10 +63,16 @@ def _m2_gpu_memory(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN gpu_memory INTEGER")  # MiB, --gpu-memory (shared mode)
 
 
+def _m3_array_of(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE jobs ADD COLUMN array_of INTEGER")  # first task's id of a job array (--array)
+    db.execute("CREATE INDEX jobs_array_of ON jobs (array_of) WHERE array_of IS NOT NULL")
+
+
 #: Named migrations, applied in order; index + 1 is the schema version they produce.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial schema: jobs, dependencies, attempts, events, groups", _m1_initial),
     ("jobs.gpu_memory: declared GPU memory for shared GPUs", _m2_gpu_memory),
+    ("jobs.array_of: the job array (its first task's id) a job belongs to", _m3_array_of),
 ]
 
 def job_to_row(job: Job) -> dict[str, Any]:
@@ -84,7 +90,7 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "started_at": job.started_at, "ended_at": job.ended_at, "retry_at": job.retry_at,
         "exit_code": job.exit_code, "signal": job.signal, "user": job.user, "scope": job.scope,
         "redo_of": job.redo_of, "stopping": job.stopping, "kill_at": job.kill_at, "retry_count": job.retry_count,
-        "gpu_memory": job.gpu_memory,
+        "gpu_memory": job.gpu_memory, "array_of": job.array_of,
     }
 
 
@@ -102,6 +108,7 @@ def job_from_row(r: sqlite3.Row | dict[str, Any]) -> Job:
         started_at=r["started_at"], ended_at=r["ended_at"], retry_at=r["retry_at"], exit_code=r["exit_code"],
         signal=r["signal"], user=r["user"], scope=r["scope"], redo_of=r["redo_of"], stopping=r["stopping"],
         kill_at=r["kill_at"], retry_count=r["retry_count"], gpu_memory=r["gpu_memory"],
+        array_of=r["array_of"],
     )
 
 
@@ -204,9 +211,17 @@ class Store:
         return [(r[0], r[1]) for r in self.db.execute("SELECT job_id, parent_id FROM dependencies")]
 
     def recent_ids(self, *, scope: str | None = None, user: str | None = None, limit: int = 1) -> list[int]:
-        """Newest first: the submission history that ``@`` and ``@~N`` resolve against."""
+        """Newest first: the submission history that ``@`` and ``@~N`` resolve against. A job
+        array is one entry, its first task's id (spec §1.3 R3)."""
         col, value = ("scope", scope) if scope is not None else ("user", user)
-        rows = self.db.execute(f"SELECT id FROM jobs WHERE {col} = ? ORDER BY id DESC LIMIT ?", [value, limit])
+        rows = self.db.execute(f"SELECT COALESCE(array_of, id) AS entry FROM jobs WHERE {col} = ? "
+                               f"GROUP BY entry ORDER BY entry DESC LIMIT ?", [value, limit])
+        return [r[0] for r in rows]
+
+    def array_tasks(self, first_id: int) -> list[int]:
+        """The ids of the tasks of the job array whose first task is ``first_id``, in order
+        (empty when ``first_id`` is no array's first task)."""
+        rows = self.db.execute("SELECT id FROM jobs WHERE array_of = ? ORDER BY id", [first_id])
         return [r[0] for r in rows]
 
     def max_job_id(self) -> int:

@@ -454,3 +454,25 @@ def test_the_environment_url_is_used_when_no_state_dir_is_given(svc, tmp_path):
                        ("gjob", ["show", "--state-dir", str(tmp_path), "1"])]:
         r = run_cli(env, name, *args)
         assert r.returncode == 1 and f"no jobflow service is running for {tmp_path}:" in r.stderr
+
+
+def test_gbatch_array_tasks_and_a_dependent_on_the_whole_array(svc):
+    r = cli(svc, "gbatch", "--array", "1-3%2", "--name", "sweep", "sh", "-c", 'echo "task $SLURM_ARRAY_TASK_ID"')
+    assert r.returncode == 0 and r.stderr == ""
+    line = r.stdout.strip()
+    assert line.startswith("Submitted batch job ") and line.endswith(" (sweep)")
+    first = int(line.split()[3])
+    after = submit(svc, "--depends-on", "@", "--name", "after", "true")
+    tasks = [first, first + 1, first + 2]
+    job = svc.client().job(after)["job"]
+    assert job["dependency"] == "afterok:" + ":".join(map(str, tasks))
+    assert wait_state(svc, after)["state"] == "Finished"
+    for index, jid in enumerate(tasks, 1):
+        done = wait_state(svc, jid)
+        assert (done["state"], done["name"], done["array_of"], done["group"]) == \
+            ("Finished", f"sweep[{index}]", first, f"array-{first}")
+        assert ok(svc, "gjob", "log", str(jid)) == f"task {index}\n"
+    reply = svc.client().submit({"command": ["true"], "name": "api", "array": "0-4:2"})
+    assert reply["array_ids"] == [reply["id"], reply["id"] + 1, reply["id"] + 2]
+    assert reply["message"] == f"Submitted batch job {reply['id']} (api)"
+    assert "array_ids" not in svc.client().submit({"command": ["true"]})

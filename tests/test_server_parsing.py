@@ -42,7 +42,8 @@ def test_submit_fields_keep_nulls_out_and_name_the_field():
                           ({"name": "a\0b"}, 'Field "name" contains a NUL character'),
                           ({"env": {"1X": "y"}}, 'Field "env": "1X" is not a variable name'),
                           ({"depends_on": []}, 'Field "depends_on" must be a job id'),
-                          ({"array": "0-3"}, 'Field "array": job arrays are not supported'),
+                          ({"array": "1-"}, 'Field "array": --array expects indices like'),
+                          ({"array": 3}, 'Field "array" must be a string'),
                           ({"nope": 1}, 'Unknown field "nope" for a submission')]:
         with pytest.raises(InvalidSpec) as e:
             parsing.submit_args(body)

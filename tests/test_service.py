@@ -370,3 +370,77 @@ def test_second_scheduler_on_same_state_dir_is_refused(service, state_dir):
     with pytest.raises(Unavailable, match=rf"^{state_dir} is already scheduled by process {os.getpid()} \("):
         JobService(state_dir).start()
     assert service.submit(["true"]).id  # the first one goes on
+
+
+# --- job arrays -------------------------------------------------------------------------------------
+
+
+def test_array_tasks_get_their_index_in_env_and_name(service):
+    sub = service.submit(SH + ['echo "$JOBFLOW_ARRAY_TASK_ID $SLURM_ARRAY_TASK_ID $JOBFLOW_ARRAY_JOB_ID '
+                               '$SLURM_ARRAY_JOB_ID"'], name="sweep", array="1-3")
+    first = sub.id
+    assert sub.array_ids == (first, first + 1, first + 2) and str(sub) == f"Submitted batch job {first} (sweep)"
+    for index, jid in zip((1, 2, 3), sub.array_ids):
+        job = wait_terminal(service, jid)
+        assert (job.name, job.array_of, job.state) == (f"sweep[{index}]", first, JobState.FINISHED)
+        assert service.read_log(jid)[0] == f"{index} {index} {first} {first}\n"
+    assert service.store.get_job(first + 2).array_of == first  # stored, not only in the mirror
+    plain = service.submit(["true"])
+    assert plain.array_ids == () and service.get(plain.id).array_of is None
+
+
+def test_array_step_list_and_bad_specs(service):
+    assert [service.get(j).name for j in service.submit(["true"], name="s", array="0-6:3").array_ids] == \
+        ["s[0]", "s[3]", "s[6]"]
+    assert [service.get(j).name for j in service.submit(["true"], name="l", array="5,1,3").array_ids] == \
+        ["l[1]", "l[3]", "l[5]"]
+    before = service.store.max_job_id()
+    for bad in ("1-", "3-1", "1-3%0"):
+        with pytest.raises(InvalidSpec):
+            service.submit(["true"], array=bad)
+    with pytest.raises(InvalidSpec, match="--array with %N cannot be combined with --group"):
+        service.submit(["true"], array="1-3%1", group="g")
+    assert service.store.max_job_id() == before  # nothing stored
+
+
+def test_array_percent_limit_runs_tasks_one_at_a_time(service):
+    sub = service.submit(SH + ["sleep 0.3"], name="one", array="1-3%1")
+    group = f"array-{sub.id}"
+    assert all(service.get(j).group == group for j in sub.array_ids)
+    assert service.engine.groups[group].limit == 1
+    done = [wait_terminal(service, j) for j in sub.array_ids]
+    assert [j.state for j in done] == [JobState.FINISHED] * 3
+    assert done[0].ended_at <= done[1].started_at and done[1].ended_at <= done[2].started_at
+
+
+def test_depends_on_at_after_an_array_waits_for_every_task(service):
+    arr = service.submit(SH + ['sleep 0.2; [ "$JOBFLOW_ARRAY_TASK_ID" != 2 ] || sleep 0.5'], array="1-3")
+    after = service.submit(["true"], depends_on="@")
+    assert service.get(after.id).dependency == "afterok:" + ":".join(map(str, arr.array_ids))
+    done = wait_terminal(service, after.id)
+    assert done.state is JobState.FINISHED
+    assert done.started_at >= max(wait_terminal(service, j).ended_at for j in arr.array_ids)
+    # an explicit id of the array's first task means the whole array too, with its delay
+    again = service.submit(["true"], dependency=f"afterany:{arr.id}+1s", hold=True)
+    assert service.get(again.id).dependency == "afterany:" + ":".join(f"{j}+00:00:01" for j in arr.array_ids)
+
+
+def test_a_failing_array_task_cascades_to_the_dependent(service):
+    arr = service.submit(SH + ['[ "$JOBFLOW_ARRAY_TASK_ID" != 2 ]'], array="1-3", hold=True)
+    after = service.submit(["true"], depends_on="@")
+    for j in arr.array_ids:
+        service.release(j)
+    assert wait_terminal(service, arr.array_ids[1]).state is JobState.FAILED
+    job = wait_terminal(service, after.id)
+    assert job.state is JobState.CANCELLED and str(job.reason) == f"DependencyFailed:{arr.array_ids[1]}"
+
+
+def test_history_counts_an_array_as_one_entry(service):  # spec §1.3 R3
+    arr = service.submit(["true"], scope="k", array="1-3", hold=True)
+    one = service.submit(["true"], scope="k", hold=True)
+    assert service.store.recent_ids(scope="k", limit=5) == [one.id, arr.id]
+    dep = service.submit(["true"], scope="k", depends_on="@~1", hold=True)
+    assert service.get(dep.id).dependency == "afterok:" + ":".join(map(str, arr.array_ids))
+    any_of = service.submit(["true"], scope="k", depends_on_any="@~1,@~2", hold=True)
+    assert service.get(any_of.id).dependency == f"afterok:{one.id}?" + "?".join(
+        f"afterok:{j}" for j in arr.array_ids)

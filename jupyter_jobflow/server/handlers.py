@@ -119,9 +119,11 @@ class JobsHandler(JobflowHandler):
             body, notes, parsable = parsing.words_submission(body)
         sub = self.service.submit(**parsing.submit_args(body))
         self.set_header("Location", f"jobs/{sub.id}")
-        self.reply({"id": sub.id, "name": sub.name, "state": sub.state.value, "parsable": parsable,
-                    "warnings": [f"gbatch: warning: {n}" for n in notes] + list(sub.warnings),
-                    "message": str(sub)}, 201)
+        reply = {"id": sub.id, "name": sub.name, "state": sub.state.value, "parsable": parsable,
+                 "warnings": [f"gbatch: warning: {n}" for n in notes] + list(sub.warnings), "message": str(sub)}
+        if sub.array_ids:
+            reply["array_ids"] = list(sub.array_ids)
+        self.reply(reply, 201)
 
 
 class JobHandler(JobflowHandler):

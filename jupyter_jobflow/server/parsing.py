@@ -14,7 +14,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from ..errors import InvalidSpec
-from ..options import RETRY_ON
+from ..options import RETRY_ON, array_indices
 from ..timespec import parse_delay
 
 _ID = re.compile(r"[1-9][0-9]*")
@@ -155,8 +155,14 @@ def _env(field: str, v: Any) -> dict[str, str]:
     return dict(v)
 
 
-def _array(field: str, v: Any) -> Any:
-    raise InvalidSpec('Field "array": job arrays are not supported by this server yet')
+def _array(field: str, v: Any) -> str:
+    """Slurm's array indices (``"0-9"``, ``"1,3,5"``, ``"0-15:4"``, ``"0-9%2"``), checked by the option parser's rules."""
+    text = _str(field, v)
+    try:
+        array_indices(text)
+    except InvalidSpec as e:
+        raise InvalidSpec(f'Field "{field}": {e}') from None
+    return text
 
 
 Check = Callable[[str, Any], Any]
