@@ -114,6 +114,11 @@ def main() -> None:
     env = {**os.environ, "JOBFLOW_HOME": str(home)}
     env.pop("JOBFLOW_URL", None)
     env.pop("JOBFLOW_TOKEN", None)
+    # as an installed package runs: with bytecode (pip compiles it at install time; an editable
+    # checkout, or PYTHONDONTWRITEBYTECODE=1 as some sandboxes set, would compile every module each run)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "jupyter_jobflow")], env=env,
+                   stdout=subprocess.DEVNULL, check=True)
     os.environ.update(JOBFLOW_HOME=str(home))
     try:
         ensure_daemon(home)
