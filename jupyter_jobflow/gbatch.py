@@ -41,9 +41,8 @@ def _endpoint() -> tuple[str, int, str, str] | None:
     """``(host, port, path, token)`` of the service: the environment, else the endpoint file."""
     url, token = os.environ.get("JOBFLOW_URL"), os.environ.get("JOBFLOW_TOKEN", "")
     if not url:
-        home = os.environ.get("JOBFLOW_HOME") or _jupyter_data_dir() + "/jobflow"
         try:
-            with open(os.path.join(os.path.expanduser(home), "endpoint.json")) as f:
+            with open(os.path.join(default_home(), "endpoint.json")) as f:
                 info = _loads(f.read())
             os.kill(info["pid"], 0)  # a host killed by SIGKILL leaves its file behind
         except (OSError, ValueError, KeyError, TypeError):
@@ -57,6 +56,12 @@ def _endpoint() -> tuple[str, int, str, str] | None:
     if not path.endswith("jobflow/api/"):
         path += "jobflow/api/"
     return host.strip("[]"), int(port), path, token
+
+
+def default_home() -> str:
+    """The state directory: ``$JOBFLOW_HOME``, else ``jobflow/`` under Jupyter's data directory.
+    The one definition (``paths.default_state_dir`` uses it); here because this module is light."""
+    return os.path.expanduser(os.environ.get("JOBFLOW_HOME") or os.path.join(_jupyter_data_dir(), "jobflow"))
 
 
 def _jupyter_data_dir() -> str:

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from .errors import InvalidSpec, JobflowError
-from .options import SubmitOptions, merge, parse_submit_args, to_submit_body
+from .options import merge, parse_submit_args, to_submit_body
 
 TERMINAL_STATES = ("Finished", "Failed", "Cancelled", "Timeout")
 

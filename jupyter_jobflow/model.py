@@ -112,8 +112,6 @@ _REASON_DISPLAY: dict[str, Any] = {
 # Reasons that need no arguments, shared so that comparisons read well.
 DEPENDENCY = Reason("Dependency")
 HELD_BY_USER = Reason("JobHeldUser")
-LOST = Reason("Lost")
-PRIORITY = Reason("Priority")  # runnable, waiting behind higher-priority jobs
 
 
 @dataclass(frozen=True)

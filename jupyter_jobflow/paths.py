@@ -15,12 +15,9 @@ ENDPOINT = "endpoint.json"
 
 def default_state_dir() -> Path:
     """``$JOBFLOW_HOME``, else ``jobflow/`` under Jupyter's data directory."""
-    home = os.environ.get("JOBFLOW_HOME")
-    if home:
-        return Path(home).expanduser()
-    from jupyter_core.paths import jupyter_data_dir
+    from .gbatch import default_home  # the one definition, shared with gbatch's fast path
 
-    return Path(jupyter_data_dir()) / "jobflow"
+    return Path(default_home())
 
 
 def write_endpoint(state_dir: Path, info: dict[str, Any]) -> Path:

@@ -11,6 +11,7 @@ the engine's mirror. Every method is synchronous and thread-safe, and fast: the 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import getpass
 import os
@@ -507,7 +508,7 @@ class JobService(GpuServiceMixin):
         if not job.state.terminal:
             raise Conflict(f"Job {job.id} is {job.state.value}; only a finished, failed, cancelled or timed-out "
                            f"job can be redone")
-        changes = self._overrides(overrides)
+        changes = self._overrides(job, overrides)
         if in_place:
             new = self.engine.change(job.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None,
                                                 exit_code=None, signal=None, retry_at=None, retry_count=0, **changes),
@@ -554,10 +555,11 @@ class JobService(GpuServiceMixin):
                                     redo_of=child.id)
             self._redo_cancelled_dependents(child.id, new_child.id)
 
-    def _overrides(self, fields: dict[str, Any]) -> dict[str, Any]:
+    def _overrides(self, job: Job, fields: dict[str, Any]) -> dict[str, Any]:
+        """The ``Job`` fields that ``fields`` (update, redo) change, validated."""
         out: dict[str, Any] = {}
         for key, value in fields.items():
-            if value is None or key.startswith("_"):
+            if value is None:
                 continue
             if key == "time_limit":
                 out["time_limit"] = self._time_limit(value)
@@ -568,7 +570,7 @@ class JobService(GpuServiceMixin):
             elif key in ("priority", "name", "group"):
                 out[key] = int(value) if key == "priority" else str(value)
             elif key == "retries":
-                out["retry"] = RetryPolicy(int(value), *_policy_rest(fields.get("_policy")))
+                out["retry"] = dataclasses.replace(job.retry, retries=int(value))  # delay, back-off kept
             else:
                 raise InvalidSpec(f'Cannot change "{key}": changeable fields are time_limit, gpus, gpu_memory, '
                                   f"priority, name, group, retries, dependency")
@@ -581,9 +583,7 @@ class JobService(GpuServiceMixin):
         job = self.get(job_id)
         if job.state.terminal:
             raise Conflict(f"Job {job.id} is already in terminal state ({job.state.value})")
-        if "retries" in fields:
-            fields["_policy"] = job.retry
-        changes = self._overrides(fields)
+        changes = self._overrides(job, fields)
         if job.state is JobState.RUNNING and set(changes) - {"time_limit", "priority", "name"}:
             raise Conflict(f"Job {job.id} is Running; only its time limit, priority and name can change")
         if dependency is not None:
@@ -685,8 +685,3 @@ def _history_needed(spec: DepSpec) -> int:
         if isinstance(c.target, str) and c.target.startswith("@"):
             deepest = max(deepest, int(c.target[2:] or 0) if c.target.startswith("@~") else 0)
     return deepest + 1
-
-
-def _policy_rest(policy: RetryPolicy | None) -> tuple[Any, ...]:
-    p = policy or RetryPolicy()
-    return p.delay, p.backoff, p.max_delay, p.retry_on

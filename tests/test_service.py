@@ -444,3 +444,13 @@ def test_history_counts_an_array_as_one_entry(service):  # spec §1.3 R3
     any_of = service.submit(["true"], scope="k", depends_on_any="@~1,@~2", hold=True)
     assert service.get(any_of.id).dependency == f"afterok:{one.id}?" + "?".join(
         f"afterok:{j}" for j in arr.array_ids)
+
+
+def test_changing_retries_keeps_the_rest_of_the_retry_policy(service):
+    sub = service.submit(SH + ["exit 1"], retries=0, retry_delay=5, retry_backoff=2, retry_max_delay=60)
+    wait_terminal(service, sub.id)
+    redone = service.redo(sub.id, retries=2)
+    assert (redone.retry.retries, redone.retry.delay, redone.retry.backoff, redone.retry.max_delay) == (2, 5, 2, 60)
+    held = service.submit(["true"], hold=True, retry_delay=7)
+    assert service.update(held.id, retries=4).retry == service.get(held.id).retry
+    assert (service.get(held.id).retry.retries, service.get(held.id).retry.delay) == (4, 7)
