@@ -59,9 +59,9 @@ def _save_outputs(spec: dict, namespace: dict) -> int:
     import cloudpickle
 
     path = outputs_path(spec["vars_dir"], os.environ["JOBFLOW_JOB_ID"])
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # private, as privacy.py does
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         cloudpickle.dump({n: namespace[n] for n in names}, f)
     os.replace(tmp, path)  # all or nothing: result() never sees half a pickle
     return 0

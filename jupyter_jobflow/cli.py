@@ -143,7 +143,7 @@ def submission(argv: list[str], *, scope: str, scope_name: str, cwd: str | None 
         opts = dataclasses.replace(merge(opts, from_directives), command=[])
         extra = {"script": text, "interpreter": interpreter(text), "name": opts.name or name}
     body = {**to_submit_body(opts, scope=scope, scope_name=scope_name, cwd=cwd), **extra}
-    # the submitter's environment, as sbatch's default --export=ALL: PATH, the active venv or conda env
+    # the submitter's environment: the service stores only what --export keeps (jobenv.py)
     body["env"] = {**(os.environ if env is None else env), **body.get("env", {})}
     return body, notes, opts.parsable
 

@@ -49,7 +49,6 @@ IGNORED_OPTIONS: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("--constraint", "-C"), None),
     (("--nodelist", "-w"), None),
     (("--exclude", "-x"), None),
-    (("--export",), None),
     (("--comment",), None),
     (("--exclusive",), "?"),
     (("--get-user-env",), "?"),

@@ -30,6 +30,7 @@ from .decide import Decisions, Group, Snapshot, decide
 from .depspec import DepSpec, parse as parse_dependency
 from .executors import ExitStatus, Handle, LaunchRequest
 from .gpus import DeviceUsage, GpuInventory
+from .jobenv import launch_env
 from .model import Attempt, Job, JobState, Reason
 from .retry import Outcome, classify, retry_wait, should_retry
 from .store import Store
@@ -55,6 +56,7 @@ class Engine:
         self.config = config or EngineConfig()
         self.clock = clock
         self.lock = threading.RLock()
+        self.runtime_env: dict[str, str] = {}  # what jobs get at launch to reach their host (jobenv.py)
         self.jobs: dict[int, Job] = {}
         self.specs: dict[int, DepSpec] = {}
         self.dependents: dict[int, set[int]] = defaultdict(set)
@@ -318,7 +320,7 @@ class Engine:
     # -- process side ---------------------------------------------------------------------
     def _launch(self, job: Job, gpus: tuple[int, ...], now: float) -> None:
         attempt = job.attempt + 1
-        env = {**os.environ, **job.env, "JOBFLOW_JOB_ID": str(job.id), "JOBFLOW_ATTEMPT": str(attempt),
+        env = {**launch_env(job.env, self.runtime_env), "JOBFLOW_JOB_ID": str(job.id), "JOBFLOW_ATTEMPT": str(attempt),
                "JOBFLOW_JOB_NAME": job.name}
         if job.gpus or job.gpu_ids or self.gpus.device_ids():
             # a job that asked for no GPU sees none, so it cannot take one behind the scheduler's back

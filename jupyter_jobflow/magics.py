@@ -130,8 +130,11 @@ def pack_inputs(names: tuple[str, ...], namespace: dict[str, Any], path: Path) -
             kind = f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
             raise InvalidSpec(f'Cannot send variable "{name}" ({kind}) to job: not picklable. Recreate it '
                               f"inside the cell, or leave it out of --in") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
+    from .privacy import open_private, private_dir
+
+    private_dir(path.parent.parent)  # vars/ and vars/in/ 0700, the file 0600: values may be secrets
+    private_dir(path.parent)
+    with os.fdopen(open_private(path), "wb") as f:
         cloudpickle.dump({n: cloudpickle.loads(b) for n, b in payload.items()}, f)
 
 

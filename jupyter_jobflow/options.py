@@ -63,6 +63,7 @@ class SubmitOptions:
     array: str | None = None
     chdir: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    export: str | None = None  # --export: ALL, NONE, NAME, NAME=value (see parse_export); None: the default list
     parsable: bool = False
     shell: bool = False
     inputs: tuple[str, ...] = ()
@@ -218,6 +219,10 @@ def build_parser(
     opt("--array", dest="array", metavar="SPEC", help="job array indices: 0-9, 1,3,5, 0-15:4, 0-9%%2")
     opt("--chdir", "-D", dest="chdir", metavar="DIR", help="working directory of the job")
     opt("--env", dest="env", metavar="KEY=VALUE", repeat=True, help="set an environment variable (repeatable)")
+    opt("--export", dest="export", metavar="LIST",
+        help="which of your environment variables the job keeps (Slurm's --export): ALL, NONE, or a comma list "
+             "of NAME and NAME=value, added to the default list (PATH, HOME, the active venv/conda, CUDA_*, ...; "
+             "see docs/security.md) unless NONE or ALL comes first. Tokens of Jupyter and jobflow are never kept")
     opt("--parsable", dest="parsable", flag=True, help="print only the job id")
     opt("--shell", dest="shell", flag=True, help="run the cell as a shell (bash) script instead of Python")
     opt("--in", dest="inputs", metavar="NAMES", repeat=True,
@@ -306,6 +311,9 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
         give("chdir", chdir=_non_empty("--chdir", ns.chdir))
     if ns.env is not None:
         give("env", env=dict(_env_item(item) for item in ns.env))
+    if ns.export is not None:
+        parse_export(ns.export)
+        give("export", export=ns.export.strip())
     if ns.inputs is not None:
         give("inputs", inputs=_names("--in", ns.inputs))
     if ns.outputs is not None:
@@ -449,6 +457,40 @@ def _env_item(text: str) -> tuple[str, str]:
     return key, value
 
 
+_EXPORT_BASES = {"ALL": "ALL", "NONE": "NONE", "NIL": "NONE"}
+
+
+def parse_export(text: str) -> tuple[str, tuple[str, ...], dict[str, str]]:
+    """``--export``'s value as ``(base, names, values)``: base ``ALL``, ``NONE`` or ``DEFAULT``
+    (the default list of kept variables), then the names whose values the job keeps, and the
+    ``NAME=value`` items (a value cannot hold a comma: use ``--env`` for that).
+
+    >>> parse_export("NONE,WANDB_API_KEY,SEED=1")
+    ('NONE', ('WANDB_API_KEY',), {'SEED': '1'})
+    """
+    base, names, values = "DEFAULT", [], {}
+    items = [i.strip() for i in str(text).split(",")]
+    if not any(items) or len(str(text)) > 10_000:
+        raise InvalidSpec(f'--export expects ALL, NONE or a comma list of NAME and NAME=value, got "{text}"')
+    for n, item in enumerate(items):
+        if not item:  # "ALL," or "A,,B"
+            continue
+        if item.upper() in _EXPORT_BASES:
+            if n:
+                raise InvalidSpec(f'--export: {item.upper()} must come first, as in "{item.upper()},NAME=value"')
+            base = _EXPORT_BASES[item.upper()]
+            continue
+        key, eq, value = item.partition("=")
+        if not _ENV_KEY.fullmatch(key):
+            raise InvalidSpec(f'--export: "{item}" is not NAME or NAME=value (expected ALL, NONE, or a comma list '
+                              f'like "WANDB_API_KEY,SEED=1")')
+        if eq:
+            values[key] = value
+        else:
+            names.append(key)
+    return base, tuple(dict.fromkeys(names)), values
+
+
 def _names(flag: str, texts: list[str]) -> tuple[str, ...]:
     names = [n.strip() for text in texts for n in text.split(",")]
     for n in names:
@@ -486,6 +528,10 @@ def to_submit_body(opts: SubmitOptions, *, scope: str | None = None, scope_name:
         body["retry_on"] = sorted(opts.retry_on)
     if opts.env:
         body["env"] = dict(opts.env)
+    # --env values are kept with the job: the service keeps what --export names (jobenv.py)
+    export = ",".join([*([opts.export] if opts.export else []), *opts.env])
+    if export:
+        body["export"] = export
     if opts.chdir or cwd:  # a relative --chdir is relative to the front's directory
         body["cwd"] = os.path.join(cwd or "", os.path.expanduser(opts.chdir)) if opts.chdir else cwd
     if opts.command:

@@ -22,7 +22,7 @@ def default_state_dir() -> Path:
 
 def write_endpoint(state_dir: Path, info: dict[str, Any]) -> Path:
     """Write ``{"url", "token", "pid", "host"}`` with mode 0600 (it holds a token), atomically."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = state_dir / ENDPOINT
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

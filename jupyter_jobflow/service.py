@@ -34,8 +34,10 @@ from .gpuattr import KernelLookup
 from .gpus import GpuInventory, inventory_from_env
 from .gpuservice import GpuServiceMixin
 from .hostlock import HostLock
+from .jobenv import stored_env
 from .model import ACTIVE, DEPENDENCY, HELD_BY_USER, Job, JobState, Reason, RetryPolicy
 from .options import array_indices
+from .privacy import create_private, private_dir, secure_state_dir, write_private
 from .store import Store
 from .timespec import format_duration, parse_time_limit
 
@@ -126,8 +128,8 @@ class JobService(GpuServiceMixin):
                  executor: Any = None, gpu_sample_interval: float = 1.0, gpu_history_seconds: float = 600.0,
                  external_memory_threshold_mib: int = 1024, kernel_lookup: KernelLookup | None = None,
                  gpu_source: str | None = None):
-        self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = secure_state_dir(state_dir)  # 0700: jobs, logs and tokens are private
+        create_private(self.state_dir / "jobflow.db")  # before SQLite: its -wal/-shm take this mode
         self.store = Store(self.state_dir / "jobflow.db")
         self.executor = executor or LocalExecutor(self.state_dir)
         self._owns_gpus = gpus is None
@@ -139,6 +141,14 @@ class JobService(GpuServiceMixin):
         self._init_gpus(gpu_sample_interval, gpu_history_seconds, kernel_lookup)
         self._submit_lock = threading.Lock()
         self._lock_file: HostLock | None = None
+        self._secrets: tuple[str, ...] = ()  # values no stored environment may hold (the host's tokens)
+        self.engine.runtime_env = {"JOBFLOW_HOME": str(self.state_dir)}
+
+    def set_endpoint(self, url: str, token: str, *, secrets: Iterable[str] = ()) -> None:
+        """The host that serves this service: its jobs get ``JOBFLOW_URL``/``JOBFLOW_TOKEN`` at
+        launch (never stored), and no job may store ``token`` or any of ``secrets``."""
+        self._secrets = tuple(s for s in (token, *secrets) if s)
+        self.engine.runtime_env = {**self.engine.runtime_env, "JOBFLOW_URL": url, "JOBFLOW_TOKEN": token}
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> "JobService":
@@ -191,7 +201,7 @@ class JobService(GpuServiceMixin):
                retry_delay: float = 0.0, retry_backoff: float = 1.0, retry_max_delay: float | None = None,
                retry_on: Iterable[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None,
                scope: str | None = None, user: str | None = None, scope_name: str = "this notebook",
-               redo_of: int | None = None, array: str | None = None) -> Submitted:
+               redo_of: int | None = None, array: str | None = None, export: str | None = None) -> Submitted:
         """Validate and queue one job; nothing is stored when validation fails (``InvalidSpec``).
 
         :param command: argv (a string is split like a shell would); or give ``script`` text instead,
@@ -203,6 +213,10 @@ class JobService(GpuServiceMixin):
             index, named ``<name>[<index>]``, with ``JOBFLOW_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_ID``
             and ``JOBFLOW_ARRAY_JOB_ID``/``SLURM_ARRAY_JOB_ID`` (the first task's id) set; ``%N``
             runs at most N at once (a group ``array-<first id>``). The reply's id is the first task's.
+        :param env: the submitter's environment; only what ``export`` (``--export``: ``ALL``, ``NONE``,
+            ``NAME``, ``NAME=value``; default: the list in ``jobenv.py``) keeps is stored, and never
+            a token (``JOBFLOW_TOKEN``, ``JPY_*``, this host's tokens). Give ``export="ALL"`` to keep
+            every variable of ``env``.
         """
         argv = shlex.split(command) if isinstance(command, str) else list(command or [])
         if not argv and script is None:
@@ -219,6 +233,7 @@ class JobService(GpuServiceMixin):
         if policy.retries < 0:
             raise InvalidSpec(f"--retries must be 0 or more, got {policy.retries}")
         indices, array_limit = array_indices(array) if array is not None else ([], None)
+        env = stored_env(env, export, self._secrets)  # the one place a job's environment is filtered
         if array_limit is not None and group is not None:
             raise InvalidSpec("--array with %N cannot be combined with --group: %N uses a group of its own")
         with self._submit_lock:  # @ resolution and insertion must not interleave within one scope
@@ -309,9 +324,8 @@ class JobService(GpuServiceMixin):
                      f"{clause} cannot be satisfied ({detail}).")
 
     def _write_script(self, job_id: int, script: str) -> Path:
-        path = self.state_dir / "scripts" / str(job_id)
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(script)
+        path = private_dir(self.state_dir / "scripts") / str(job_id)
+        write_private(path, script)
         return path
 
     def _check_parents_exist(self, spec: DepSpec) -> None:
@@ -551,7 +565,7 @@ class JobService(GpuServiceMixin):
                                     auto_cancel=child.auto_cancel, retries=child.retry.retries,
                                     retry_delay=child.retry.delay, retry_backoff=child.retry.backoff,
                                     retry_max_delay=child.retry.max_delay, retry_on=child.retry.retry_on,
-                                    cwd=child.cwd, env=child.env, scope=child.scope, user=child.user,
+                                    cwd=child.cwd, env=child.env, export="ALL", scope=child.scope, user=child.user,
                                     redo_of=child.id)
             self._redo_cancelled_dependents(child.id, new_child.id)
 

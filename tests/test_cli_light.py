@@ -87,7 +87,7 @@ def test_submit_body_sends_only_what_was_given(tmp_path):
                           scope="tty:/dev/pts/1", scope_name="this terminal", cwd=str(tmp_path))
     assert body == {"auto_cancel": False, "time_limit": "UNLIMITED", "gpus": "0,2",
                     "dependency": "afterok:@?afterok:@~1", "retry_on": ["timeout"], "env": {"A": "1"},
-                    "cwd": str(tmp_path / "sub"), "command": ["x"], "scope": "tty:/dev/pts/1",
+                    "export": "A", "cwd": str(tmp_path / "sub"), "command": ["x"], "scope": "tty:/dev/pts/1",
                     "scope_name": "this terminal"}
     assert to_submit_body(parse_submit_args(["-t", "90", "--gpus", "2", "--priority", "-1", "y"]))["time_limit"] == 5400
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from ..errors import InvalidSpec, NotFound
+from ..privacy import DIR_MODE, open_private, private_dir
 from . import ExitStatus, Handle, LaunchRequest, Reconciled
 
 # The supervisor traps these with a no-op, so a killpg with one of them (SIGTERM at cancel, T3's
@@ -31,12 +32,13 @@ from . import ExitStatus, Handle, LaunchRequest, Reconciled
 _TRAPPED = frozenset({_signal.SIGHUP, _signal.SIGINT, _signal.SIGQUIT, _signal.SIGUSR1,
                       _signal.SIGUSR2, _signal.SIGALRM, _signal.SIGTERM})
 # No variable is set before the job ran: the job sees the environment it was given (plus PWD=cwd,
-# minus OLDPWD, as after any ``cd``). ``exec`` never runs a builtin: argv ("exit", "3") is the
-# program named exit, as with execvp, not the end of the supervisor.
+# minus OLDPWD, as after any ``cd``) and keeps the umask it was given: ``umask 077`` comes only
+# after it, so the status file is private (0600) whatever the host's umask. ``exec`` never runs a
+# builtin: argv ("exit", "3") is the program named exit, as with execvp, not the supervisor's end.
 _SUPERVISOR = (
     f"trap : {' '.join(str(int(s)) for s in sorted(_TRAPPED))}\n"
     '(cd -- "$2" && unset OLDPWD && shift 2 && exec "$@")\n'
-    'printf "%d\\n" $? >"$1"\n'
+    'c=$?; umask 077; printf "%d\\n" $c >"$1"\n'
 )
 # Default dispositions and no blocked signal, whatever the host has (Python ignores SIGPIPE and
 # SIGXFSZ; a server started with nohup or '&' ignores SIGHUP or SIGINT).
@@ -47,9 +49,7 @@ _SAME_START = 0.05  # seconds of tolerance on create times (psutil derives them 
 class LocalExecutor:
     def __init__(self, state_dir: str | Path):
         self.state_dir = Path(state_dir)
-        self._logs, self._status = self.state_dir / "logs", self.state_dir / "status"
-        self._logs.mkdir(parents=True, exist_ok=True)
-        self._status.mkdir(parents=True, exist_ok=True)
+        self._logs, self._status = private_dir(self.state_dir / "logs"), private_dir(self.state_dir / "status")
 
     def log_path(self, job_id: int, attempt: int) -> Path:
         return self._logs / str(job_id) / f"{attempt}.log"
@@ -63,8 +63,8 @@ class LocalExecutor:
         if not os.path.isdir(req.cwd):
             raise FileNotFoundError(f"job {req.job_id}: working directory {req.cwd} does not exist")
         log = self.log_path(req.job_id, req.attempt)
-        log.parent.mkdir(exist_ok=True)
-        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        log.parent.mkdir(exist_ok=True, mode=DIR_MODE)
+        out = open_private(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)  # 0600: a log may hold secrets
         null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         status = str(self.status_path(req.job_id, req.attempt))
         for stale in (status, f"{status}.sig"):  # left by a launch whose record a crash lost
@@ -163,7 +163,8 @@ class LocalExecutor:
             pids = {p.pid for p in proc.children(recursive=True)}
         except (psutil.Error, OSError):
             return
-        with open(f"{self.status_path(handle.job_id, handle.attempt)}.sig", "a") as f:
+        with os.fdopen(open_private(f"{self.status_path(handle.job_id, handle.attempt)}.sig",
+                                    os.O_WRONLY | os.O_CREAT | os.O_APPEND), "a") as f:
             f.write(f"{int(sig)}\n")  # before the signal: collect() must see it when the job ends
         if sig in _TRAPPED:
             _kill(handle.pid, sig, group=True)  # one syscall for the group, forks in flight too

@@ -2,9 +2,12 @@
 
 Enabled on install (``jupyter-config/jupyter_server_config.d/jupyter_jobflow.json``). It starts
 the ``JobService`` of its state directory, mounts the API under ``{base_url}jobflow/api/``,
-publishes ``endpoint.json`` and ``JOBFLOW_URL``/``JOBFLOW_TOKEN`` (kernels started by this server
-inherit them), and keeps the server from being culled as idle while jobs are queued or running.
+publishes ``endpoint.json`` and ``JOBFLOW_URL``/``JOBFLOW_TOKEN`` (kernels and terminals started by
+this server inherit them), and keeps the server from being culled as idle while jobs are queued or running.
 On shutdown it stops scheduling; running jobs go on and the next host re-adopts them.
+
+``JOBFLOW_TOKEN`` is a random token of jobflow's own, which opens the jobflow API only
+(``jupyter_auth.py``); the Jupyter server's token is never published nor given to a job.
 
 If another host (a ``jobflow daemon``, another Jupyter server) already schedules the state
 directory, the extension still mounts the API, but every route answers 503 with the lock's
@@ -15,6 +18,7 @@ that does schedule through its endpoint file.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +82,8 @@ class JobflowApp(ExtensionApp):
             for group, n in self.group_limits.items():
                 service.set_group(group, limit=n)
         self.service = service
+        self.jobflow_token = secrets.token_hex(24)  # scoped to the jobflow API (jupyter_auth.py)
+        self.settings["jobflow_token"] = self.jobflow_token
         self.settings["jobflow"] = HostContext(service, "jupyter", self.unavailable)
         self._watch_activity()
         self._watch_kernels()
@@ -92,7 +98,8 @@ class JobflowApp(ExtensionApp):
         """endpoint.json and the environment kernels inherit; only the host that schedules publishes."""
         if self.service is None:
             return
-        url, token = self.serverapp.connection_url, self.serverapp.identity_provider.token
+        url, token = self.serverapp.connection_url, self.jobflow_token
+        self.service.set_endpoint(url, token, secrets=[self.serverapp.identity_provider.token or ""])
         paths.write_endpoint(Path(self.state_dir), {"url": url, "token": token, "pid": os.getpid(), "host": "jupyter"})
         self._exported = {"JOBFLOW_URL": url, "JOBFLOW_TOKEN": token}
         os.environ.update(self._exported)

@@ -68,6 +68,7 @@ async def _serve(state_dir: Path, port: int, host: str, token: str, options: dic
         server.add_sockets(sockets)
         port = sockets[0].getsockname()[1]
         url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+        service.set_endpoint(url, token)  # its jobs reach it with JOBFLOW_URL/JOBFLOW_TOKEN
         paths.write_endpoint(state_dir, {"url": url, "token": token, "pid": os.getpid(), "host": "daemon"})
         log.info("serving %s at %s (pid %d)", state_dir, url, os.getpid())
         await _until_signalled()

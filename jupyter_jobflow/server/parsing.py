@@ -14,7 +14,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from ..errors import InvalidSpec
-from ..options import RETRY_ON, array_indices
+from ..options import RETRY_ON, array_indices, parse_export
 from ..timespec import parse_delay
 
 _ID = re.compile(r"[1-9][0-9]*")
@@ -165,6 +165,16 @@ def _array(field: str, v: Any) -> str:
     return text
 
 
+def _export(field: str, v: Any) -> str:
+    """Slurm's ``--export`` (``"ALL"``, ``"NONE"``, ``"NAME,NAME=value"``), by the option parser's rules."""
+    text = _str(field, v)
+    try:
+        parse_export(text)
+    except InvalidSpec as e:
+        raise InvalidSpec(f'Field "{field}": {e}') from None
+    return text
+
+
 Check = Callable[[str, Any], Any]
 
 SUBMIT_FIELDS: dict[str, Check] = {
@@ -174,6 +184,7 @@ SUBMIT_FIELDS: dict[str, Check] = {
     "depends_on_all": _targets, "depends_on_any": _targets, "auto_cancel": _bool, "hold": _bool,
     "retries": _int, "retry_delay": _duration, "retry_backoff": _number, "retry_max_delay": _duration,
     "retry_on": _retry_on, "cwd": _str, "env": _env, "scope": _str, "scope_name": _str, "array": _array,
+    "export": _export,
 }
 UPDATE_FIELDS: dict[str, Check] = {
     "time_limit": _time_limit, "priority": _int, "name": _str, "group": _str, "gpus": _count_or_ids,
