@@ -73,6 +73,31 @@ async def test_jupyter_refuses_without_the_token(jp_serverapp, http_server, jp_h
         assert refused(status, body), (headers, query, status, body)
 
 
+def jobflow_token(jp_serverapp) -> str:
+    return jp_serverapp.extension_manager.extension_apps["jupyter_jobflow"].copy().pop().jobflow_token
+
+
+@pytest.mark.parametrize("path, method, ws", every_request("/a%40b/jobflow/api", JUPYTER))
+async def test_jobflow_token_opens_every_jobflow_route(jp_serverapp, http_server, jp_http_port, path, method, ws):
+    """The token kernels get (JOBFLOW_TOKEN): a header on REST, ?token= on the WebSocket (a
+    browser cannot set its headers); no _xsrf needed, as for any token request."""
+    token = jobflow_token(jp_serverapp)
+    headers, query = ({}, f"token={token}") if ws else ({"Authorization": f"token {token}"}, "")
+    status, body = await jupyter_status(jp_http_port, path, method, ws, headers, query)
+    assert status not in (401, 403), (status, body)
+
+
+@pytest.mark.parametrize("path, method", [("/a%40b/api/contents", "GET"), ("/a%40b/api/kernels", "GET"),
+                                          ("/a%40b/api/kernels", "POST"), ("/a%40b/api/sessions", "GET"),
+                                          ("/a%40b/api/terminals", "POST"), ("/a%40b/api/status", "GET"),
+                                          ("/a%40b/api/me", "GET")])
+async def test_jobflow_token_opens_nothing_else_of_jupyter(jp_serverapp, http_server, jp_http_port, path, method):
+    token = jobflow_token(jp_serverapp)
+    for headers, query in (({"Authorization": f"token {token}"}, ""), ({}, f"token={token}")):
+        status, _ = await jupyter_status(jp_http_port, path, method, False, headers, query)
+        assert status in (401, 403), (path, method, headers, query, status)
+
+
 class DenyJobflow:
     """An authorizer that lets the user in everywhere except the jobflow resource."""
 

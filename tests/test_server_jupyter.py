@@ -90,8 +90,9 @@ async def test_endpoint_file_and_environment_name_this_server(jp_serverapp, ext)
     path = Path(ext.state_dir) / "endpoint.json"
     info = json.loads(path.read_text())
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert info == {"url": jp_serverapp.connection_url, "token": jp_serverapp.identity_provider.token,
-                    "pid": os.getpid(), "host": "jupyter"}
+    assert info == {"url": jp_serverapp.connection_url, "token": ext.jobflow_token, "pid": os.getpid(),
+                    "host": "jupyter"}
+    assert len(info["token"]) >= 32 and info["token"] != jp_serverapp.identity_provider.token  # jobflow's own
     assert info["url"].endswith("/a%40b/")  # pytest-jupyter's base_url: clients must keep it
     assert os.environ["JOBFLOW_URL"] == info["url"] and os.environ["JOBFLOW_TOKEN"] == info["token"]
 

@@ -69,13 +69,13 @@ class JupyterApi(_JobflowToken, APIHandler):
 
     @staticmethod
     def guard(method: Callable[..., Any]) -> Callable[..., Any]:
-        checked = web.authenticated(authorized(method))
+        checked = authorized(method)
 
         @functools.wraps(method)
         def call(self: "JupyterApi", *args: Any, **kwargs: Any) -> Any:
             return (method if self._jobflow_token_ok else checked)(self, *args, **kwargs)
 
-        return call
+        return web.authenticated(call)  # outermost, where jupyter_server checks for it
 
 
 class JupyterSocket(_JobflowToken, WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):  # type: ignore[misc]
