@@ -555,3 +555,30 @@ def test_installed_config_file_alone_enables_the_extension(jp_configurable_serve
                                                    "JobflowApp": {"state_dir": str(state)}}))
     assert app.extension_manager.extensions["jupyter_jobflow"].enabled
     assert app.web_app.settings["jobflow"].service.state_dir == state
+
+
+# -- private by default ------------------------------------------------------------------------
+async def test_kernels_and_jobs_get_jobflows_token_never_jupyters(jp_fetch, jp_serverapp, ext, api, events,
+                                                                  tmp_path):
+    jupyter_token = jp_serverapp.identity_provider.token
+    assert jupyter_token and jupyter_token not in (Path(ext.state_dir) / "endpoint.json").read_text()
+    r = await jp_fetch("api", "kernels", method="POST", body="{}")
+    kernel_id = json.loads(r.body)["id"]
+    try:
+        pid = jp_serverapp.kernel_manager.get_kernel(kernel_id).provisioner.process.pid
+        kernel_env = dict(item.split("=", 1) for item in
+                          Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in item)
+        assert kernel_env["JOBFLOW_TOKEN"] == ext.jobflow_token
+        assert jupyter_token not in Path(f"/proc/{pid}/environ").read_text()
+    finally:
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+    stream = await events()
+    env = {"PATH": os.environ["PATH"], "LEAK": jupyter_token, "JUPYTER_TOKEN": jupyter_token,
+           "JOBFLOW_TOKEN": ext.jobflow_token}
+    job = await submit(api, command=["env"], env=env, export="ALL", cwd=str(tmp_path))
+    await stream.job(job, "Finished")
+    _, log = await api("GET", f"jobs/{job}/log")
+    seen = dict(line.split("=", 1) for line in log["text"].splitlines() if "=" in line)
+    assert jupyter_token not in log["text"] and seen["JOBFLOW_TOKEN"] == ext.jobflow_token
+    assert seen["JOBFLOW_URL"] == jp_serverapp.connection_url
+    assert ext.service.get(job).env == {"PATH": os.environ["PATH"]}  # stored: neither token
