@@ -191,7 +191,7 @@ def check_sampling(svc: JobService, have_smi: bool) -> None:
 
 
 def check_attribution(svc: JobService, job_id: int, allocated: tuple[int, ...], have_smi: bool) -> None:
-    supervisor = svc.engine.handles[job_id].pid
+    supervisor = wait(lambda: svc.engine.handles.get(job_id), 60).pid  # spawned just after the start is stored
     tree = {supervisor} | {p.pid for p in psutil.Process(supervisor).children(recursive=True)}
     usage = wait(lambda: svc.job_gpu_usage().get(job_id), 60)
     if usage is None:

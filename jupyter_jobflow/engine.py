@@ -10,6 +10,13 @@ Each wake-up is one ``step``, which only calls named steps: ``reap_finished``,
 the store in the same lock before anyone can see it; the mirror is a cache the store can rebuild
 (``recover``), which is also how jobs that ran through a restart are re-adopted.
 
+A job starts exactly once (spec §1.16): ``apply`` records each start as an attempt without a pid
+(*starting*) and commits; only then ``spawn`` launches the processes, outside the lock, and records
+their pids in a second commit. A host killed in between leaves attempts that ``reconcile_attempts``
+either finds running (adopts), finds ended (settles) or knows never began (starts them then); a
+second commit that fails kills what it launched. A step whose commit the store refuses (disk full,
+I/O error) changes nothing: the mirror is reloaded from the store and the step is tried again.
+
 Why a thread and not the host's asyncio loop: spawning processes and committing to SQLite can
 block for milliseconds; off the Jupyter server's event loop they never stall a request.
 """
@@ -20,6 +27,7 @@ import logging
 import os
 import selectors
 import signal as _signal
+import sqlite3
 import threading
 import time
 from collections import defaultdict
@@ -31,7 +39,7 @@ from .depspec import DepSpec, parse as parse_dependency
 from .executors import ExitStatus, Handle, LaunchRequest
 from .gpus import DeviceUsage, GpuInventory
 from .jobenv import launch_env
-from .model import Attempt, Job, JobState, Reason
+from .model import DEPENDENCY, Attempt, Job, JobState, Reason
 from .retry import Outcome, classify, retry_wait, should_retry
 from .store import Store
 from .wire import job_to_json
@@ -39,6 +47,9 @@ from .wire import job_to_json
 log = logging.getLogger("jupyter_jobflow")
 
 Subscriber = Callable[[dict[str, Any]], None]
+
+
+STORE_RETRY_SECONDS = 1.0  # after a refused commit, the next try
 
 
 @dataclass
@@ -68,6 +79,9 @@ class Engine:
         self._ended: set[int] = set()
         self._to_watch: set[int] = set()
         self._timers: dict[int, float] = {}  # waiting job -> when to look at it again
+        self._reconcile_needed = False  # the mirror was reloaded: look at the open attempts again
+        #: why the last step could not be stored (None once a step is stored again)
+        self.store_error: str | None = None
         self._next_wake = float("inf")
         self._subscribers: list[Subscriber] = []
         self._outbox: list[dict[str, Any]] = []
@@ -82,24 +96,61 @@ class Engine:
     def recover(self) -> None:
         """Load the store; re-adopt attempts still running; settle those that ended meanwhile (§1.16)."""
         with self.lock:
-            self.groups = self.store.groups()
-            for job in self.store.load_jobs():
-                self._remember(job)
-            for child, parent in self.store.load_edges():
-                self.dependents[parent].add(child)
-            for a in self.store.open_attempts():
-                handle = Handle(a.job_id, a.attempt, a.pid or 0, a.proc_start or 0.0, a.started_at)
-                found = self.executor.reconcile(handle) if a.pid else "lost"
-                if found == "running":
-                    self.handles[a.job_id] = handle
-                    self._to_watch.add(a.job_id)
-                else:  # ended while we were down (its status), or vanished without one (Lost)
-                    self._settle(a.job_id, None if found == "lost" else found, handle)
-            for jid in list(self.running):
-                if jid not in self.handles:  # Running in the store without an attempt row: lost
-                    self._settle(jid, None, None)
-            self._dirty.update(j.id for j in self.jobs.values() if j.state is JobState.QUEUED)
+            self._load()
+            with self.store.transaction():
+                self.reconcile_attempts()
             self._commit_events()
+
+    def _load(self) -> None:
+        """Rebuild the mirror from the store, reading only: at start, and after a commit the store
+        refused (the mirror may then hold changes the store does not). Handles are kept for
+        ``reconcile_attempts``, which the next step runs."""
+        self.jobs, self.specs, self.dependents, self.running = {}, {}, defaultdict(set), set()
+        self._outbox.clear()
+        self.groups = self.store.groups()
+        for job in self.store.load_jobs():
+            self._remember(job)
+        for child, parent in self.store.load_edges():
+            self.dependents[parent].add(child)
+        self._dirty.update(j.id for j in self.jobs.values() if j.state is JobState.QUEUED)
+        self._reconcile_needed = True
+
+    def reconcile_attempts(self) -> None:
+        """Make every open attempt in the store match a process (or its end): the one place an
+        attempt is adopted, settled or found never to have begun. In a transaction."""
+        self._reconcile_needed = False
+        known, self.handles = self.handles, {}
+        for a in self.store.open_attempts():
+            if a.pid:
+                handle = Handle(a.job_id, a.attempt, a.pid, a.proc_start or 0.0, a.started_at)
+                found = self.executor.reconcile(handle)
+            elif (handle := self.executor.find(a.job_id, a.attempt)) is not None:  # launched, pid unrecorded
+                self.store.record_launch(handle)
+                found = "running"
+            elif (status := self.executor.read_status(a.job_id, a.attempt)) is not None:
+                handle, found = Handle(a.job_id, a.attempt, 0, 0.0, a.started_at), status
+            elif self.executor.started(a.job_id, a.attempt):
+                handle, found = None, "lost"
+            else:  # recorded as starting, never began: it may start now, as the same attempt
+                self._unlaunch(self.jobs[a.job_id])
+                continue
+            if found == "running":
+                self.handles[a.job_id] = handle
+                if known.get(a.job_id) != handle:  # a process already watched keeps its pidfd
+                    self._to_watch.add(a.job_id)
+            else:  # ended while we were not looking (its status), or vanished without one (Lost)
+                self._settle(a.job_id, None if found == "lost" else found, handle)
+        for jid in list(self.running):
+            if jid not in self.handles:  # Running in the store without an attempt row: lost
+                self._settle(jid, None, None)
+
+    def _unlaunch(self, job: Job) -> None:
+        """Back to the queue: a start that was recorded but never reached a process."""
+        self.store.delete_attempt(job.id, job.attempt)
+        self._save(job.evolve(state=JobState.QUEUED, reason=DEPENDENCY, attempt=job.attempt - 1,
+                              started_at=None, first_started_at=job.first_started_at if job.attempt > 1 else None,
+                              allocated_gpus=()))
+        self._dirty.add(job.id)
 
     def _remember(self, job: Job) -> None:
         self.jobs[job.id] = job
@@ -253,13 +304,27 @@ class Engine:
         """One wake-up: a table of contents of what the scheduler does."""
         with self.lock:
             now = self.clock() if now is None else now
-            with self.store.transaction():
-                self.reap_finished()
-                self.escalate_kills(now)
-                decisions = self.decide(now)
-                self.apply(decisions, now)
+            try:
+                with self.store.transaction():
+                    if self._reconcile_needed:
+                        self.reconcile_attempts()
+                    self.reap_finished()
+                    self.escalate_kills(now)
+                    decisions = self.decide(now)
+                    launches = self.apply(decisions, now)
+            except sqlite3.Error as err:
+                self._refused(err)
+                return Decisions()
             self._commit_events()
-            return decisions
+        self.spawn(launches)
+        return decisions
+
+    def _refused(self, err: sqlite3.Error) -> None:
+        """The store refused a commit: nothing of the step happened. Reload, and try again soon."""
+        self.store_error = f"the database refused a write ({err}); jobs wait until it accepts writes again"
+        log.error("jobflow: %s", self.store_error)
+        self._load()
+        self._next_wake = min(self._next_wake, self.clock() + STORE_RETRY_SECONDS)
 
     def reap_finished(self) -> None:
         ended, self._ended = self._ended, set()
@@ -288,7 +353,8 @@ class Engine:
                         groups=self.groups, max_running=self.config.max_running)
         return decide(snap, candidates)
 
-    def apply(self, d: Decisions, now: float) -> None:
+    def apply(self, d: Decisions, now: float) -> list[LaunchRequest]:
+        """Store the decisions; the starts are recorded as *starting*, to be spawned after the commit."""
         for jid in d.timeouts:
             self._signal_stop(self.jobs[jid], "timeout", now)
         roots: dict[int, list[int]] = defaultdict(list)
@@ -302,11 +368,14 @@ class Engine:
             job = self.jobs[jid]
             if job.reason != reason and job.state is JobState.QUEUED:
                 self._save(job.evolve(reason=reason))
-        for start in d.starts:
-            self._launch(self.jobs[start.job_id], start.gpus, now)
+        launches = [self._begin_launch(self.jobs[start.job_id], start.gpus, now) for start in d.starts]
         self._waiting_for_resources = {j for j in d.waiting_for_resources if self.jobs[j].state is JobState.QUEUED}
         self._timers.update(d.timers)
         self._next_wake = min([*self._timers.values(), *self._running_deadlines()], default=float("inf"))
+        if self.store_error is not None:
+            self.store_error = None
+            log.info("jobflow: the database accepts writes again")
+        return launches
 
     def _running_deadlines(self) -> Iterable[float]:
         """Time limits and kill graces of running jobs, including those started just now."""
@@ -318,8 +387,7 @@ class Engine:
                 yield job.started_at + job.time_limit
 
     # -- process side ---------------------------------------------------------------------
-    def _launch(self, job: Job, gpus: tuple[int, ...], now: float) -> None:
-        attempt = job.attempt + 1
+    def _launch_env(self, job: Job, attempt: int, gpus: tuple[int, ...]) -> dict[str, str]:
         env = {**launch_env(job.env, self.runtime_env), "JOBFLOW_JOB_ID": str(job.id), "JOBFLOW_ATTEMPT": str(attempt),
                "JOBFLOW_JOB_NAME": job.name}
         if job.gpus or job.gpu_ids or self.gpus.device_ids():
@@ -327,27 +395,62 @@ class Engine:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
             if not self.gpus.simulated:  # number the devices as NVML (and nvidia-smi) do
                 env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
-        request = LaunchRequest(job.id, attempt, tuple(job.command), job.cwd or os.path.expanduser("~"), env)
-        try:
-            handle = self.executor.launch(request)
-        except Exception as err:  # cannot spawn: the attempt fails with the reason, maybe retried
-            job = self._save(job.evolve(attempt=attempt, started_at=now, allocated_gpus=gpus))
-            self.store.insert_attempt(Attempt(job.id, attempt, now, gpus=gpus))
-            outcome = classify(exit_code=None, signal=None, stopping=None, spawn_error=str(err).splitlines()[0])
-            self._end_attempt(job, outcome, now, None, None)
+        return env
+
+    def _begin_launch(self, job: Job, gpus: tuple[int, ...], now: float) -> LaunchRequest:
+        """Record the next attempt as starting (an attempt row without a pid), in the step's
+        transaction: after a crash, recovery knows it may have begun."""
+        attempt = job.attempt + 1
+        self.store.insert_attempt(Attempt(job.id, attempt, now, gpus=gpus))
+        self._save(job.evolve(state=JobState.RUNNING, reason=None, attempt=attempt, started_at=now,
+                              first_started_at=job.first_started_at or now, allocated_gpus=gpus,
+                              retry_at=None, ended_at=None, exit_code=None, signal=None))
+        return LaunchRequest(job.id, attempt, tuple(job.command), job.cwd or os.path.expanduser("~"),
+                             self._launch_env(job, attempt, gpus))
+
+    def spawn(self, launches: list[LaunchRequest]) -> None:
+        """Start what ``apply`` recorded as starting, outside the lock (a spawn costs a millisecond
+        or two and nobody need wait for it), then record every handle in one commit. A commit that
+        fails kills what was launched: no process runs that the store does not know."""
+        if not launches:
             return
-        self.store.insert_attempt(Attempt(job.id, attempt, handle.started_at, handle.pid, handle.proc_start, gpus))
+        results: list[tuple[LaunchRequest, Handle | None, Exception | None]] = []
+        for req in launches:
+            try:
+                results.append((req, self.executor.launch(req), None))
+            except Exception as err:  # cannot spawn: the attempt fails with the reason, maybe retried
+                results.append((req, None, err))
+        with self.lock:
+            try:
+                with self.store.transaction():
+                    for req, handle, err in results:
+                        self._launched(self.jobs[req.job_id], handle, err)
+            except sqlite3.Error as err:
+                for _, handle, _ in results:
+                    if handle is not None:
+                        self.executor.kill(handle)
+                self._refused(err)
+                return
+            self._commit_events()
+
+    def _launched(self, job: Job, handle: Handle | None, err: Exception | None) -> None:
+        if handle is None:
+            outcome = classify(exit_code=None, signal=None, stopping=None, spawn_error=str(err).splitlines()[0])
+            self._end_attempt(job, outcome, self.clock(), None, None)
+            return
+        self.store.record_launch(handle)
         self.handles[job.id] = handle
         self._to_watch.add(job.id)
-        self._save(job.evolve(state=JobState.RUNNING, reason=None, attempt=attempt, started_at=handle.started_at,
-                              first_started_at=job.first_started_at or handle.started_at, allocated_gpus=gpus,
-                              retry_at=None, ended_at=None, exit_code=None, signal=None))
+        if job.stopping:  # cancelled or timed out while it was starting
+            self.executor.signal(handle, _signal.SIGTERM)
 
     def _signal_stop(self, job: Job, why: str, now: float) -> None:
-        handle = self.handles.get(job.id)
-        if handle is None or job.stopping:
+        """SIGTERM now, SIGKILL at ``kill_at``; a job still starting gets its SIGTERM once launched."""
+        if job.stopping or job.state is not JobState.RUNNING:
             return
-        self.executor.signal(handle, _signal.SIGTERM)
+        handle = self.handles.get(job.id)
+        if handle is not None:
+            self.executor.signal(handle, _signal.SIGTERM)
         self._save(job.evolve(stopping=why, kill_at=now + self.config.kill_grace), "stopping", why=why)
 
     def _settle(self, jid: int, status: ExitStatus | None, handle: Handle | None) -> None:

@@ -235,6 +235,17 @@ class Store:
                             "VALUES (?, ?, ?, ?, ?, ?)",
                             [a.job_id, a.attempt, a.started_at, a.pid, a.proc_start, json.dumps(list(a.gpus))])
 
+    def record_launch(self, handle: Any) -> None:
+        """The process of an attempt recorded as starting (``insert_attempt`` without a pid)."""
+        with self.transaction():
+            self.db.execute("UPDATE attempts SET pid = ?, proc_start = ? WHERE job_id = ? AND attempt = ?",
+                            [handle.pid, handle.proc_start, handle.job_id, handle.attempt])
+
+    def delete_attempt(self, job_id: int, attempt: int) -> None:
+        """Forget an attempt that was recorded as starting and never began."""
+        with self.transaction():
+            self.db.execute("DELETE FROM attempts WHERE job_id = ? AND attempt = ?", [job_id, attempt])
+
     def end_attempt(self, job_id: int, attempt: int, *, ended_at: float, exit_code: int | None,
                     signal: int | None, state: JobState, reason: Reason | None) -> None:
         kind, args = reason.to_row() if reason else (None, None)

@@ -41,6 +41,17 @@ def wait_job_state(svc: JobService, job_id: int, *states: JobState, timeout: flo
     return wait_until(svc, job_id, lambda job: job.state in states, str([s.value for s in states]), timeout)
 
 
+def wait_launched(svc: JobService, job_id: int, timeout: float = 15.0):
+    """Wait until the job runs and its process is recorded (a start is committed first and its
+    process spawned right after, outside the lock); returns the attempt's handle."""
+    wait_job_state(svc, job_id, JobState.RUNNING, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while (handle := svc.engine.handles.get(job_id)) is None:
+        assert time.monotonic() < deadline, f"job {job_id} runs but no process was recorded after {timeout}s"
+        time.sleep(0.005)
+    return handle
+
+
 def wait_terminal(svc: JobService, job_id: int, timeout: float = 15.0):
     return wait_job_state(svc, job_id, JobState.FINISHED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT,
                           timeout=timeout)

@@ -304,3 +304,47 @@ def test_status_file_cut_short_reads_as_no_status(ex, tmp_path):
     wait_end(ex, h)
     Path(ex.status_path(1, 1)).write_text("")  # the supervisor killed between open and write
     assert ex.collect(h) is None and ex.reconcile(h) == "lost"
+
+
+# -- exactly once: an attempt whose pid was never recorded is found, or known never to have begun --
+def test_a_new_executor_finds_a_running_attempt_by_job_and_attempt_alone(ex, tmp_path):
+    assert not ex.started(5, 2) and ex.find(5, 2) is None  # nothing launched: safe to start
+    os.mkfifo(tmp_path / "go2")
+    h = ex.launch(req(tmp_path, 5, "sh", "-c", "read x < go2; exit 3", attempt=2))
+    other = ex.launch(req(tmp_path, 5, "sh", "-c", "read x < go2", attempt=1))  # another attempt: not it
+    fresh = LocalExecutor(tmp_path / "state")  # as after a restart, with only (job, attempt) stored
+    found = fresh.find(5, 2)
+    assert (found.pid, found.proc_start) == (h.pid, pytest.approx(h.proc_start, abs=0.05))
+    assert fresh.started(5, 2) and fresh.reconcile(found) == "running"
+    assert fresh.find(5, 3) is None and fresh.find(6, 2) is None
+    assert LocalExecutor(tmp_path / "elsewhere").find(5, 2) is None  # another state directory's
+    with open(tmp_path / "go2", "w") as f:
+        f.write("a\nb\n")
+    assert wait_end(ex, h).exit_code == 3 and wait_end(ex, other).exit_code == 0
+    assert fresh.find(5, 2) is None and fresh.read_status(5, 2).exit_code == 3
+
+
+def test_status_file_is_private_and_the_job_keeps_the_users_umask(ex, tmp_path):
+    old = os.umask(0o022)
+    try:
+        h = LocalExecutor(tmp_path / "state2").launch(req(tmp_path, 1, "sh", "-c", "echo > made"))
+        os.waitpid(h.pid, 0)
+    finally:
+        os.umask(old)
+    status = tmp_path / "state2" / "status" / "1.1"
+    assert status.read_text() == "0\n"
+    assert status.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "made").stat().st_mode & 0o777 == 0o644
+
+
+def test_kill_ends_the_attempt_whole_and_it_reads_as_lost(ex, tmp_path):
+    h = ex.launch(req(tmp_path, 1, "sh", "-c", "sleep 100 & sleep 100"))
+    deadline = time.monotonic() + 10
+    while len(tree := [h.pid] + [p.pid for p in psutil.Process(h.pid).children(recursive=True)]) < 4:
+        assert time.monotonic() < deadline  # supervisor, the job's shell, its two sleeps
+        time.sleep(0.005)
+    procs = [psutil.Process(p) for p in tree]
+    ex.kill(h)
+    _, alive = psutil.wait_procs(procs, timeout=5)  # (SIGKILL lands at once; the exit takes a moment)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+    assert ex.started(1, 1) and ex.reconcile(h) == "lost"

@@ -5,6 +5,7 @@ Waits are on the event stream (``Stream``), bounded; triggers are files the jobs
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -108,7 +109,10 @@ async def test_stop_leaves_jobs_running_and_removes_what_it_published(api, ext, 
     command, trigger = waiter(tmp_path)
     jid = await submit(api, command=command)
     await stream.job(jid, "Running")
-    pid = ext.service.attempts(jid)[-1].pid
+    for _ in range(2000):  # the start is stored first, its process recorded a moment later
+        if (pid := ext.service.attempts(jid)[-1].pid) is not None:
+            break
+        await asyncio.sleep(0.005)
     state_dir = ext.state_dir
     await ext.stop_extension()
     assert not (Path(state_dir) / "endpoint.json").exists()

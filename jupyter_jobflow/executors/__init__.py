@@ -1,8 +1,9 @@
 """What every executor (local now, Slurm later) offers the engine.
 
 An executor starts one *attempt* of a job and afterwards finds it again from a ``Handle`` alone,
-also from a new process after the scheduler restarted (spec §1.16 Z1-Z2). The engine persists the
-``Handle`` right after ``launch`` and never needs anything else to follow, signal or reconcile it.
+also from a new process after the scheduler restarted (spec §1.16 Z1-Z2). The engine records the
+attempt as starting *before* ``launch`` and its ``Handle`` right after; an attempt recorded without
+a handle is found again by ``find`` (adopted), or was never ``started`` (started now, once).
 """
 
 from __future__ import annotations
@@ -65,6 +66,19 @@ class Executor(Protocol):
 
     def reconcile(self, handle: Handle) -> Reconciled:
         """Spec §1.16 Z2 for one attempt: ``"running"``, its ``ExitStatus``, or ``"lost"``."""
+
+    def find(self, job_id: int, attempt: int) -> Handle | None:
+        """The running attempt whose launch was recorded but whose handle was not (a crash or a
+        failed commit in between), identified by what the launch put in its command line."""
+
+    def started(self, job_id: int, attempt: int) -> bool:
+        """Whether the attempt ever began. False means it never ran and may be started again."""
+
+    def read_status(self, job_id: int, attempt: int) -> ExitStatus | None:
+        """The attempt's recorded end, without a handle; ``None`` if there is none."""
+
+    def kill(self, handle: Handle) -> None:
+        """End the attempt and everything it started at once, its supervisor included."""
 
     def signal(self, handle: Handle, sig: int) -> None:
         """Send ``sig`` to the attempt's whole process tree. Escalation (SIGTERM, grace

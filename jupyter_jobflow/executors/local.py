@@ -1,9 +1,14 @@
 """Job attempts on this machine, detached, under a tiny ``/bin/sh`` supervisor (spec §1.16 Z1).
 
-``/bin/sh -c SUPERVISOR jobflow STATUS CWD ARGV...`` runs in its own session (pid = pgid = sid),
-stdin /dev/null, stdout+stderr appended to ``logs/<job>/<attempt>.log``; it runs the job, then
-writes the exit code to ``status/<job>.<attempt>``, so the job outlives the scheduler's process.
-A shell, not Python: dash starts in a millisecond, Python in 70.
+``/bin/sh -c SUPERVISOR jobflow STATUS CWD UMASK ARGV...`` runs in its own session (pid = pgid =
+sid), stdin /dev/null, stdout+stderr appended to ``logs/<job>/<attempt>.log``; it first creates
+``status/<job>.<attempt>`` empty (private), runs the job, then writes the exit code there, so the
+job outlives the scheduler's process. A shell, not Python: dash starts in a millisecond, Python in 70.
+
+Exactly once: the status path names the attempt (state directory, job, attempt) in the
+supervisor's command line, so an attempt recorded as starting but whose pid a crash lost is found
+again (``find``); and the empty status file, made before the job runs, tells "never started" (no
+file: safe to start) from "started and vanished" (lost).
 
 The status is one builtin ``printf`` ending in a newline, read only once the supervisor is gone:
 "present and newline-terminated" is all or nothing like temp + ``mv``, without the millisecond of
@@ -32,13 +37,13 @@ from . import ExitStatus, Handle, LaunchRequest, Reconciled
 _TRAPPED = frozenset({_signal.SIGHUP, _signal.SIGINT, _signal.SIGQUIT, _signal.SIGUSR1,
                       _signal.SIGUSR2, _signal.SIGALRM, _signal.SIGTERM})
 # No variable is set before the job ran: the job sees the environment it was given (plus PWD=cwd,
-# minus OLDPWD, as after any ``cd``) and keeps the umask it was given: ``umask 077`` comes only
-# after it, so the status file is private (0600) whatever the host's umask. ``exec`` never runs a
-# builtin: argv ("exit", "3") is the program named exit, as with execvp, not the supervisor's end.
+# minus OLDPWD, as after any ``cd``). ``exec`` never runs a builtin: argv ("exit", "3") is the
+# program named exit, as with execvp, not the end of the supervisor.
 _SUPERVISOR = (
     f"trap : {' '.join(str(int(s)) for s in sorted(_TRAPPED))}\n"
-    '(cd -- "$2" && unset OLDPWD && shift 2 && exec "$@")\n'
-    'c=$?; umask 077; printf "%d\\n" $c >"$1"\n'
+    'umask 077; : >"$1"; umask "$3"\n'  # "started" marker, private; the job keeps the user's umask
+    '(cd -- "$2" && unset OLDPWD && shift 3 && exec "$@")\n'
+    'printf "%d\\n" $? >"$1"\n'
 )
 # Default dispositions and no blocked signal, whatever the host has (Python ignores SIGPIPE and
 # SIGXFSZ; a server started with nohup or '&' ignores SIGHUP or SIGINT).
@@ -48,7 +53,8 @@ _SAME_START = 0.05  # seconds of tolerance on create times (psutil derives them 
 
 class LocalExecutor:
     def __init__(self, state_dir: str | Path):
-        self.state_dir = Path(state_dir)
+        self.state_dir = Path(state_dir).absolute()  # absolute: the status path identifies the attempt
+        self._umask = _current_umask()
         self._logs, self._status = private_dir(self.state_dir / "logs"), private_dir(self.state_dir / "status")
 
     def log_path(self, job_id: int, attempt: int) -> Path:
@@ -77,7 +83,7 @@ class LocalExecutor:
             started_at = time.time()
             # posix_spawn (vfork) rather than Popen: as fast, and it resets signal handling.
             pid = os.posix_spawn(
-                "/bin/sh", ["/bin/sh", "-c", _SUPERVISOR, "jobflow", status, req.cwd, *req.argv],
+                "/bin/sh", _supervisor_argv(status, req.cwd, self._umask, req.argv),
                 req.env, file_actions=actions, setsid=True, setsigmask=(),
                 setsigdef=_DEFAULT_SIGNALS)
         finally:
@@ -88,6 +94,41 @@ class LocalExecutor:
         except psutil.NoSuchProcess:
             proc_start = started_at  # gone already; is_alive is False either way
         return Handle(req.job_id, req.attempt, pid, proc_start, started_at)
+
+    def find(self, job_id: int, attempt: int) -> Handle | None:
+        """The supervisor of an attempt whose launch was recorded but whose pid was not (the host
+        died, or a commit failed, between the two): found by the status path in its command line."""
+        want = _supervisor_argv(str(self.status_path(job_id, attempt)), "", "", ())[:5]
+        for proc in psutil.process_iter(["cmdline", "create_time"]):
+            try:
+                argv = proc.info["cmdline"] or []
+                if argv[:3] == want[:3] and argv[4:5] == want[4:5] and os.getsid(proc.pid) == proc.pid \
+                        and proc.status() != psutil.STATUS_ZOMBIE:  # the leader, not its forked subshell
+                    created = proc.info["create_time"]
+                    return Handle(job_id, attempt, proc.pid, created, created)
+            except (psutil.Error, OSError):
+                continue
+        return None
+
+    def started(self, job_id: int, attempt: int) -> bool:
+        """Whether the attempt's supervisor ever began: it makes its status file before the job runs."""
+        return self.status_path(job_id, attempt).exists()
+
+    def kill(self, handle: Handle) -> None:
+        """SIGKILL the attempt whole, supervisor included, and reap it: for a launch whose record
+        could not be stored, which must leave no process behind. It then reads as lost."""
+        proc = self._process(handle)
+        if proc is None:
+            return
+        try:
+            pids = {p.pid for p in proc.children(recursive=True)}
+        except psutil.Error:
+            pids = set()
+        _kill(handle.pid, _signal.SIGKILL, group=True)
+        for pid in pids | _members(handle.pid):
+            _kill(pid, _signal.SIGKILL)
+        with suppress(ChildProcessError):
+            os.waitpid(handle.pid, 0)
 
     def _process(self, handle: Handle) -> psutil.Process | None:
         """The supervisor, zombie included, if ``handle.pid`` is still that process."""
@@ -126,7 +167,11 @@ class LocalExecutor:
         if self._process(handle) is not None:  # never reap another child that reused the pid
             with suppress(ChildProcessError):  # not ours: started by an earlier scheduler
                 os.waitpid(handle.pid, os.WNOHANG)
-        path = self.status_path(handle.job_id, handle.attempt)
+        return self.read_status(handle.job_id, handle.attempt)
+
+    def read_status(self, job_id: int, attempt: int) -> ExitStatus | None:
+        """The attempt's recorded end, or ``None`` (running, never started, or died without one)."""
+        path = self.status_path(job_id, attempt)
         try:
             with open(path, "rb") as f:
                 text, ended_at = f.read(), os.fstat(f.fileno()).st_mtime
@@ -187,6 +232,19 @@ class LocalExecutor:
         except FileNotFoundError:
             raise NotFound(f"No log for job {job_id} attempt {attempt}") from None
         return data, offset + len(data)
+
+
+def _supervisor_argv(status: str, cwd: str, umask: str, argv: tuple[str, ...] | list[str]) -> list[str]:
+    return ["/bin/sh", "-c", _SUPERVISOR, "jobflow", status, cwd, umask, *argv]
+
+
+def _current_umask() -> str:
+    """This process's umask, for the job (the supervisor makes its own files private)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(line.split()[1] for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration):
+        return "0022"
 
 
 def _job_started(sup: psutil.Process, timeout: float = 1.0) -> bool:
