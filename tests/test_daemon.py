@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server_support import Daemon, process_alive
+from server_support import Daemon, process_alive, wait_for
 from jupyter_jobflow.errors import Unavailable
 from jupyter_jobflow.server.parsing import SUBMIT_FIELDS
 
@@ -71,7 +71,8 @@ def test_sigterm_removes_the_endpoint_and_the_next_daemon_readopts_the_running_j
         command = ["sh", "-c", f"echo one; while [ ! -e {trigger} ]; do sleep 0.02; done; echo two"]
         jid = first.ok("POST", "jobs", {"command": command})["id"]
         first.wait_job(jid, ("Running",))
-        pid = first.ok("GET", f"jobs/{jid}")["attempts"][-1]["pid"]
+        # a start is stored before its process is (exactly once): the pid may come a moment later
+        pid = wait_for(lambda: first.ok("GET", f"jobs/{jid}")["attempts"][-1]["pid"], "the job's pid")
     finally:
         assert first.stop() == 0
     assert not (state / "endpoint.json").exists()

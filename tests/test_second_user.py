@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from server_support import Daemon
+from server_support import Daemon, wait_for
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 OTHER = "jobflow-other"
@@ -118,7 +118,8 @@ def test_another_account_cannot_read_the_state_directory_nor_use_the_daemon(othe
         assert status == 201, reply
         job = reply["id"]
         daemon.wait_job(job, ("Running",))
-        pid = daemon.ok("GET", f"jobs/{job}")["attempts"][-1]["pid"]
+        # a start is stored before its process is (exactly once), so the pid may come a moment later
+        pid = wait_for(lambda: daemon.ok("GET", f"jobs/{job}")["attempts"][-1]["pid"], "the job's pid")
         got = attack(other_python, state, daemon.api(""), job, pid)
         assert got["uid"] != 0
         assert got["list_state_dir"][0] == "PermissionError"
