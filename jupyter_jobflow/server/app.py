@@ -47,10 +47,23 @@ class JobflowApp(ExtensionApp):
     group_limits = Dict(value_trait=Int(), help="Running jobs allowed at once per group: "
                         "{name: limit}, 0 = no limit").tag(config=True)
     kill_grace = Float(30.0, help="Seconds between SIGTERM and SIGKILL when a job is stopped").tag(config=True)
+    retention = Unicode(None, allow_none=True, help="Keep finished jobs this long, then purge them with their "
+                        "logs (30d, 7-0, 12h; none keeps every job). Default: $JOBFLOW_RETENTION, "
+                        "else 30d").tag(config=True)
 
     @default("state_dir")
     def _default_state_dir(self) -> str:
         return str(paths.default_state_dir())
+
+    @validate("retention")
+    def _check_retention(self, proposal: dict[str, Any]) -> str | None:
+        from ..retention import parse_retention
+
+        try:
+            parse_retention(proposal["value"])
+        except Exception as e:
+            raise TraitError(f"JobflowApp.retention: {e}") from None
+        return proposal["value"]
 
     @validate("default_time_limit")
     def _check_time_limit(self, proposal: dict[str, Any]) -> str | None:
@@ -65,12 +78,14 @@ class JobflowApp(ExtensionApp):
         from ..service import JobService
 
         limit = parse_time_limit(self.default_time_limit) if self.default_time_limit else None
-        service: JobService | None = JobService(self.state_dir, simulated_gpus=self.simulated_gpus,
-                                                kill_grace=self.kill_grace, default_time_limit=limit)
-        try:
+        service: JobService | None = None
+        try:  # a second host, a damaged database, an unwritable directory: one line and 503s
+            service = JobService(self.state_dir, simulated_gpus=self.simulated_gpus, kill_grace=self.kill_grace,
+                                 default_time_limit=limit, retention=self.retention)
             service.start()
         except Unavailable as e:
-            service.close()
+            if service is not None:
+                service.close()
             service, self.unavailable = None, str(e)
             self.log.warning("jobflow: not scheduling here: %s", e)
         else:
