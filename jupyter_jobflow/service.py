@@ -12,6 +12,7 @@ the engine's mirror. Every method is synchronous and thread-safe, and fast: the 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import getpass
 import heapq
@@ -740,10 +741,14 @@ def _open_store(path: Path) -> Store:
 
 def _unusable(state_dir: Path, err: OSError) -> Unavailable:
     """One line for a state directory the host cannot use (unwritable, a file, a full disk)."""
-    why = err.strerror or str(err)
     where = err.filename or state_dir
-    return Unavailable(f"Cannot use the jobflow state directory {state_dir}: {why} ({where}); make it a "
-                       f"directory this user can write, or choose another (--state-dir or $JOBFLOW_HOME)")
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "the disk is full; free space and start again"
+    elif err.errno == errno.EROFS:
+        fix = "it is on a read-only file system; choose another (--state-dir or $JOBFLOW_HOME)"
+    else:
+        fix = "make it a directory this user can write, or choose another (--state-dir or $JOBFLOW_HOME)"
+    return Unavailable(f"Cannot use the jobflow state directory {state_dir}: {err.strerror or err} ({where}); {fix}")
 
 
 def _explain_condition(cond: depspec.Condition, parent: Job | None) -> str:

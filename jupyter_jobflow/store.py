@@ -129,6 +129,9 @@ def open_failure(path: Path, err: sqlite3.Error) -> "Unavailable":
         why = "is damaged or not a jobflow database; move it away (a fresh one is made) or restore a backup"
     elif "full" in text:
         why = f"cannot be written: the disk is full; free space on {path.parent} and start again"
+    elif "disk I/O error" in text:
+        why = (f"cannot be written (disk I/O error: a full disk, a file size limit or a failing device); "
+               f"check {path.parent} and start again")
     elif "readonly" in text or "unable to open" in text or "read-only" in text:
         why = (f"cannot be written ({text}); make {path.parent} writable by this user, or choose another "
                f"state directory (--state-dir or $JOBFLOW_HOME)")
