@@ -62,11 +62,13 @@ class Selection:
     kept: list[int] = field(default_factory=list)
 
 
-def select(jobs: Mapping[int, Job], dependents: Mapping[int, Iterable[int]], cutoff: float) -> Selection:
-    """The finished jobs that ended before ``cutoff`` and that nothing active still needs."""
+def select(jobs: Mapping[int, Job], dependents: Mapping[int, Iterable[int]], cutoff: float,
+           among: Iterable[int] | None = None) -> Selection:
+    """The finished jobs (of ``among``, default all) that ended before ``cutoff`` and that
+    nothing active still needs."""
     active_arrays = {j.array_of for j in jobs.values() if j.array_of is not None and not j.state.terminal}
     ids, kept = [], []
-    for job in jobs.values():
+    for job in jobs.values() if among is None else (jobs[i] for i in among if i in jobs):
         ended = job.ended_at if job.ended_at is not None else job.submitted_at
         if not job.state.terminal or ended >= cutoff:
             continue

@@ -22,7 +22,7 @@ import shlex
 import sqlite3
 import threading
 import time
-from collections import ChainMap
+from collections import ChainMap, Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -48,6 +48,7 @@ log = logging.getLogger("jupyter_jobflow")
 #: the event stream's snapshot: finished jobs that ended within this many seconds, at most so many
 SNAPSHOT_RECENT = 86400.0
 SNAPSHOT_LIMIT = 1000
+PURGE_BATCH = 2000  # jobs purged per hold of the engine's lock
 
 INTERPRETERS = {"python", "python3", "bash", "sh", "zsh", "Rscript", "julia", "node", "perl"}
 
@@ -237,13 +238,23 @@ class JobService(GpuServiceMixin):
         with self.engine.lock:
             cutoff = self.clock() - age
             chosen = retention_.select(self.engine.jobs, self.engine.dependents, cutoff)
-            report = retention_.PurgeReport(chosen.ids, chosen.kept, age, dry_run)
-            if dry_run:
-                return report
-            gone = [self.engine.jobs[i] for i in chosen.ids]
-            report.counts = self.engine.forget(chosen.ids, events_before=cutoff)
-            wire.forget(chosen.ids)
-        report.counts["files"] = retention_.remove_files(self.state_dir, gone)
+        report = retention_.PurgeReport(chosen.ids, chosen.kept, age, dry_run)
+        if dry_run:
+            return report
+        report.ids, counts = [], Counter()
+        for start in range(0, len(chosen.ids), PURGE_BATCH):  # short holds of the lock: the scheduler goes on
+            batch = chosen.ids[start:start + PURGE_BATCH]
+            with self.engine.lock:  # chosen before the lock: a job submitted since may need one of them
+                batch = retention_.select(self.engine.jobs, self.engine.dependents, cutoff, batch).ids
+                gone = [self.engine.jobs[i] for i in batch]
+                counts.update(self.engine.forget(batch))
+                wire.forget(batch)
+            counts["files"] += retention_.remove_files(self.state_dir, gone)
+            report.ids += batch
+        with self.engine.lock:  # the events of jobs still kept, older than the retention
+            counts.update(self.engine.forget([], events_before=cutoff))
+        self.store.checkpoint()  # give the WAL's pages back; the database's own free pages are reused
+        report.counts = dict(counts)
         return report
 
     def _auto_purge(self) -> None:

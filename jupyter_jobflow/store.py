@@ -325,6 +325,12 @@ class Store:
             self.db.execute("DELETE FROM temp.purge_ids")
         return counts
 
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it (after a purge: the WAL held every
+        deleted page)."""
+        with self._lock:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # -- groups ---------------------------------------------------------------------------
     def groups(self) -> dict[str, Group]:
         return {r["name"]: Group(r["name"], r["parallel"], bool(r["paused"]))

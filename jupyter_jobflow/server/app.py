@@ -7,8 +7,9 @@ inherit them), and keeps the server from being culled as idle while jobs are que
 On shutdown it stops scheduling; running jobs go on and the next host re-adopts them.
 
 If another host (a ``jobflow daemon``, another Jupyter server) already schedules the state
-directory, the extension still mounts the API, but every route answers 503 with the lock's
-message naming the holder; it writes no endpoint and exports nothing, so clients find the host
+directory, or the directory or its database cannot be used (damaged, newer, unwritable, full),
+the extension still mounts the API, but every route answers 503 with the one-line message naming
+the holder or the path (and logs it once); it writes no endpoint and exports nothing, so clients find the host
 that does schedule through its endpoint file.
 """
 
