@@ -5,8 +5,9 @@ and after the purge of the default retention (30 days). Prints one RESULT line p
 
 How the jobs are made: ``--real`` jobs (``true``) run through a real service; the other finished
 jobs are written in bulk through the store (a job row, its attempt and its three events with the
-job's JSON, as the engine writes them), because 50,000 processes take minutes on a small machine.
-Their end times spread over the last 60 days: 90% are older than the retention. Then the host
+job's JSON, as the engine writes them; a log and a status file each), because 50,000 processes
+take minutes on a small machine. Their end times spread evenly over the last 60 days: half are
+older than the retention. Then the host
 (``JobService``, in this process, so its RSS is the host's) starts on that store, as after a
 restart, every job is listed once (the server caches each job's JSON), and the figures are taken;
 then the clock-driven purge runs and they are taken again.
@@ -33,7 +34,7 @@ os.environ.setdefault("JOBFLOW_GPU_SOURCE", "none")
 from benchlib import ms, result  # noqa: E402
 from jupyter_jobflow import wire  # noqa: E402
 from jupyter_jobflow.model import Attempt, Job, JobState  # noqa: E402
-from jupyter_jobflow.service import JobService  # noqa: E402
+from jupyter_jobflow.service import PURGE_BATCH, JobService  # noqa: E402
 from jupyter_jobflow.store import Store  # noqa: E402
 from jupyter_jobflow.wire import job_to_json  # noqa: E402
 
@@ -43,6 +44,7 @@ DAY = 86400.0
 def bulk_finished(state: Path, n: int, now: float) -> int:
     """``n`` finished jobs, ended evenly over the last 60 days; returns how many are older than 30."""
     store = Store(state / "jobflow.db")
+    (state / "status").mkdir()
     old = 0
     with store.transaction():
         for i in range(n):
@@ -53,6 +55,9 @@ def bulk_finished(state: Path, n: int, now: float) -> int:
                       submitted_at=ended - 120, first_started_at=ended - 60, started_at=ended - 60, ended_at=ended,
                       user="user", scope="user:user")
             job = job.evolve(id=store.insert_job(job, []))
+            (state / "logs" / str(job.id)).mkdir(parents=True)
+            (state / "logs" / str(job.id) / "1.log").write_text(f"epoch 1 loss 0.{i}\n")
+            (state / "status" / f"{job.id}.1").write_text("0\n")
             store.insert_attempt(Attempt(job.id, 1, ended - 60, pid=1000 + i, proc_start=ended - 60))
             store.end_attempt(job.id, 1, ended_at=ended, exit_code=0, signal=None, state=JobState.FINISHED,
                               reason=None)
@@ -109,9 +114,21 @@ def main() -> None:
 
         figures(svc, "before")
         svc.retention = 30 * DAY  # the default retention, as a host started without --retention has
+        holds: list[float] = []
+        forget = svc.engine.forget
+
+        def timed_forget(*a, **kw):  # each call is one hold of the engine's lock
+            t0 = time.perf_counter()
+            try:
+                return forget(*a, **kw)
+            finally:
+                holds.append(time.perf_counter() - t0)
+
+        svc.engine.forget = timed_forget
         t = time.perf_counter()
         report = svc.purge()
-        result("purge.time", ms(time.perf_counter() - t),
+        result("purge.time", ms(time.perf_counter() - t), f"batches of {PURGE_BATCH}, longest lock hold "
+               f"{ms(max(holds))}; "
                f"{len(report.ids):,} jobs, {report.counts.get('events', 0):,} events, "
                f"{report.counts.get('files', 0):,} paths, {len(report.kept):,} kept")
         figures(svc, "after")

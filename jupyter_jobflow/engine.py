@@ -184,11 +184,11 @@ class Engine:
             self._dirty.update(j.id for j in self.jobs.values() if j.group == group.name and j.state is JobState.QUEUED)
         self.wake()
 
-    def forget(self, ids: list[int], events_before: float | None = None) -> dict[str, int]:
+    def forget(self, ids: list[int], *, job_events: bool = True) -> dict[str, int]:
         """Purge finished jobs (``retention.select`` chose them): the store's rows and the mirror's
         entries together, under the lock, with one ``purged`` event naming them."""
         with self.lock, self.store.transaction():
-            counts = self.store.purge_jobs(ids, events_before)
+            counts = self.store.purge_jobs(ids, job_events=job_events)
             for jid in ids:
                 job = self.jobs.pop(jid, None)
                 for parent in self.specs.pop(jid, DepSpec()).job_ids():

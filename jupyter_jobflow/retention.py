@@ -165,8 +165,10 @@ class PurgeReport:
 
 
 class Purger:
-    """Purges at start and then every ``every`` seconds of ``clock``; it looks at the clock every
-    ``poll`` real seconds, so a test that moves the clock sees the purge within ``poll``."""
+    """Purges at start and then every ``every`` seconds of ``clock``, in its own thread (the first
+    purge of a large old store takes seconds, mostly deleting files: the host serves meanwhile).
+    It looks at the clock every ``poll`` real seconds, so a test that moves the clock sees the
+    purge within ``poll``."""
 
     def __init__(self, purge: Callable[[], Any], clock: Callable[[], float], every: float = PURGE_EVERY,
                  poll: float = 60.0):
@@ -175,8 +177,11 @@ class Purger:
         self._thread: threading.Thread | None = None
         self._due = 0.0
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def start(self) -> None:
-        self._run()
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="jobflow-purge", daemon=True)
         self._thread.start()
@@ -188,6 +193,7 @@ class Purger:
             self._thread = None
 
     def _loop(self) -> None:
+        self._run()
         while not self._stop.wait(self.poll):
             if self.clock() >= self._due:
                 self._run()

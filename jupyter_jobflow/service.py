@@ -48,7 +48,7 @@ log = logging.getLogger("jupyter_jobflow")
 #: the event stream's snapshot: finished jobs that ended within this many seconds, at most so many
 SNAPSHOT_RECENT = 86400.0
 SNAPSHOT_LIMIT = 1000
-PURGE_BATCH = 2000  # jobs purged per hold of the engine's lock
+PURGE_BATCH = 500  # jobs purged per hold of the engine's lock (~10 ms each)
 
 INTERPRETERS = {"python", "python3", "bash", "sh", "zsh", "Rscript", "julia", "node", "perl"}
 
@@ -173,7 +173,7 @@ class JobService(GpuServiceMixin):
                 self.store = self.engine.store = _open_store(self.state_dir / "jobflow.db")
             self.gpu_monitor.start()  # its first sample comes before the first decision
             self.engine.start()
-            self._purger.start()  # a first purge now, then every hour of the clock
+            self._purger.start()  # a first purge now (in its thread), then every hour of the clock
         except BaseException:
             self._purger.stop()
             self.gpu_monitor.stop()
@@ -243,16 +243,17 @@ class JobService(GpuServiceMixin):
             return report
         report.ids, counts = [], Counter()
         for start in range(0, len(chosen.ids), PURGE_BATCH):  # short holds of the lock: the scheduler goes on
+            if self._purger.stopping:  # the host stops: the rest waits for the next purge
+                break
             batch = chosen.ids[start:start + PURGE_BATCH]
             with self.engine.lock:  # chosen before the lock: a job submitted since may need one of them
                 batch = retention_.select(self.engine.jobs, self.engine.dependents, cutoff, batch).ids
                 gone = [self.engine.jobs[i] for i in batch]
-                counts.update(self.engine.forget(batch))
+                counts.update(self.engine.forget(batch, job_events=False))  # their events: below, at once
                 wire.forget(batch)
             counts["files"] += retention_.remove_files(self.state_dir, gone)
             report.ids += batch
-        with self.engine.lock:  # the events of jobs still kept, older than the retention
-            counts.update(self.engine.forget([], events_before=cutoff))
+        counts["events"] += self.store.purge_events(cutoff)  # theirs, and any older than the retention
         self.store.checkpoint()  # give the WAL's pages back; the database's own free pages are reused
         report.counts = dict(counts)
         return report

@@ -305,9 +305,10 @@ class Store:
                 for r in rows]
 
     # -- retention ------------------------------------------------------------------------
-    def purge_jobs(self, ids: list[int], events_before: float | None = None) -> dict[str, int]:
-        """Delete ``ids`` with their edges (both ways), attempts, events and array groups, and
-        every event older than ``events_before``; returns how many rows of each went."""
+    def purge_jobs(self, ids: list[int], *, job_events: bool = True) -> dict[str, int]:
+        """Delete ``ids`` with their edges (both ways), attempts, array groups and (``job_events``)
+        events. Returns how many rows of each went. (Events have no index by job: a purge in
+        batches leaves their events to ``purge_events``, one scan instead of one per batch.)"""
         counts: dict[str, int] = {}
         with self.transaction():
             self.db.execute("CREATE TEMP TABLE IF NOT EXISTS purge_ids (id INTEGER PRIMARY KEY)")
@@ -317,13 +318,25 @@ class Store:
                                  ("dependencies", "job_id IN (SELECT id FROM temp.purge_ids) "
                                                   "OR parent_id IN (SELECT id FROM temp.purge_ids)"),
                                  ("attempts", "job_id IN (SELECT id FROM temp.purge_ids)"),
-                                 ("events", "job_id IN (SELECT id FROM temp.purge_ids)"),
+                                 ("events", "job_id IN (SELECT id FROM temp.purge_ids)" if job_events and ids
+                                  else "0"),
                                  ("groups", "name IN (SELECT 'array-' || id FROM temp.purge_ids)")):
                 counts[table] = self.db.execute(f"DELETE FROM {table} WHERE {where}").rowcount
-            if events_before is not None:
-                counts["events"] += self.db.execute("DELETE FROM events WHERE ts < ?", [events_before]).rowcount
             self.db.execute("DELETE FROM temp.purge_ids")
         return counts
+
+    def purge_events(self, before: float, window: int = 20_000) -> int:
+        """Delete the events older than ``before`` and those of jobs that are gone, ``window``
+        seqs per transaction (so the scheduler's writes are never held up long)."""
+        removed, low = 0, 0
+        high = self.last_event_seq()
+        while low < high:
+            with self.transaction():
+                removed += self.db.execute(
+                    "DELETE FROM events WHERE seq > ? AND seq <= ? AND (ts < ? OR (job_id IS NOT NULL AND "
+                    "job_id NOT IN (SELECT id FROM jobs)))", [low, low + window, before]).rowcount
+            low += window
+        return removed
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database and truncate it (after a purge: the WAL held every
