@@ -247,14 +247,17 @@ class JobService(GpuServiceMixin):
                 break
             batch = chosen.ids[start:start + PURGE_BATCH]
             with self.engine.lock:  # chosen before the lock: a job submitted since may need one of them
-                batch = retention_.select(self.engine.jobs, self.engine.dependents, cutoff, batch).ids
+                again = retention_.select(self.engine.jobs, self.engine.dependents, cutoff, batch)
+                batch = again.ids
+                report.kept += again.kept
                 gone = [self.engine.jobs[i] for i in batch]
                 counts.update(self.engine.forget(batch, job_events=False))  # their events: below, at once
                 wire.forget(batch)
             counts["files"] += retention_.remove_files(self.state_dir, gone)
             report.ids += batch
         counts["events"] += self.store.purge_events(cutoff)  # theirs, and any older than the retention
-        self.store.checkpoint()  # give the WAL's pages back; the database's own free pages are reused
+        if report.ids or counts["events"]:
+            self.store.checkpoint()  # give the WAL's pages back; the database's own free pages are reused
         report.counts = dict(counts)
         return report
 
