@@ -36,7 +36,10 @@ def parse_retention(value: str | float | int | None) -> float | None:
     (``30d``, ``7-0``, ``12h``; a bare number is minutes); numbers are seconds; 0 or ``none``
     disables purging."""
     if value is None:
-        value = os.environ.get(ENV) or DEFAULT
+        try:
+            return parse_retention(os.environ.get(ENV) or DEFAULT)
+        except InvalidSpec as e:
+            raise InvalidSpec(f"${ENV}: {e}") from None
     if isinstance(value, bool):
         raise InvalidSpec(f"Invalid retention {value!r}: expected a duration like 30d or 7-0, or none")
     if isinstance(value, (int, float)):

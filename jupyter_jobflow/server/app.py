@@ -25,7 +25,7 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Dict, Float, Int, TraitError, Unicode, default, validate
 
 from .. import paths
-from ..errors import Unavailable
+from ..errors import JobflowError
 from ..model import JobState
 from ..timespec import parse_time_limit
 from .handlers import HostContext, make_handlers
@@ -84,7 +84,7 @@ class JobflowApp(ExtensionApp):
             service = JobService(self.state_dir, simulated_gpus=self.simulated_gpus, kill_grace=self.kill_grace,
                                  default_time_limit=limit, retention=self.retention)
             service.start()
-        except Unavailable as e:
+        except JobflowError as e:  # Unavailable, or a bad $JOBFLOW_RETENTION (InvalidSpec)
             if service is not None:
                 service.close()
             service, self.unavailable = None, str(e)
