@@ -177,19 +177,31 @@ def _log(client: Any, job_id: int, attempt: int | None, follow: bool) -> int:
 def jobflow_main(argv: list[str]) -> int:
     p = Parser(prog="jobflow", description="The jobflow service of a state directory.")
     add_state_dir(p)
-    sub = p.add_subparsers(dest="verb", required=True, metavar="{daemon,status,stop}", parser_class=Parser)
+    sub = p.add_subparsers(dest="verb", required=True, metavar="{daemon,status,stop,purge}", parser_class=Parser)
     d = sub.add_parser("daemon", help="serve the state directory (foreground unless --detach)")
     d.add_argument("--port", type=int, metavar="N", help="port on 127.0.0.1 (default: any free one)")
     d.add_argument("--detach", action="store_true", help="start in the background and return once it answers")
+    d.add_argument("--retention", metavar="D", help="keep finished jobs this long, then purge them (30d, 7-0, "
+                   "none; default: $JOBFLOW_RETENTION, else 30d)")
     add_state_dir(d, sub=True)
     add_state_dir(sub.add_parser("status", help="which host serves the state directory, and its job counts"), sub=True)
     s = sub.add_parser("stop", help="stop the daemon of the state directory (running jobs go on)")
     s.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
     add_state_dir(s, sub=True)
+    pg = sub.add_parser("purge", help="forget finished jobs (and their logs) that ended long ago")
+    pg.add_argument("--older-than", metavar="D", help="ended more than D ago (30d, 7-0, 12h; default: the "
+                    "host's retention)")
+    pg.add_argument("--dry-run", action="store_true", help="only list what would be purged")
+    add_state_dir(pg, sub=True)
     args = p.parse_args(argv)
     from .paths import default_state_dir
 
     state_dir = Path(args.state_dir).expanduser() if args.state_dir else default_state_dir()
+    if args.verb == "daemon" and args.retention is not None:
+        from .retention import ENV, parse_retention
+
+        parse_retention(args.retention)  # a mistake is one line here, not in the daemon
+        os.environ[ENV] = args.retention  # the daemon, detached or not, reads it
     if args.verb == "daemon" and args.detach:
         from .client import ensure_daemon
 
@@ -201,6 +213,8 @@ def jobflow_main(argv: list[str]) -> int:
         serve(state_dir, port=args.port or 0)
     elif args.verb == "status":
         return _status(connect(args.state_dir))
+    elif args.verb == "purge":
+        print(connect(args.state_dir).purge(older_than=args.older_than, dry_run=args.dry_run)["text"])
     else:
         return _stop(state_dir, args.timeout)
     return 0

@@ -158,6 +158,10 @@ class Client:
     def status(self) -> dict[str, Any]:
         return self.request("GET", "status")
 
+    def purge(self, *, older_than: str | float | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """Forget finished jobs older than ``older_than`` (default: the host's retention)."""
+        return self.request("POST", "purge", {"older_than": older_than, "dry_run": dry_run})
+
 
 def ensure_daemon(state_dir: str | os.PathLike[str] | None = None, *, port: int | None = None,
                   timeout: float = 20.0) -> dict[str, Any]:

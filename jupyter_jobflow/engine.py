@@ -237,6 +237,31 @@ class Engine:
             self._dirty.update(j.id for j in self.jobs.values() if j.group == group.name and j.state is JobState.QUEUED)
         self.wake()
 
+    def forget(self, ids: list[int], *, job_events: bool = True) -> dict[str, int]:
+        """Purge finished jobs (``retention.select`` chose them): the store's rows and the mirror's
+        entries together, under the lock, with one ``purged`` event naming them."""
+        with self.lock, self.store.transaction():
+            counts = self.store.purge_jobs(ids, job_events=job_events)
+            for jid in ids:
+                job = self.jobs.pop(jid, None)
+                for parent in self.specs.pop(jid, DepSpec()).job_ids():
+                    children = self.dependents.get(parent)
+                    if children is not None:
+                        children.discard(jid)
+                        if not children:
+                            del self.dependents[parent]
+                self.dependents.pop(jid, None)
+                for pending in (self.running, self._dirty, self._waiting_for_resources, self._ended):
+                    pending.discard(jid)
+                self._timers.pop(jid, None)
+                if job is not None and job.array_of == jid:
+                    self.groups.pop(f"array-{jid}", None)
+            if ids:
+                self._event("purged", None, ids=list(ids), count=len(ids))
+        with self.lock:
+            self._commit_events()
+        return counts
+
     # -- the loop -------------------------------------------------------------------------
     def resources_changed(self) -> None:
         """Something outside our jobs changed (a GPU sample): look again if a job waits for resources."""

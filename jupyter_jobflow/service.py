@@ -12,22 +12,27 @@ the engine's mirror. Every method is synchronous and thread-safe, and fast: the 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import getpass
+import heapq
+import logging
 import os
 import shlex
+import sqlite3
 import threading
 import time
-from collections import ChainMap
+from collections import ChainMap, Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from . import depspec
+from . import depspec, wire
+from . import retention as retention_
 from .decide import Group, Snapshot, decide
 from .depspec import DepSpec
 from .engine import Engine, EngineConfig
-from .errors import Conflict, InvalidSpec, NotFound
+from .errors import Conflict, InvalidSpec, NotFound, Unavailable
 from .evaluate import Verdict, evaluate
 from .executors.local import LocalExecutor
 from .gpuattr import KernelLookup
@@ -38,8 +43,14 @@ from .jobenv import stored_env
 from .model import ACTIVE, DEPENDENCY, HELD_BY_USER, Job, JobState, Reason, RetryPolicy
 from .options import array_indices
 from .privacy import create_private, private_dir, secure_state_dir, write_private
-from .store import Store
+from .store import Store, open_failure
 from .timespec import format_duration, parse_time_limit
+
+log = logging.getLogger("jupyter_jobflow")
+#: the event stream's snapshot: finished jobs that ended within this many seconds, at most so many
+SNAPSHOT_RECENT = 86400.0
+SNAPSHOT_LIMIT = 1000
+PURGE_BATCH = 500  # jobs purged per hold of the engine's lock (~10 ms each)
 
 INTERPRETERS = {"python", "python3", "bash", "sh", "zsh", "Rscript", "julia", "node", "perl"}
 
@@ -127,11 +138,17 @@ class JobService(GpuServiceMixin):
                  default_time_limit: float | None = None, clock: Callable[[], float] = time.time,
                  executor: Any = None, gpu_sample_interval: float = 1.0, gpu_history_seconds: float = 600.0,
                  external_memory_threshold_mib: int = 1024, kernel_lookup: KernelLookup | None = None,
-                 gpu_source: str | None = None):
-        self.state_dir = secure_state_dir(state_dir)  # 0700: jobs, logs and tokens are private
-        create_private(self.state_dir / "jobflow.db")  # before SQLite: its -wal/-shm take this mode
-        self.store = Store(self.state_dir / "jobflow.db")
-        self.executor = executor or LocalExecutor(self.state_dir)
+                 gpu_source: str | None = None, retention: str | float | None = None,
+                 purge_every: float = retention_.PURGE_EVERY, purge_poll: float = 60.0):
+        try:
+            self.state_dir = secure_state_dir(state_dir)  # 0700: jobs, logs and tokens are private
+            self.executor = executor or LocalExecutor(self.state_dir)
+        except OSError as e:
+            raise _unusable(Path(state_dir), e) from None
+        #: opened by ``start`` once the host lock is held: a losing host never touches the database
+        self.store: Store = None  # type: ignore[assignment]
+        #: seconds a finished job is kept (None: forever); see ``retention.py``
+        self.retention = retention_.parse_retention(retention)
         self._owns_gpus = gpus is None
         self.gpus = gpus or inventory_from_env(simulated_gpus, source=gpu_source)
         self.default_time_limit = default_time_limit
@@ -143,6 +160,7 @@ class JobService(GpuServiceMixin):
         self._lock_file: HostLock | None = None
         self._secrets: tuple[str, ...] = ()  # values no stored environment may hold (the host's tokens)
         self.engine.runtime_env = {"JOBFLOW_HOME": str(self.state_dir)}
+        self._purger = retention_.Purger(self._auto_purge, clock, purge_every, purge_poll)
 
     def set_endpoint(self, url: str, token: str, *, secrets: Iterable[str] = ()) -> None:
         """The host that serves this service: its jobs get ``JOBFLOW_URL``/``JOBFLOW_TOKEN`` at
@@ -153,12 +171,20 @@ class JobService(GpuServiceMixin):
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> "JobService":
         """Take the state directory's lock (one scheduler per directory), re-adopt what ran
-        through the last stop, and start scheduling. ``Unavailable`` names the holder."""
-        self._lock_file = HostLock.acquire(self.state_dir / "scheduler.lock")
+        through the last stop, and start scheduling. ``Unavailable`` names the holder, or what
+        is wrong with the state directory or its database, in one line."""
         try:
+            self._lock_file = HostLock.acquire(self.state_dir / "scheduler.lock")
+        except OSError as e:
+            raise _unusable(self.state_dir, e) from None
+        try:
+            if self.store is None:  # only now: a second host fails on the lock, naming its holder
+                self.store = self.engine.store = _open_store(self.state_dir / "jobflow.db")
             self.gpu_monitor.start()  # its first sample comes before the first decision
             self.engine.start()
+            self._purger.start()  # a first purge now (in its thread), then every hour of the clock
         except BaseException:
+            self._purger.stop()
             self.gpu_monitor.stop()
             self._lock_file.release()
             raise
@@ -166,6 +192,7 @@ class JobService(GpuServiceMixin):
 
     def stop(self) -> None:
         """Stop scheduling; running jobs go on and are re-adopted by the next start."""
+        self._purger.stop()
         self.gpu_monitor.stop()
         self.engine.stop()
         if self._lock_file is not None:
@@ -174,7 +201,8 @@ class JobService(GpuServiceMixin):
 
     def close(self) -> None:
         self.stop()
-        self.store.close()
+        if self.store is not None:
+            self.store.close()
         if self._owns_gpus:
             self.gpus.close()
 
@@ -191,6 +219,62 @@ class JobService(GpuServiceMixin):
         first and then skips the events up to ``seq`` misses nothing and sees nothing twice."""
         with self.engine.lock:
             return self.store.last_event_seq(), sorted(self.engine.jobs.values(), key=lambda j: j.id)
+
+    def stream_snapshot(self, recent: float = SNAPSHOT_RECENT,
+                        limit: int = SNAPSHOT_LIMIT) -> tuple[int, list[Job], int]:
+        """``(seq, jobs, total)`` for the event stream: every active job and the finished ones
+        that ended within ``recent`` seconds (the ``limit`` newest of those), by id; ``total``
+        counts every retained job, so a client knows how many to page with ``GET jobs``."""
+        with self.engine.lock:
+            cutoff = self.clock() - recent
+            active, finished = [], []
+            for job in self.engine.jobs.values():
+                if not job.state.terminal:
+                    active.append(job)
+                elif (job.ended_at or job.submitted_at) >= cutoff:
+                    finished.append(job)
+            finished = heapq.nlargest(limit, finished, key=lambda j: (j.ended_at or j.submitted_at, j.id))
+            return self.store.last_event_seq(), sorted(active + finished, key=lambda j: j.id), len(self.engine.jobs)
+
+    # -- retention ------------------------------------------------------------------------
+    def purge(self, older_than: str | float | None = None, *, dry_run: bool = False) -> retention_.PurgeReport:
+        """Forget the finished jobs that ended more than ``older_than`` ago (default: the
+        retention), with their attempts, events, logs, status files, scripts and saved
+        variables; never one that an active job needs (see ``retention.select``)."""
+        age = self.retention if older_than is None else retention_.parse_retention(older_than)
+        if age is None:
+            return retention_.PurgeReport([], [], None, dry_run)
+        with self.engine.lock:
+            cutoff = self.clock() - age
+            chosen = retention_.select(self.engine.jobs, self.engine.dependents, cutoff)
+        report = retention_.PurgeReport(chosen.ids, chosen.kept, age, dry_run)
+        if dry_run:
+            return report
+        report.ids, counts = [], Counter()
+        for start in range(0, len(chosen.ids), PURGE_BATCH):  # short holds of the lock: the scheduler goes on
+            if self._purger.stopping:  # the host stops: the rest waits for the next purge
+                break
+            batch = chosen.ids[start:start + PURGE_BATCH]
+            with self.engine.lock:  # chosen before the lock: a job submitted since may need one of them
+                again = retention_.select(self.engine.jobs, self.engine.dependents, cutoff, batch)
+                batch = again.ids
+                report.kept += again.kept
+                gone = [self.engine.jobs[i] for i in batch]
+                counts.update(self.engine.forget(batch, job_events=False))  # their events: below, at once
+                wire.forget(batch)
+            counts["files"] += retention_.remove_files(self.state_dir, gone)
+            report.ids += batch
+        counts["events"] += self.store.purge_events(cutoff)  # theirs, and any older than the retention
+        if report.ids or counts["events"]:
+            self.store.checkpoint()  # give the WAL's pages back; the database's own free pages are reused
+        report.counts = dict(counts)
+        return report
+
+    def _auto_purge(self) -> None:
+        report = self.purge()
+        if report.ids:
+            log.info("jobflow: purged %d finished jobs older than %s", len(report.ids),
+                     format_duration(report.older_than))
 
     # -- submit ---------------------------------------------------------------------------
     def submit(self, command: Sequence[str] | str | None = None, *, script: str | None = None,
@@ -674,6 +758,28 @@ class JobService(GpuServiceMixin):
         if limit is not None:
             lines.append(f"Slots: {len(running)} of {limit} running")
         return lines
+
+
+def _open_store(path: Path) -> Store:
+    try:
+        create_private(path)  # before SQLite: its -wal/-shm take this mode
+        return Store(path)
+    except sqlite3.Error as e:
+        raise open_failure(path, e) from None
+    except OSError as e:
+        raise _unusable(path.parent, e) from None
+
+
+def _unusable(state_dir: Path, err: OSError) -> Unavailable:
+    """One line for a state directory the host cannot use (unwritable, a file, a full disk)."""
+    where = err.filename or state_dir
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "the disk is full; free space and start again"
+    elif err.errno == errno.EROFS:
+        fix = "it is on a read-only file system; choose another (--state-dir or $JOBFLOW_HOME)"
+    else:
+        fix = "make it a directory this user can write, or choose another (--state-dir or $JOBFLOW_HOME)"
+    return Unavailable(f"Cannot use the jobflow state directory {state_dir}: {err.strerror or err} ({where}); {fix}")
 
 
 def _explain_condition(cond: depspec.Condition, parent: Job | None) -> str:

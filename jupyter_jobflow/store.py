@@ -120,6 +120,28 @@ def _attempt_from_row(r: sqlite3.Row) -> Attempt:
                    reason=reason)
 
 
+def open_failure(path: Path, err: sqlite3.Error) -> "Unavailable":
+    """One line for a database that cannot be opened: what is wrong with ``path``, and the fix."""
+    from .errors import Unavailable
+
+    text = str(err)
+    if "not a database" in text or "malformed" in text:
+        why = "is damaged or not a jobflow database; move it away (a fresh one is made) or restore a backup"
+    elif "full" in text:
+        why = f"cannot be written: the disk is full; free space on {path.parent} and start again"
+    elif "disk I/O error" in text:
+        why = (f"cannot be written (disk I/O error: a full disk, a file size limit or a failing device); "
+               f"check {path.parent} and start again")
+    elif "readonly" in text or "unable to open" in text or "read-only" in text:
+        why = (f"cannot be written ({text}); make {path.parent} writable by this user, or choose another "
+               f"state directory (--state-dir or $JOBFLOW_HOME)")
+    elif "locked" in text:
+        why = "is locked by another process that is no jobflow host; stop it and start again"
+    else:
+        why = f"cannot be used: {text}"
+    return Unavailable(f"The jobflow database {path} {why}")
+
+
 class Store:
     """The SQLite database of one state directory. Thread-safe: one connection, one lock."""
 
@@ -129,12 +151,16 @@ class Store:
         conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         conn.row_factory = sqlite3.Row
         self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
         self._lock = threading.RLock()
         self._depth = 0
-        self.migrate()
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.migrate()
+        except BaseException:
+            conn.close()
+            raise
 
     # -- schema ---------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -274,13 +300,60 @@ class Store:
             return cur.lastrowid
 
     def last_event_seq(self) -> int:
-        """The seq of the newest stored event (0 when there is none)."""
-        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        """The seq of the newest event ever stored (0 when there was none), even once purged."""
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return max(row[0] if row else 0,
+                   self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+
+    def first_event_seq(self) -> int:
+        """The seq of the oldest event still stored (0 when there is none): a replay from before
+        it would have a gap, the purged events."""
+        return self.db.execute("SELECT COALESCE(MIN(seq), 0) FROM events").fetchone()[0]
 
     def events_since(self, seq: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit])
         return [{"seq": r["seq"], "ts": r["ts"], "job_id": r["job_id"], "kind": r["kind"], **json.loads(r["data"])}
                 for r in rows]
+
+    # -- retention ------------------------------------------------------------------------
+    def purge_jobs(self, ids: list[int], *, job_events: bool = True) -> dict[str, int]:
+        """Delete ``ids`` with their edges (both ways), attempts, array groups and (``job_events``)
+        events. Returns how many rows of each went. (Events have no index by job: a purge in
+        batches leaves their events to ``purge_events``, one scan instead of one per batch.)"""
+        counts: dict[str, int] = {}
+        with self.transaction():
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS purge_ids (id INTEGER PRIMARY KEY)")
+            self.db.execute("DELETE FROM temp.purge_ids")
+            self.db.conn.executemany("INSERT OR IGNORE INTO temp.purge_ids VALUES (?)", [(i,) for i in ids])
+            for table, where in (("jobs", "id IN (SELECT id FROM temp.purge_ids)"),
+                                 ("dependencies", "job_id IN (SELECT id FROM temp.purge_ids) "
+                                                  "OR parent_id IN (SELECT id FROM temp.purge_ids)"),
+                                 ("attempts", "job_id IN (SELECT id FROM temp.purge_ids)"),
+                                 ("events", "job_id IN (SELECT id FROM temp.purge_ids)" if job_events and ids
+                                  else "0"),
+                                 ("groups", "name IN (SELECT 'array-' || id FROM temp.purge_ids)")):
+                counts[table] = self.db.execute(f"DELETE FROM {table} WHERE {where}").rowcount
+            self.db.execute("DELETE FROM temp.purge_ids")
+        return counts
+
+    def purge_events(self, before: float, window: int = 20_000) -> int:
+        """Delete the events older than ``before`` and those of jobs that are gone, ``window``
+        seqs per transaction (so the scheduler's writes are never held up long)."""
+        removed, low = 0, 0
+        high = self.last_event_seq()
+        while low < high:
+            with self.transaction():
+                removed += self.db.execute(
+                    "DELETE FROM events WHERE seq > ? AND seq <= ? AND (ts < ? OR (job_id IS NOT NULL AND "
+                    "job_id NOT IN (SELECT id FROM jobs)))", [low, low + window, before]).rowcount
+            low += window
+        return removed
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it (after a purge: the WAL held every
+        deleted page)."""
+        with self._lock:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- groups ---------------------------------------------------------------------------
     def groups(self) -> dict[str, Group]:

@@ -56,3 +56,9 @@ def job_json_text(job: Job) -> str:
     text = json.dumps(job_to_json(job))
     _texts[job.id] = (job, text)
     return text
+
+
+def forget(ids: list[int]) -> None:
+    """Drop the cached text of purged jobs, so the cache holds only the jobs that are kept."""
+    for job_id in ids:
+        _texts.pop(job_id, None)

@@ -33,7 +33,7 @@ def every_request(prefix: str, auth) -> list[tuple[str, str, bool]]:
 def test_the_tables_cover_every_route_and_verb():
     jupyter, daemon = every_request("", JUPYTER), every_request("", TOKEN)
     assert jupyter == daemon
-    assert len(jupyter) == 13 + 5 and sum(ws for *_, ws in jupyter) == 1  # 13 route verbs, 5 of the catch-all
+    assert len(jupyter) == 14 + 5 and sum(ws for *_, ws in jupyter) == 1  # 14 route verbs, 5 of the catch-all
 
 
 def refused(status: int, body: bytes) -> bool:

@@ -163,6 +163,22 @@ async def test_a_directory_scheduled_elsewhere_gets_503_naming_the_holder(holder
     assert holder.list() == []  # nothing reached the other host's queue through us
 
 
+@pytest.fixture
+def corrupt_db(jobflow_server_config):
+    """A state directory whose database is random bytes (written before the server starts)."""
+    state = Path(jobflow_server_config["JobflowApp"]["state_dir"])
+    state.mkdir(parents=True)
+    (state / "jobflow.db").write_bytes(os.urandom(8192))
+    return state / "jobflow.db"
+
+
+async def test_a_corrupt_database_gets_503_naming_it_and_the_server_runs_on(corrupt_db, api, ext, jp_fetch):
+    assert ext.service is None and ext.unavailable.startswith(f"The jobflow database {corrupt_db} is damaged")
+    status, error = await api("GET", "jobs")
+    assert (status, error["reason"]) == (503, "Unavailable") and error["message"] == ext.unavailable
+    assert (await jp_fetch("api", "status")).code == 200  # the Jupyter server itself is fine
+
+
 async def test_kernels_are_named_by_their_notebook_for_gpu_attribution(jp_fetch, ext):
     r = await jp_fetch("api", "sessions", method="POST", body=json.dumps(
         {"path": "work/analysis.ipynb", "type": "notebook", "kernel": {"name": "python3"}}))

@@ -10,8 +10,9 @@ On shutdown it stops scheduling; running jobs go on and the next host re-adopts 
 (``jupyter_auth.py``); the Jupyter server's token is never published nor given to a job.
 
 If another host (a ``jobflow daemon``, another Jupyter server) already schedules the state
-directory, the extension still mounts the API, but every route answers 503 with the lock's
-message naming the holder; it writes no endpoint and exports nothing, so clients find the host
+directory, or the directory or its database cannot be used (damaged, newer, unwritable, full),
+the extension still mounts the API, but every route answers 503 with the one-line message naming
+the holder or the path (and logs it once); it writes no endpoint and exports nothing, so clients find the host
 that does schedule through its endpoint file.
 """
 
@@ -28,7 +29,7 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Dict, Float, Int, TraitError, Unicode, default, validate
 
 from .. import paths
-from ..errors import Unavailable
+from ..errors import JobflowError
 from ..model import JobState
 from ..timespec import parse_time_limit
 from .handlers import HostContext, make_handlers
@@ -51,10 +52,23 @@ class JobflowApp(ExtensionApp):
     group_limits = Dict(value_trait=Int(), help="Running jobs allowed at once per group: "
                         "{name: limit}, 0 = no limit").tag(config=True)
     kill_grace = Float(30.0, help="Seconds between SIGTERM and SIGKILL when a job is stopped").tag(config=True)
+    retention = Unicode(None, allow_none=True, help="Keep finished jobs this long, then purge them with their "
+                        "logs (30d, 7-0, 12h; none keeps every job). Default: $JOBFLOW_RETENTION, "
+                        "else 30d").tag(config=True)
 
     @default("state_dir")
     def _default_state_dir(self) -> str:
         return str(paths.default_state_dir())
+
+    @validate("retention")
+    def _check_retention(self, proposal: dict[str, Any]) -> str | None:
+        from ..retention import parse_retention
+
+        try:
+            parse_retention(proposal["value"])
+        except Exception as e:
+            raise TraitError(f"JobflowApp.retention: {e}") from None
+        return proposal["value"]
 
     @validate("default_time_limit")
     def _check_time_limit(self, proposal: dict[str, Any]) -> str | None:
@@ -69,12 +83,14 @@ class JobflowApp(ExtensionApp):
         from ..service import JobService
 
         limit = parse_time_limit(self.default_time_limit) if self.default_time_limit else None
-        service: JobService | None = JobService(self.state_dir, simulated_gpus=self.simulated_gpus,
-                                                kill_grace=self.kill_grace, default_time_limit=limit)
-        try:
+        service: JobService | None = None
+        try:  # a second host, a damaged database, an unwritable directory: one line and 503s
+            service = JobService(self.state_dir, simulated_gpus=self.simulated_gpus, kill_grace=self.kill_grace,
+                                 default_time_limit=limit, retention=self.retention)
             service.start()
-        except Unavailable as e:
-            service.close()
+        except JobflowError as e:  # Unavailable, or a bad $JOBFLOW_RETENTION (InvalidSpec)
+            if service is not None:
+                service.close()
             service, self.unavailable = None, str(e)
             self.log.warning("jobflow: not scheduling here: %s", e)
         else:

@@ -8,7 +8,9 @@ clean exit. Running jobs outlive the daemon; the next host re-adopts them.
     python -m jupyter_jobflow.server.daemon --state-dir DIR [--port N]
 
 A second host on the same state directory fails at once with one line naming the holder of its
-lock (exit status 1), before it binds a port or touches the endpoint file.
+lock (exit status 1), before it opens the database, binds a port or touches the endpoint file; so
+do a damaged or newer database, an unwritable state directory and a full disk, each in one line
+naming the path.
 """
 
 from __future__ import annotations
@@ -43,13 +45,13 @@ def make_app(context: HostContext, token: str) -> Application:
 
 def serve(state_dir: str | os.PathLike[str], port: int = 0, host: str = "127.0.0.1", *,
           simulated_gpus: int | None = None, kill_grace: float = 30.0, default_time_limit: float | None = None,
-          token: str | None = None) -> None:
+          token: str | None = None, retention: str | None = None) -> None:
     """Serve ``state_dir`` until SIGTERM/SIGINT. Raises ``Unavailable`` (naming the holder) when
     another host schedules it. ``port=0`` picks a free port; the endpoint file says which."""
     logging.basicConfig(level=logging.INFO, format="[jobflow daemon %(asctime)s] %(message)s", stream=sys.stderr)
     asyncio.run(_serve(Path(state_dir).expanduser(), port, host, token or secrets.token_hex(24),
                        dict(simulated_gpus=simulated_gpus, kill_grace=kill_grace,
-                            default_time_limit=default_time_limit)))
+                            default_time_limit=default_time_limit, retention=retention)))
 
 
 async def _serve(state_dir: Path, port: int, host: str, token: str, options: dict[str, Any]) -> None:
@@ -102,10 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--simulated-gpus", type=int, default=None, metavar="N")
     p.add_argument("--kill-grace", type=float, default=30.0, metavar="SECONDS")
+    p.add_argument("--retention", metavar="D", help="keep finished jobs this long (30d, 7-0, none; default: "
+                   "$JOBFLOW_RETENTION, else 30d)")
     args = p.parse_args(argv)
     try:
         serve(args.state_dir or paths.default_state_dir(), args.port, args.host,
-              simulated_gpus=args.simulated_gpus, kill_grace=args.kill_grace)
+              simulated_gpus=args.simulated_gpus, kill_grace=args.kill_grace, retention=args.retention)
     except (JobflowError, OSError) as e:
         print(f"jobflow daemon: {e}", file=sys.stderr)
         return 1

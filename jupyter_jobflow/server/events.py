@@ -6,6 +6,9 @@ the last seq sent is dropped, so a client sees each event once, in order, with n
 service calls listeners from the scheduler thread; ``IOLoop.add_callback`` (thread-safe) hops each
 event onto the loop that opened the socket, and only that loop writes to it.
 
+The snapshot holds the active jobs and those that ended in the last 24 hours (at most 1,000 of
+those), not every retained job: ``total`` and ``omitted`` say how many more ``GET jobs`` pages.
+
 Topics: ``jobs`` (the default: snapshot and events), ``gpus`` (the ``GET gpus`` view on open and
 after every sample of the GPU monitor, from ``subscribe_gpus``, in the sampler's thread: the same
 hop) and ``log:<id>`` (the job's log as it grows, read on its events and every 0.5 s while it
@@ -74,16 +77,18 @@ class EventsHandler(JobflowHandler):
         if self.topics.gpus:
             unsubscribe.append(self.service.subscribe_gpus(self._gpus_from_sampler))
         self.unsubscribe = lambda: [fn() for fn in unsubscribe]
-        seq, jobs = self.service.snapshot()
-        if self.since is not None and self.since <= seq:
+        seq, jobs, total = self.service.stream_snapshot()
+        first = self.service.store.first_event_seq()
+        if self.since is not None and self.since <= seq and (not first or self.since >= first - 1):
             self.sent = self.since
             while not self.closed and (batch := self.service.events_since(self.sent)):
                 for event in batch:
                     self._deliver(event)
-        else:  # no since, or one from a store that is not this one: start over from a snapshot
+        else:  # no since, one from another store, or from before a purge: start over from a snapshot
             self.sent = seq
-            if self.topics.jobs:
-                self._send({"type": "snapshot", "seq": seq, "jobs": [job_to_json(j) for j in jobs]})
+            if self.topics.jobs:  # active and recent jobs only: the rest is paged with GET jobs
+                self._send({"type": "snapshot", "seq": seq, "jobs": [job_to_json(j) for j in jobs],
+                            "total": total, "omitted": total - len(jobs)})
         if self.topics.gpus:
             self._send({"type": "gpus", **self.service.gpu_view()})
         for jid in list(self.tails):

@@ -194,6 +194,12 @@ class StatusHandler(JobflowHandler):
                     "host": self.context.host, "counts": counts})
 
 
+class PurgeHandler(JobflowHandler):
+    def post(self) -> None:
+        older_than, dry_run = parsing.purge_args(self.body())
+        self.reply(self.service.purge(older_than, dry_run=dry_run).to_json())
+
+
 class NoRouteHandler(JobflowHandler):
     """Any other path under the API prefix: a JSON 404 (after auth) rather than an HTML page."""
 
@@ -223,6 +229,7 @@ def routes() -> list[tuple[str, type]]:
         (f"jobs/{JOB}/log", LogHandler),
         ("gpus", GpusHandler),
         ("status", StatusHandler),
+        ("purge", PurgeHandler),
         ("events", EventsHandler),
     ]
 

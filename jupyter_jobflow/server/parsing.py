@@ -249,6 +249,22 @@ def cancel_args(body: Mapping[str, Any]) -> tuple[list[int], bool, bool]:
     return ids, args.get("dry_run", False), args.get("cascade", False)
 
 
+def _duration(field: str, v: Any) -> str | float:
+    if isinstance(v, str):
+        return _str(field, v)
+    return _number(field, v)
+
+
+#: ``POST purge``: ``older_than`` a duration (``"30d"``, ``"7-0"``, seconds as a number, ``"none"``)
+PURGE_FIELDS: dict[str, Check] = {"older_than": _duration, "dry_run": _bool}
+
+
+def purge_args(body: Mapping[str, Any]) -> tuple[str | float | None, bool]:
+    """``(older_than, dry_run)`` from a ``POST purge`` body; ``older_than`` None: the retention."""
+    args = fields(body, PURGE_FIELDS, "a purge")
+    return args.get("older_than"), args.get("dry_run", False)
+
+
 # -- query strings ----------------------------------------------------------------------------
 def query_int(field: str, text: str | None, *, minimum: int = 0, maximum: int = 2**62) -> int | None:
     if text is None:
