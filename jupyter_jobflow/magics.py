@@ -291,8 +291,10 @@ class JobflowMagics(Magics):
         self._command("ginfo", shlex.split(line))
 
     def _command(self, name: str, words: list[str]) -> None:
-        """Run a terminal command's own code against this notebook's service; HTML output is shown
-        as HTML. Errors are the command's one line."""
+        """Run a terminal command's own code against this notebook's service. Only ``gqueue -o html``
+        is shown as HTML (render.py escapes it); anything else is text, whatever it starts with: a
+        job's log is the job's output, and must never run as markup in the notebook. Errors are
+        the command's one line."""
         import contextlib
         import io
 
@@ -310,7 +312,9 @@ class JobflowMagics(Magics):
         with _service_env(self.client), contextlib.redirect_stdout(out):
             cli.run(name, body, words)
         text = out.getvalue()
-        if text.lstrip().startswith("<"):
+        wants_html = name == "gqueue" and any(
+            w == "--output=html" or (w in ("-o", "--output") and nxt == "html") for w, nxt in zip(words, words[1:] + [""]))
+        if wants_html and text.lstrip().startswith("<"):
             from IPython.display import HTML, display
 
             display(HTML(text))

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from . import depspec
+from . import depspec, limits
 from .decide import Group, Snapshot, decide
 from .depspec import DepSpec
 from .engine import Engine, EngineConfig
-from .errors import Conflict, InvalidSpec, NotFound
+from .errors import Conflict, InvalidSpec, NotFound, Unavailable
 from .evaluate import Verdict, evaluate
 from .executors.local import LocalExecutor
 from .gpuattr import KernelLookup
@@ -168,6 +168,16 @@ class JobService(GpuServiceMixin):
         if self._owns_gpus:
             self.gpus.close()
 
+    def health(self) -> dict[str, Any]:
+        """The scheduler's state (running, restarting, failed, stopped), its last failure and restarts."""
+        return self.engine.health()
+
+    def _accepting(self) -> None:
+        """Refuse new work the scheduler cannot run (503 naming the cause), never a silent 201."""
+        if self.engine.given_up:
+            raise Unavailable(f"The scheduler has stopped after repeated failures ({self.engine.failure}); "
+                              f"restart the host (jobflow stop, then jobflow daemon, or the Jupyter server)")
+
     def subscribe(self, fn: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
         """Call ``fn(event)`` after every stored change; returns the unsubscribe function."""
         return self.engine.subscribe(fn)
@@ -204,9 +214,12 @@ class JobService(GpuServiceMixin):
             and ``JOBFLOW_ARRAY_JOB_ID``/``SLURM_ARRAY_JOB_ID`` (the first task's id) set; ``%N``
             runs at most N at once (a group ``array-<first id>``). The reply's id is the first task's.
         """
+        self._accepting()
         argv = shlex.split(command) if isinstance(command, str) else list(command or [])
         if not argv and script is None:
             raise InvalidSpec("Nothing to run: give a command, a script, or a cell")
+        _check_submit_limits(argv, script, name, group, cwd, env, priority, retries, retry_delay, retry_backoff,
+                             retry_max_delay)
         count, ids = self._parse_gpus(gpus)
         count, gpu_memory = self._parse_gpu_memory(gpu_memory, count, ids)
         limit = self._time_limit(time_limit)
@@ -354,7 +367,7 @@ class JobService(GpuServiceMixin):
         if isinstance(value, (int, float)):
             if value <= 0:
                 raise InvalidSpec(f"Time limit must be positive, got {value}")
-            return float(value)
+            return float(limits.seconds("The time limit", value))
         return parse_time_limit(value)
 
     # -- lookups --------------------------------------------------------------------------
@@ -568,9 +581,11 @@ class JobService(GpuServiceMixin):
             elif key == "gpu_memory":
                 out["gpu_memory"] = self._parse_gpu_memory(value, 1, None)[1]
             elif key in ("priority", "name", "group"):
-                out[key] = int(value) if key == "priority" else str(value)
+                out[key] = limits.in_range("--priority", int(value), *limits.PRIORITY_RANGE) if key == "priority" \
+                    else limits.length(f"--{key}", str(value), limits.MAX_NAME)
             elif key == "retries":
-                out["retry"] = dataclasses.replace(job.retry, retries=int(value))  # delay, back-off kept
+                retries = limits.in_range("--retries", int(value), 0, limits.MAX_RETRIES)
+                out["retry"] = dataclasses.replace(job.retry, retries=retries)  # delay, back-off kept
             else:
                 raise InvalidSpec(f'Cannot change "{key}": changeable fields are time_limit, gpus, gpu_memory, '
                                   f"priority, name, group, retries, dependency")
@@ -677,6 +692,26 @@ def _explain_condition(cond: depspec.Condition, parent: Job | None) -> str:
     from .model import format_clock
 
     return f"{head}: satisfied at {format_clock(t)}, ready at {format_clock(t + cond.delay)} ({what})"
+
+
+def _check_submit_limits(argv: list[str], script: str | None, name: str | None, group: str | None,
+                         cwd: str | None, env: dict[str, str] | None, priority: int, retries: int,
+                         retry_delay: float, retry_backoff: float, retry_max_delay: float | None) -> None:
+    """``limits``: the same bounds for in-process callers as the API and the parser apply."""
+    limits.argv("The command", argv)
+    if script is not None:
+        limits.length("The script", script, limits.MAX_SCRIPT_CHARS)
+    for what, text, most in (("--name", name, limits.MAX_NAME), ("--group", group, limits.MAX_NAME),
+                             ("The working directory", cwd, limits.MAX_PATH)):
+        if text is not None:
+            limits.length(what, text, most)
+    limits.env("The environment", dict(env or {}))
+    limits.in_range("--priority", priority, *limits.PRIORITY_RANGE)
+    limits.in_range("--retries", retries, 0, limits.MAX_RETRIES)
+    limits.in_range("--retry-delay", retry_delay, 0, limits.MAX_SECONDS, unit=" seconds")
+    limits.in_range("--retry-backoff", retry_backoff, 1, limits.MAX_BACKOFF)
+    if retry_max_delay is not None:
+        limits.in_range("--retry-max-delay", retry_max_delay, 0, limits.MAX_SECONDS, unit=" seconds")
 
 
 def _history_needed(spec: DepSpec) -> int:
