@@ -163,17 +163,24 @@ class Engine:
 
     # -- changes requested by the service (all under the lock) ---------------------------
     def add(self, job: Job, spec: DepSpec | None) -> Job:
+        self.add_many([job], spec)
+        return job
+
+    def add_many(self, jobs: list[Job], spec: DepSpec | None) -> None:
+        """Stored jobs (an array's tasks: one batch) into the mirror in one lock hold and one
+        transaction for their events, then one wake-up."""
         with self.lock:
-            if spec is not None:
-                self.specs[job.id] = spec
-                for parent in spec.job_ids():
-                    self.dependents[parent].add(job.id)
-            self._remember(job)
-            self._event("submitted", job)
-            self._dirty.add(job.id)
+            with self.store.transaction():
+                for job in jobs:
+                    if spec is not None:
+                        self.specs[job.id] = spec
+                        for parent in spec.job_ids():
+                            self.dependents[parent].add(job.id)
+                    self._remember(job)
+                    self._event("submitted", job)
+                    self._dirty.add(job.id)
             self._commit_events()
         self.wake()
-        return job
 
     def change(self, job: Job, *, kind: str = "job", touch: Iterable[int] = (), **extra: Any) -> Job:
         """Store a changed job (hold, release, redo, update, cancel of a waiting job) and reconsider it,

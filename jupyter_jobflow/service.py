@@ -101,6 +101,10 @@ def _atomic(method: Callable[..., Any]) -> Callable[..., Any]:
     return locked
 
 
+#: array tasks added to the engine's mirror per lock hold
+ADD_BATCH = 500
+
+
 def default_name(command: Sequence[str]) -> str:
     """``python train.py --lr 1`` is ``train.py``; ``./run.sh`` is ``run.sh``."""
     words = list(command)
@@ -255,37 +259,45 @@ class JobService(GpuServiceMixin):
                 job, warning = self._never_at_submit(job, verdict)
                 warnings.append(warning)
             edges = [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())]
-            jobs: list[Job] = []
-            with self.store.transaction():  # an array is stored whole or not at all
-                for n, index in enumerate(indices or [None]):
-                    task = job
-                    if index is not None:
-                        first = jobs[0].id if jobs else 0
-                        task = job.evolve(name=f"{base}[{index}]", array_of=first or None,
-                                          group=f"array-{first}" if array_limit is not None and first else group,
-                                          env={**job.env, "JOBFLOW_ARRAY_TASK_ID": str(index),
-                                               "SLURM_ARRAY_TASK_ID": str(index),
-                                               "JOBFLOW_ARRAY_JOB_ID": str(first), "SLURM_ARRAY_JOB_ID": str(first)})
-                    task = task.evolve(id=self.store.insert_job(task, edges))
-                    if index is not None and n == 0:  # the first task learns its own id, the array's
-                        task = task.evolve(array_of=task.id, group=f"array-{task.id}" if array_limit is not None
-                                           else group, env={**task.env, "JOBFLOW_ARRAY_JOB_ID": str(task.id),
-                                                            "SLURM_ARRAY_JOB_ID": str(task.id)})
-                        self.store.update_job(task)
-                    if script is not None:
-                        runner = argv or shlex.split(interpreter or "/bin/bash")  # "#!/usr/bin/env bash": two words
-                        task = task.evolve(command=(*runner, str(self._write_script(task.id, script))))
-                        self.store.update_job(task)
-                    jobs.append(task)
-            if array_limit is not None:
-                self.set_group(f"array-{jobs[0].id}", limit=array_limit)
-            for task in jobs:
-                self.engine.add(task, spec)
+            jobs = self._store_tasks(job, indices, edges, array_limit, base, group, argv, script, interpreter)
+            for n in range(0, len(jobs), ADD_BATCH):  # the mirror in batches: the lock is never held long
+                self.engine.add_many(jobs[n:n + ADD_BATCH], spec)
         job_id, job = jobs[0].id, jobs[0]
         if warnings and job.state is JobState.CANCELLED:
             warnings[0] = warnings[0].replace("job ?", f"job {job_id}").replace("Job ?", f"Job {job_id}")
         return Submitted(job_id, base if array is not None else job.name, job.state, tuple(warnings),
                          tuple(j.id for j in jobs) if array is not None else ())
+
+    def _store_tasks(self, job: Job, indices: list[int], edges: list[tuple[int, str, int]], array_limit: int | None,
+                     base: str, group: str | None, argv: list[str], script: str | None,
+                     interpreter: str | None) -> list[Job]:
+        """Store one job, or an array's tasks in one transaction (whole or not at all): the first
+        task gets its id from the store, the rest follow it and are inserted in one ``executemany``."""
+        with self.store.transaction():
+            first = job.evolve(id=self.store.insert_job(job, edges))
+            array = indices and first.id
+            tasks = [first if not array else self._task(first, first.id, index, base, array_limit, group)
+                     for index in (indices or [None])]
+            if array:
+                tasks = [t.evolve(id=first.id + n) for n, t in enumerate(tasks)]
+            if script is not None:
+                runner = argv or shlex.split(interpreter or "/bin/bash")  # "#!/usr/bin/env bash": two words
+                tasks = [t.evolve(command=(*runner, str(self._write_script(t.id, script)))) for t in tasks]
+            if array or script is not None:
+                self.store.update_job(tasks[0])
+            self.store.insert_jobs(tasks[1:], edges)
+            if array_limit is not None:  # in the transaction: a group that cannot be stored stores nothing
+                self.store.save_group(Group(f"array-{first.id}", array_limit))
+        if array_limit is not None:  # the mirror after the commit (engine lock after store lock: no)
+            self.set_group(f"array-{first.id}", limit=array_limit)
+        return tasks
+
+    @staticmethod
+    def _task(job: Job, first: int, index: int, base: str, array_limit: int | None, group: str | None) -> Job:
+        return job.evolve(name=f"{base}[{index}]", array_of=first,
+                          group=f"array-{first}" if array_limit is not None else group,
+                          env={**job.env, "JOBFLOW_ARRAY_TASK_ID": str(index), "SLURM_ARRAY_TASK_ID": str(index),
+                               "JOBFLOW_ARRAY_JOB_ID": str(first), "SLURM_ARRAY_JOB_ID": str(first)})
 
     def _expand_arrays(self, spec: DepSpec) -> DepSpec:
         """A dependency on a job array (its first task's id, which ``@`` gives) is a dependency on
@@ -548,11 +560,20 @@ class JobService(GpuServiceMixin):
                 and self.engine.jobs[c].reason.args.get("job") == job_id]
 
     def _revive_cancelled_dependents(self, job_id: int) -> None:
-        for child in self._cancelled_because_of(job_id):
-            self.engine.change(child.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None), kind="revived")
-            self._revive_cancelled_dependents(child.id)
+        # a work list, not recursion: a chain of thousands of jobs is revived whole
+        todo = [job_id]
+        while todo:
+            for child in self._cancelled_because_of(todo.pop()):
+                self.engine.change(child.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None),
+                                   kind="revived")
+                todo.append(child.id)
 
     def _redo_cancelled_dependents(self, old_id: int, new_id: int) -> None:
+        todo = [(old_id, new_id)]  # a work list, not recursion (chains of thousands of jobs)
+        while todo:
+            self._redo_children(*todo.pop(0), todo)
+
+    def _redo_children(self, old_id: int, new_id: int, todo: list[tuple[int, int]]) -> None:
         for child in self._cancelled_because_of(old_id):
             spec = self.engine.specs[child.id]
             rewired = DepSpec(spec.op, tuple(c if c.target != old_id else type(c)(c.type, new_id, c.delay)
@@ -566,7 +587,7 @@ class JobService(GpuServiceMixin):
                                     retry_max_delay=child.retry.max_delay, retry_on=child.retry.retry_on,
                                     cwd=child.cwd, env=child.env, scope=child.scope, user=child.user,
                                     redo_of=child.id)
-            self._redo_cancelled_dependents(child.id, new_child.id)
+            todo.append((child.id, new_child.id))
 
     def _overrides(self, job: Job, fields: dict[str, Any]) -> dict[str, Any]:
         """The ``Job`` fields that ``fields`` (update, redo) change, validated."""
@@ -617,24 +638,24 @@ class JobService(GpuServiceMixin):
     def _check_cycle(self, job_id: int, spec: DepSpec) -> None:
         """E8: full DFS from the new parents back to ``job_id``; prints the whole path."""
         specs = self.engine.specs
-
-        def path_to_job(node: int, trail: list[int], seen: set[int]) -> list[int] | None:
-            if node == job_id:
-                return trail
-            if node in seen:
-                return None
-            seen.add(node)
-            for parent in (specs[node].job_ids() if node in specs else ()):
-                found = path_to_job(parent, trail + [parent], seen)
-                if found:
-                    return found
-            return None
-
-        seen: set[int] = set()
-        for parent in spec.job_ids():
-            path = path_to_job(parent, [job_id, parent], seen)
-            if path:
-                raise InvalidSpec("Circular dependency detected: " + " -> ".join(f"job {j}" for j in path))
+        came_from: dict[int, int] = {}  # node -> the node whose parent it is (an explicit stack, no recursion)
+        for start in spec.job_ids():
+            if start in came_from:
+                continue
+            came_from[start] = job_id
+            stack = [start]
+            while stack:
+                node = stack.pop()
+                if node == job_id:
+                    path = [node]
+                    while path[-1] != job_id or len(path) == 1:
+                        path.append(came_from[path[-1]])
+                    path.reverse()
+                    raise InvalidSpec("Circular dependency detected: " + " -> ".join(f"job {j}" for j in path))
+                for parent in reversed(specs[node].job_ids() if node in specs else ()):
+                    if parent not in came_from:
+                        came_from[parent] = node
+                        stack.append(parent)
 
     def set_group(self, name: str, *, limit: int | None = None, paused: bool | None = None) -> Group:
         """Create or change a named group: ``limit`` running jobs at once (0 = none), ``paused``."""
