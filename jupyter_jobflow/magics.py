@@ -312,8 +312,9 @@ class JobflowMagics(Magics):
         with _service_env(self.client), contextlib.redirect_stdout(out):
             cli.run(name, body, words)
         text = out.getvalue()
-        wants_html = name == "gqueue" and any(
-            w == "--output=html" or (w in ("-o", "--output") and nxt == "html") for w, nxt in zip(words, words[1:] + [""]))
+        pairs = zip(words, words[1:] + [""])
+        wants_html = name == "gqueue" and any(w == "--output=html" or (w in ("-o", "--output") and nxt == "html")
+                                              for w, nxt in pairs)
         if wants_html and text.lstrip().startswith("<"):
             from IPython.display import HTML, display
 

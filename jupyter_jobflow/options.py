@@ -316,6 +316,7 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
     if ns.retry_on is not None:
         give("retry_on", retry_on=_retry_on(ns.retry_on))
     if ns.array is not None:
+        array_indices(ns.array)  # the task count and %N too, here rather than at the service
         give("array", array=_array(ns.array))
     if ns.chdir is not None:
         give("chdir", chdir=_non_empty("--chdir", ns.chdir))

@@ -168,7 +168,8 @@ def tree_order(jobs: Sequence[Job]) -> tuple[list[int], dict[int, str]]:
             prefixes[node] = lead + glyph
             kids = [c for c in children.get(node, ()) if c not in seen]
             below = lead + ("" if not glyph else "│  " if glyph == "├─ " else "   ")
-            stack.extend(reversed([(kid, below, "└─ " if n == len(kids) - 1 else "├─ ") for n, kid in enumerate(kids)]))
+            last = len(kids) - 1
+            stack.extend(reversed([(kid, below, "└─ " if n == last else "├─ ") for n, kid in enumerate(kids)]))
 
     for root in roots:
         walk(root, "", "")

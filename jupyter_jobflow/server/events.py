@@ -47,7 +47,7 @@ def parse_topics(text: str | None) -> Topics:
         elif word.startswith("log:") and re.fullmatch(r"[0-9]{1,19}", word[4:]):  # ASCII: "²".isdigit()
             topics.logs.append(limits.job_id(word[4:]))
         else:
-            raise InvalidSpec(f'Unknown topic "{word}": expected jobs, gpus or log:<job id>')
+            raise InvalidSpec(f'Unknown topic "{limits.shown(word)}": expected jobs, gpus or log:<job id>')
     return topics
 
 

@@ -103,7 +103,8 @@ def _duration(field: str, v: Any) -> float:
         try:
             seconds = float(v) if re.fullmatch(r"[0-9]+(\.[0-9]*)?", v.strip()) else float(parse_delay(v))
         except ValueError:
-            raise InvalidSpec(f'Field "{field}" must be a duration (30, "30s", "5m", "1:00:00"), got "{v}"') from None
+            raise InvalidSpec(f'Field "{field}" must be a duration (30, "30s", "5m", "1:00:00"), '
+                              f'got "{limits.shown(v)}"') from None
     else:
         seconds = _number(field, v)
     if seconds < 0:
@@ -242,7 +243,8 @@ def words_submission(body: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]
 
     try:
         return submission(argv, scope=args.get("scope") or "argv",
-                          scope_name=args.get("scope_name") or "this terminal", cwd=args["cwd"], env=args.get("env", {}))
+                          scope_name=args.get("scope_name") or "this terminal", cwd=args["cwd"],
+                          env=args.get("env", {}))
     except OSError as err:  # a script file the service cannot read
         raise InvalidSpec(f"Cannot read {limits.shown(err.filename or argv[-1], 200)}: {err.strerror or err}") from None
 
@@ -281,7 +283,7 @@ def query_int(field: str, text: str | None, *, minimum: int = 0, maximum: int = 
     try:
         value = int(text) if re.fullmatch(r"[+-]?[0-9]{1,1000}", text.strip()) else int("x")  # ASCII, under int()'s cap
     except ValueError:
-        raise InvalidSpec(f'Query parameter "{field}" must be an integer, got "{text}"') from None
+        raise InvalidSpec(f'Query parameter "{field}" must be an integer, got "{limits.shown(text)}"') from None
     if value < minimum:
         raise InvalidSpec(f'Query parameter "{field}" must be {minimum} or more, got {value}')
     return min(value, maximum)  # beyond any file or list: the same answer, without overflowing a seek
@@ -292,7 +294,7 @@ def query_bool(field: str, text: str | None, default: bool) -> bool:
         return default
     value = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(text.lower())
     if value is None:
-        raise InvalidSpec(f'Query parameter "{field}" must be 1 or 0, got "{text}"')
+        raise InvalidSpec(f'Query parameter "{field}" must be 1 or 0, got "{limits.shown(text)}"')
     return value
 
 
@@ -307,7 +309,8 @@ def query_history(text: str | None) -> bool | float:
     except ValueError:
         seconds = math.nan
     if not 0 < seconds < math.inf:
-        raise InvalidSpec(f'Query parameter "history" must be 1 (all) or a number of seconds, got "{text}"')
+        raise InvalidSpec(f'Query parameter "history" must be 1 (all) or a number of seconds, '
+                          f'got "{limits.shown(text)}"')
     return seconds
 
 
