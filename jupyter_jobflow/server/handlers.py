@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 VERBS = ("get", "post", "patch", "put", "delete")
 MAX_LOG_READ = 16 << 20  # bytes per log request: the read buffer is allocated up front
+MAX_MESSAGE = 1000  # an error message quotes the input: a 5,000-digit id is cut, not echoed whole
 #: where REST bodies run: never on the host's event loop (Jupyter's: every notebook's UI), which
 #: would wait whenever a body waits on the engine lock while the scheduler starts many jobs
 _BODIES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobflow-api")
@@ -86,8 +87,8 @@ class JobflowHandler:
         """The one place an exception becomes ``{"message", "reason"}`` with its status."""
         error = kwargs["exc_info"][1] if "exc_info" in kwargs else None
         if isinstance(error, JobflowError):
-            # one line whatever the input quoted in it held (a "\n" sent as a duration)
-            status_code, message, reason = error.status, " ".join(str(error).split()), type(error).__name__
+            # one short line whatever the input quoted in it held (a "\n", 5,000 digits)
+            status_code, message, reason = error.status, _one_line(str(error)), type(error).__name__
         elif isinstance(error, web.HTTPError):
             message = error.log_message % error.args if error.log_message and error.args else error.log_message
             message, reason = message or http.client.responses.get(status_code, "Error"), error.reason
@@ -113,6 +114,11 @@ class JobflowHandler:
     set_header: Callable[..., None]
     finish: Callable[..., Any]
     get_argument: Callable[..., Any]
+
+
+def _one_line(text: str, most: int = MAX_MESSAGE) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[:most - 30] + " ... " + text[-25:]
 
 
 # -- jobs -------------------------------------------------------------------------------------
