@@ -263,7 +263,10 @@ def cancel_args(body: Mapping[str, Any]) -> tuple[list[int], bool, bool]:
     elif isinstance(raw, list):
         if len(raw) > limits.MAX_IDS:
             raise InvalidSpec(f'Field "ids" has too many ids: {len(raw)}, at most {limits.MAX_IDS}')
-        ids = [limits.job_id(_int("ids", i)) for i in raw]
+        ids = [_int("ids", i) for i in raw]
+        if any(i <= 0 for i in ids):  # gflow's K5 words
+            raise InvalidSpec(f"Invalid job ID: {next(i for i in ids if i <= 0)}")
+        ids = [limits.job_id(i) for i in ids]
     elif raw is None:
         ids = []
     else:
