@@ -105,6 +105,17 @@ def _atomic(method: Callable[..., Any]) -> Callable[..., Any]:
 ADD_BATCH = 500
 
 
+def _submitting_atomic(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``_atomic`` for a verb that also inserts jobs (redo): the submit lock first, then the engine's,
+    the order ``submit`` takes them in. Requests run on several threads; the other order deadlocks."""
+    @functools.wraps(method)
+    def locked(self: "JobService", *args: Any, **kwargs: Any) -> Any:
+        with self._submit_lock, self.engine.lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 def default_name(command: Sequence[str]) -> str:
     """``python train.py --lr 1`` is ``train.py``; ``./run.sh`` is ``run.sh``."""
     words = list(command)
@@ -141,7 +152,8 @@ class JobService(GpuServiceMixin):
         self.engine = Engine(self.store, self.executor, self.gpus,
                              EngineConfig(kill_grace, max_running, external_memory_threshold_mib), clock)
         self._init_gpus(gpu_sample_interval, gpu_history_seconds, kernel_lookup)
-        self._submit_lock = threading.Lock()
+        # taken before the engine lock, never after it (redo takes both: see _submitting_atomic)
+        self._submit_lock = threading.RLock()
         self._lock_file: HostLock | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -276,10 +288,8 @@ class JobService(GpuServiceMixin):
         with self.store.transaction():
             first = job.evolve(id=self.store.insert_job(job, edges))
             array = indices and first.id
-            tasks = [first if not array else self._task(first, first.id, index, base, array_limit, group)
-                     for index in (indices or [None])]
-            if array:
-                tasks = [t.evolve(id=first.id + n) for n, t in enumerate(tasks)]
+            tasks = [first if not array else self._task(first, first.id + n, index, base, array_limit, group)
+                     for n, index in enumerate(indices or [None])]
             if script is not None:
                 runner = argv or shlex.split(interpreter or "/bin/bash")  # "#!/usr/bin/env bash": two words
                 tasks = [t.evolve(command=(*runner, str(self._write_script(t.id, script)))) for t in tasks]
@@ -293,8 +303,9 @@ class JobService(GpuServiceMixin):
         return tasks
 
     @staticmethod
-    def _task(job: Job, first: int, index: int, base: str, array_limit: int | None, group: str | None) -> Job:
-        return job.evolve(name=f"{base}[{index}]", array_of=first,
+    def _task(job: Job, task_id: int, index: int, base: str, array_limit: int | None, group: str | None) -> Job:
+        first = job.id  # the array's id: its first task's
+        return job.evolve(id=task_id, name=f"{base}[{index}]", array_of=first,
                           group=f"array-{first}" if array_limit is not None else group,
                           env={**job.env, "JOBFLOW_ARRAY_TASK_ID": str(index), "SLURM_ARRAY_TASK_ID": str(index),
                                "JOBFLOW_ARRAY_JOB_ID": str(first), "SLURM_ARRAY_JOB_ID": str(first)})
@@ -395,9 +406,11 @@ class JobService(GpuServiceMixin):
         """Jobs by id, filtered. ``all=False`` keeps only active jobs (gqueue without ``-a``)."""
         wanted = {s if isinstance(s, JobState) else JobState.parse(s) for s in states} if states else None
         idset = {int(i) for i in ids} if ids is not None else None
-        with self.engine.lock:
-            jobs = [self.engine.jobs[i] for i in sorted(idset) if i in self.engine.jobs] if idset is not None else \
-                sorted(self.engine.jobs.values(), key=lambda j: j.id)
+        # no engine lock: a read must not wait while the scheduler starts many jobs. Jobs are immutable
+        # and replaced whole, and copying a dict's values is atomic under the GIL (as ``get`` reads).
+        mirror = self.engine.jobs
+        jobs = [j for j in map(mirror.get, sorted(idset)) if j is not None] if idset is not None else \
+            sorted(list(mirror.values()), key=lambda j: j.id)
         out = [j for j in jobs if (wanted is None or j.state in wanted) and (all or j.state in ACTIVE)
                and (name is None or name in j.name) and (group is None or j.group == group)
                and (idset is None or j.id in self.engine.jobs)]
@@ -524,7 +537,7 @@ class JobService(GpuServiceMixin):
             fates.append(Fate(job, cond, outcome))
         return fates
 
-    @_atomic
+    @_submitting_atomic
     def redo(self, job_id: int, *, in_place: bool = False, cascade: bool = False,
              **overrides: Any) -> Job:
         """gflow's ``gjob redo`` (R1), or with ``in_place`` a new attempt of the same job (R2).
