@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
-from .errors import InvalidSpec, JobflowError
+from .errors import HelpRequested, InvalidSpec, JobflowError
 from .options import merge, parse_submit_args, to_submit_body
 
 TERMINAL_STATES = ("Finished", "Failed", "Cancelled", "Timeout")
@@ -337,6 +337,9 @@ class JobflowMagics(Magics):
         """A user error is one line on stderr, never a traceback; nothing was submitted."""
         try:
             return action()
+        except HelpRequested as asked:  # %%gbatch -h: the help, as the terminal shows it
+            print(asked.text, end="")
+            return None
         except JobflowError as err:
             print(f"gbatch: error: {err}", file=sys.stderr)
             return None

@@ -218,6 +218,67 @@ def test_a_loop_that_keeps_failing_gives_up_and_submissions_answer_503(tmp_path)
         stop_everything(svc)
 
 
+def serve_in_thread(service):
+    """The daemon's own tornado app over ``service``, on a loop in a thread: a host whose
+    scheduler we can break from the test (the clock is the edge we inject at)."""
+    import asyncio
+
+    from tornado.httpserver import HTTPServer
+    from tornado.netutil import bind_sockets
+
+    from jupyter_jobflow.server.daemon import make_app
+    from jupyter_jobflow.server.handlers import HostContext
+
+    ready, box = threading.Event(), {}
+
+    def run():
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        server = HTTPServer(make_app(HostContext(service, "daemon"), "secret"))
+        sockets = bind_sockets(0, "127.0.0.1")
+        server.add_sockets(sockets)
+        box.update(loop=loop, url=f"http://127.0.0.1:{sockets[0].getsockname()[1]}/jobflow/api/")
+        ready.set()
+        loop.run_forever()
+        server.stop()
+        loop.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(10)
+    return box, lambda: (box["loop"].call_soon_threadsafe(box["loop"].stop), thread.join(10))
+
+
+def test_a_failed_scheduler_shows_in_status_and_submit_is_a_503(tmp_path, monkeypatch, capsys):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from jupyter_jobflow import cli
+    from jupyter_jobflow.cli_admin import jobflow_main
+
+    clock = FailingClock(failures=10_000)
+    svc = JobService(tmp_path / "state", clock=clock, kill_grace=1.0).start()
+    svc.engine._thread.join(30)
+    box, stop = serve_in_thread(svc)
+    try:
+        req = urllib.request.Request(box["url"] + "jobs", data=b'{"command": ["true"]}', method="POST",
+                                     headers={"Authorization": "token secret"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=15)
+        reply = json.loads(err.value.read())
+        assert err.value.code == 503 and reply["reason"] == "Unavailable"
+        assert "The scheduler has stopped after repeated failures (OSError: injected clock failure)" in reply["message"]
+        monkeypatch.setenv("JOBFLOW_URL", box["url"].removesuffix("jobflow/api/"))
+        monkeypatch.setenv("JOBFLOW_TOKEN", "secret")
+        assert cli.run("jobflow", jobflow_main, ["status"]) == 1
+        assert "Scheduler: failed (restarted 5 times): OSError: injected clock failure" in capsys.readouterr().out
+    finally:
+        stop()
+        clock.failures = 0
+        stop_everything(svc)
+
+
 # -- numbers and ids from outside ---------------------------------------------------------------
 def test_huge_ids_unicode_digits_and_int64_overflow_are_400s(daemon):
     huge = "9" * 5000
