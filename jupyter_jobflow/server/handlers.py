@@ -35,8 +35,10 @@ VERBS = ("get", "post", "patch", "put", "delete")
 MAX_LOG_READ = 16 << 20  # bytes per log request: the read buffer is allocated up front
 MAX_MESSAGE = 1000  # an error message quotes the input: a 5,000-digit id is cut, not echoed whole
 #: where REST bodies run: never on the host's event loop (Jupyter's: every notebook's UI), which
-#: would wait whenever a body waits on the engine lock while the scheduler starts many jobs
-_BODIES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobflow-api")
+#: would wait whenever a body waits on the engine lock while the scheduler starts many jobs. Reads
+#: have their own threads, so writers queued behind a long scheduler step never hold up a list.
+_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobflow-api-read")
+_WRITES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobflow-api-write")
 
 
 @dataclass
@@ -270,18 +272,21 @@ def make_handlers(prefix: str, auth: Any) -> list[tuple[str, type]]:
 def _compose(body: type, base: Any) -> type:
     from .events import EventsHandler
 
-    wrap = (lambda verb: verb) if issubclass(body, EventsHandler) else _off_loop
-    verbs = {v: base.guard(wrap(vars(body)[v])) for v in VERBS if v in vars(body)}
+    def wrap(v: str) -> Callable[..., Any]:
+        verb = vars(body)[v]
+        return verb if issubclass(body, EventsHandler) else _off_loop(verb, _READS if v == "get" else _WRITES)
+
+    verbs = {v: base.guard(wrap(v)) for v in VERBS if v in vars(body)}
     return type(body.__name__, (body, base), {**verbs, "__module__": body.__module__})
 
 
-def _off_loop(verb: Callable[..., None]) -> Callable[..., Any]:
-    """Run a REST body in ``_BODIES`` and write its answer back on the loop: the one place every
+def _off_loop(verb: Callable[..., None], pool: ThreadPoolExecutor) -> Callable[..., Any]:
+    """Run a REST body in ``pool`` and write its answer back on the loop: the one place every
     route gets this. An exception comes back through the await to ``write_error``, on the loop."""
     @functools.wraps(verb)
     async def answered(self: Any, *args: Any, **kwargs: Any) -> None:
         self._answer = None
-        await IOLoop.current().run_in_executor(_BODIES, functools.partial(verb, self, *args, **kwargs))
+        await IOLoop.current().run_in_executor(pool, functools.partial(verb, self, *args, **kwargs))
         if self._answer is not None:
             self._write_answer()
 
