@@ -269,6 +269,9 @@ class Engine:
                     return
                 self.restarts += 1
                 self._stopped.wait(min(5.0, 0.05 * 2 ** self._failures_in_a_row))
+                with self.lock:  # the failed loop closed its pidfds and may have dropped dirty marks:
+                    self._to_watch.update(self.handles)  # watch every running attempt again, and
+                    self._dirty.update(j.id for j in self.jobs.values() if j.state is JobState.QUEUED)  # look again
 
     def _loop(self) -> None:
         selector = selectors.DefaultSelector()

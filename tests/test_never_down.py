@@ -202,6 +202,25 @@ def test_a_failed_loop_is_reported_and_restarted(tmp_path):
         stop_everything(svc)
 
 
+def test_a_job_running_through_a_loop_restart_is_still_seen_to_end(tmp_path):
+    clock = FailingClock(failures=0)
+    svc = JobService(tmp_path / "state", clock=clock, kill_grace=1.0).start()
+    gate = tmp_path / "gate"
+    try:
+        job = svc.submit(["sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.02; done"])
+        wait_job_state(svc, job.id, JobState.RUNNING)
+        clock.failures = 1
+        svc.engine.wake()  # the next turn of the loop fails, and the loop restarts
+        deadline = time.monotonic() + 10  # no event marks a restart: poll its health
+        while svc.health()["restarts"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert svc.health()["restarts"] == 1
+        gate.touch()
+        assert wait_job_state(svc, job.id, JobState.FINISHED).exit_code == 0  # its pidfd is watched again
+    finally:
+        stop_everything(svc)
+
+
 def test_a_loop_that_keeps_failing_gives_up_and_submissions_answer_503(tmp_path):
     clock = FailingClock(failures=10_000)
     svc = JobService(tmp_path / "state", clock=clock, kill_grace=1.0).start()
