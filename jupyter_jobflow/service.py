@@ -451,6 +451,7 @@ class JobService(GpuServiceMixin):
 
     @_atomic
     def release(self, job_id: int) -> Job:
+        self._accepting()
         job = self.get(job_id)
         if job.state is not JobState.HOLD:
             raise Conflict(f"Job {job.id} is {job.state.value}; only held jobs can be released")
@@ -542,6 +543,7 @@ class JobService(GpuServiceMixin):
              **overrides: Any) -> Job:
         """gflow's ``gjob redo`` (R1), or with ``in_place`` a new attempt of the same job (R2).
         ``cascade`` also brings back the dependents that were cancelled because of it (R3)."""
+        self._accepting()
         job = self.get(job_id)
         if not job.state.terminal:
             raise Conflict(f"Job {job.id} is {job.state.value}; only a finished, failed, cancelled or timed-out "

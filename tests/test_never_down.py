@@ -225,6 +225,7 @@ def test_a_loop_that_keeps_failing_gives_up_and_submissions_answer_503(tmp_path)
     clock = FailingClock(failures=10_000)
     svc = JobService(tmp_path / "state", clock=clock, kill_grace=1.0).start()
     try:
+        held = svc.submit(["true"], hold=True)  # accepted while the loop still restarts
         svc.engine._thread.join(30)
         assert svc.health()["scheduler"] == "failed"
         before = len(svc.list())
@@ -232,6 +233,8 @@ def test_a_loop_that_keeps_failing_gives_up_and_submissions_answer_503(tmp_path)
             svc.submit(["true"])
         assert "OSError: injected clock failure" in str(err.value) and Unavailable.status == 503
         assert len(svc.list()) == before
+        with pytest.raises(Unavailable):  # nor is work taken back in that it cannot run
+            svc.release(held.id)
     finally:
         clock.failures = 0
         stop_everything(svc)
