@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Any, Callable, Sequence
 
-from .errors import InvalidSpec, JobflowError
+from .errors import HelpRequested, InvalidSpec, JobflowError
 from .gbatch import terminal_scope  # light: gbatch's fast path and the full path share it
 
 MAX_IDS = 100_000  # a range larger than this is a typo, not a request
@@ -33,6 +33,9 @@ def run(prog: str, body: Callable[[list[str]], int | None], argv: Sequence[str] 
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return body(args) or 0
+    except HelpRequested as asked:  # only a terminal prints help; the parser itself never exits
+        sys.stdout.write(asked.text)
+        return 0
     except JobflowError as err:
         return fail(prog, err)
     except KeyboardInterrupt:
@@ -124,7 +127,7 @@ def submission(argv: list[str], *, scope: str, scope_name: str, cwd: str | None 
     cwd = cwd or os.getcwd()
     from .options import merge, parse_submit_args, to_submit_body
 
-    opts = parse_submit_args(argv)  # --help prints and exits here
+    opts = parse_submit_args(argv)  # --help raises HelpRequested, printed by run()
     for flag, given in (("--in", opts.inputs), ("--out", opts.outputs), ("--shell", opts.shell)):
         if given:
             raise InvalidSpec(f"{flag} only works in a notebook (%%gbatch); gbatch runs commands and scripts")

@@ -227,7 +227,11 @@ def _status(client: Any) -> int:
     print(f"{host} (pid {st.get('pid')}, version {st.get('version')}) serves "
           f"{st.get('state_dir')} at {client.url}")
     print(f"Jobs: {counts}")
-    return 0
+    scheduler = st.get("scheduler")
+    if scheduler and (scheduler != "running" or st.get("restarts")):  # quiet when all is well
+        why = f": {st.get('error')}" if st.get("error") else ""
+        print(f"Scheduler: {scheduler} (restarted {st.get('restarts', 0)} times){why}")
+    return 1 if scheduler == "failed" else 0
 
 
 def _stop(state_dir: Path, timeout: float) -> int:

@@ -43,6 +43,8 @@ def error_from_reply(status: int, body: bytes | str | dict[str, Any] | None) -> 
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
         message = " ".join(text.split())[:200] or f"HTTP {status}"
     cls = getattr(errors, str(data.get("reason") or ""), None) if isinstance(data, dict) else None
+    if cls is errors.HelpRequested:  # the help text is the terminal's to print, never a reply's
+        cls = errors.InvalidSpec
     if not (isinstance(cls, type) and issubclass(cls, JobflowError)):
         by_status = {400: errors.InvalidSpec, 404: errors.NotFound, 409: errors.Conflict, 503: Unavailable}
         cls = by_status.get(status, JobflowError)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from .errors import InvalidSpec
+from .limits import MAX_SECONDS
 from .timespec import CLOCK, format_duration, parse_delay
 
 CONDITION_TYPES = ("after", "afterok", "afternotok", "afterany", "aftercorr")
@@ -244,7 +245,7 @@ def _parse_delay_at(clause: str, i: int, job: str) -> tuple[int, int]:
         end = _skip_space(clause, m.end())
         if end == len(clause) or clause[end] == ":":  # longest match, L2
             try:
-                return parse_delay(m.group(0)), end
+                return _bounded(parse_delay(m.group(0)), m.group(0), job, clause), end
             except ValueError:
                 raise _e4(m.group(0), job, clause) from None
     j = _find(clause, ":", k)
@@ -260,7 +261,7 @@ def _parse_delay_at(clause: str, i: int, job: str) -> tuple[int, int]:
             hint = f" (MM:SS is not a delay; write +{written})"
         raise _e4(run.group(0), job, clause, hint)
     try:
-        return parse_delay(token), j
+        return _bounded(parse_delay(token), token, job, clause), j
     except ValueError:
         shown = run.group(0) if run and re.fullmatch(r"[0-9-]+", token) else token
         raise _e4(shown, job, clause) from None
@@ -354,6 +355,14 @@ def _e3(type_text: str, clause: str) -> InvalidSpec:
     close = difflib.get_close_matches(type_text.lower(), choices, n=1, cutoff=0.6)
     hint = f'did you mean "{close[0]}"?' if close else "expected one of " + ", ".join(choices)
     return InvalidSpec(f'Unknown dependency type "{type_text}" in "{clause}" ({hint})')
+
+
+def _bounded(seconds: int, delay: str, job: str, clause: str) -> int:
+    """A delay longer than ``limits.MAX_SECONDS`` is a typo (and would overflow a timer)."""
+    if seconds > MAX_SECONDS:
+        raise InvalidSpec(f'Invalid delay "+{delay}" for job {job} in "{clause}": a delay must be at most '
+                          f"{MAX_SECONDS // 86400} days")
+    return seconds
 
 
 def _e4(delay: str, job: str, clause: str, hint: str = "") -> InvalidSpec:

@@ -30,6 +30,7 @@ import signal as _signal
 import sqlite3
 import threading
 import time
+from contextlib import suppress
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
@@ -45,6 +46,12 @@ from .store import Store
 from .wire import job_to_json
 
 log = logging.getLogger("jupyter_jobflow")
+
+#: The longest the loop sleeps at once: ``epoll`` refuses a timeout past ~24.8 days (int32 ms), so
+#: a far timer (``--time 25-0``, ``afterok:N+4w``) is re-armed after this, never handed over whole.
+MAX_SLEEP = 86400.0
+#: Loop failures in a row that are restarted (with a back-off) before the scheduler gives up loudly.
+MAX_RESTARTS = 5
 
 Subscriber = Callable[[dict[str, Any]], None]
 
@@ -89,6 +96,12 @@ class Engine:
         os.set_blocking(self._wake_w, False)
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._stopped = threading.Event()  # set by stop(): cuts a restart back-off short
+        #: the scheduler's health (``health()``): why the loop last failed, how often it restarted
+        self.failure: str | None = None
+        self.given_up = False
+        self.restarts = 0
+        self._failures_in_a_row = 0
         #: what the GPU sampler measured per device (``GpuMonitor.usage``); empty: nothing known
         self.gpu_usage: Callable[[], Mapping[int, DeviceUsage]] = dict
 
@@ -109,7 +122,10 @@ class Engine:
         self._outbox.clear()
         self.groups = self.store.groups()
         for job in self.store.load_jobs():
-            self._remember(job)
+            try:
+                self._remember(job)
+            except Exception as err:  # a stored value we cannot read must not stop every restart
+                self._remember_broken(job, err)
         for child, parent in self.store.load_edges():
             self.dependents[parent].add(child)
         self._dirty.update(j.id for j in self.jobs.values() if j.state is JobState.QUEUED)
@@ -152,6 +168,22 @@ class Engine:
                               allocated_gpus=()))
         self._dirty.add(job.id)
 
+    def _remember_broken(self, job: Job, err: Exception) -> None:
+        log.error("job %s has a stored value that cannot be read (%s); it fails", job.id, err)
+        failed = job.evolve(state=JobState.FAILED if not job.state.terminal else job.state, dependency=None,
+                            reason=Reason("SpawnError", {"message": f"unreadable stored job: {err}"}),
+                            ended_at=job.ended_at or self.clock())
+        with suppress(sqlite3.Error):  # a store that refuses writes: failed in the mirror, and next time
+            self.store.update_job(failed)
+        self._remember(failed)
+
+    def health(self) -> dict[str, Any]:
+        """``scheduler``: running, restarting, failed (gave up) or stopped; the last failure's cause."""
+        alive = self._thread is not None and self._thread.is_alive()
+        state = "failed" if self.given_up else "restarting" if alive and self._failures_in_a_row else \
+            "running" if alive else "stopped"
+        return {"scheduler": state, "error": self.failure, "restarts": self.restarts, "database": self.store_error}
+
     def _remember(self, job: Job) -> None:
         self.jobs[job.id] = job
         if job.dependency and job.id not in self.specs:
@@ -186,17 +218,24 @@ class Engine:
 
     # -- changes requested by the service (all under the lock) ---------------------------
     def add(self, job: Job, spec: DepSpec | None) -> Job:
+        self.add_many([job], spec)
+        return job
+
+    def add_many(self, jobs: list[Job], spec: DepSpec | None) -> None:
+        """Stored jobs (an array's tasks: one batch) into the mirror in one lock hold and one
+        transaction for their events, then one wake-up."""
         with self.lock:
-            if spec is not None:
-                self.specs[job.id] = spec
-                for parent in spec.job_ids():
-                    self.dependents[parent].add(job.id)
-            self._remember(job)
-            self._event("submitted", job)
-            self._dirty.add(job.id)
+            with self.store.transaction():
+                for job in jobs:
+                    if spec is not None:
+                        self.specs[job.id] = spec
+                        for parent in spec.job_ids():
+                            self.dependents[parent].add(job.id)
+                    self._remember(job)
+                    self._event("submitted", job)
+                    self._dirty.add(job.id)
             self._commit_events()
         self.wake()
-        return job
 
     def change(self, job: Job, *, kind: str = "job", touch: Iterable[int] = (), **extra: Any) -> Job:
         """Store a changed job (hold, release, redo, update, cancel of a waiting job) and reconsider it,
@@ -278,17 +317,44 @@ class Engine:
         """Recover, then run the scheduler loop in a daemon thread."""
         self.recover()
         self._stopping = False
-        self._thread = threading.Thread(target=self._loop, name="jobflow-scheduler", daemon=True)
+        self._stopped.clear()
+        self.given_up, self._failures_in_a_row = False, 0
+        self._thread = threading.Thread(target=self._supervise, name="jobflow-scheduler", daemon=True)
         self._thread.start()
         self.wake()
 
     def stop(self) -> None:
         """Stop scheduling. Running jobs go on; the next start re-adopts them."""
         self._stopping = True
+        self._stopped.set()
         self.wake()
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+
+    def _supervise(self) -> None:
+        """Run the loop; when it fails, say so (``health``) and restart it after a short back-off,
+        up to ``MAX_RESTARTS`` failures in a row; then give up loudly (submissions answer 503)."""
+        while not self._stopping:
+            try:
+                self._loop()
+                return
+            except Exception as err:
+                self.failure = " ".join(f"{type(err).__name__}: {err}".split())[:500]
+                self._failures_in_a_row += 1
+                if self._failures_in_a_row > MAX_RESTARTS:
+                    self.given_up = True
+                    log.critical("the scheduler failed %d times in a row and stopped: %s",
+                                 self._failures_in_a_row, self.failure)
+                    return
+                self.restarts += 1
+                self._stopped.wait(min(5.0, 0.05 * 2 ** self._failures_in_a_row))
+                with self.lock:  # the failed step was rolled back: the store is the truth again, and
+                    try:  # the failed loop closed its pidfds: watch every running attempt again
+                        self._load()
+                    except Exception:
+                        log.exception("the scheduler could not reload its jobs; it tries again")
+                    self._to_watch.update(self.handles)
 
     def _loop(self) -> None:
         selector = selectors.DefaultSelector()
@@ -307,7 +373,9 @@ class Engine:
                             watched[jid] = fd
                     self._to_watch.clear()
                     timeout = 0 if self._ended else max(0.0, self._next_wake - self.clock())
-                for key, _ in selector.select(None if timeout == float("inf") else timeout):
+                    if not timeout <= MAX_SLEEP:  # far, infinite or NaN: look again within a day
+                        timeout = MAX_SLEEP
+                for key, _ in selector.select(timeout):
                     if key.data is None:
                         os.read(self._wake_r, 4096)
                     else:
@@ -317,6 +385,7 @@ class Engine:
                         self._ended.add(key.data)
                 if not self._stopping:
                     self.step()
+                    self._failures_in_a_row = 0
         except Exception:
             log.exception("the scheduler loop failed; jobs keep running and are re-adopted on restart")
             raise

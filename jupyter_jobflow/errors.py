@@ -23,6 +23,15 @@ class InvalidSpec(JobflowError):
     status = 400
 
 
+class HelpRequested(InvalidSpec):
+    """``-h``/``--help`` among parsed words. A terminal prints ``text`` and exits 0 (``cli.run``);
+    anywhere else (the server, a kernel) it is an ordinary one-line error, never an exit."""
+
+    def __init__(self, text: str):
+        super().__init__("--help only works in a terminal: run the command there with -h")
+        self.text = text
+
+
 #: The name the spec (§1.5) gives to submit-time validation errors.
 JobflowSubmitError = InvalidSpec
 

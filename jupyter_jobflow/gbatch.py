@@ -29,6 +29,11 @@ def main() -> None:
         gbatch()
         return
     status, data = reply
+    if data.get("reason") == "HelpRequested":  # -hh, -Jx -h...: the full path prints the help here
+        from .cli import gbatch
+
+        gbatch()
+        return
     if status >= 400:
         print(f"gbatch: error: {data.get('message') or f'HTTP {status}'}", file=sys.stderr)
         sys.exit(1)

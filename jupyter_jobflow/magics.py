@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
-from .errors import InvalidSpec, JobflowError
+from .errors import HelpRequested, InvalidSpec, JobflowError
 from .options import merge, parse_submit_args, to_submit_body
 
 TERMINAL_STATES = ("Finished", "Failed", "Cancelled", "Timeout")
@@ -294,8 +294,10 @@ class JobflowMagics(Magics):
         self._command("ginfo", shlex.split(line))
 
     def _command(self, name: str, words: list[str]) -> None:
-        """Run a terminal command's own code against this notebook's service; HTML output is shown
-        as HTML. Errors are the command's one line."""
+        """Run a terminal command's own code against this notebook's service. Only ``gqueue -o html``
+        is shown as HTML (render.py escapes it); anything else is text, whatever it starts with: a
+        job's log is the job's output, and must never run as markup in the notebook. Errors are
+        the command's one line."""
         import contextlib
         import io
 
@@ -313,7 +315,10 @@ class JobflowMagics(Magics):
         with _service_env(self.client), contextlib.redirect_stdout(out):
             cli.run(name, body, words)
         text = out.getvalue()
-        if text.lstrip().startswith("<"):
+        pairs = zip(words, words[1:] + [""])
+        wants_html = name == "gqueue" and any(w == "--output=html" or (w in ("-o", "--output") and nxt == "html")
+                                              for w, nxt in pairs)
+        if wants_html and text.lstrip().startswith("<"):
             from IPython.display import HTML, display
 
             display(HTML(text))
@@ -335,6 +340,9 @@ class JobflowMagics(Magics):
         """A user error is one line on stderr, never a traceback; nothing was submitted."""
         try:
             return action()
+        except HelpRequested as asked:  # %%gbatch -h: the help, as the terminal shows it
+            print(asked.text, end="")
+            return None
         except JobflowError as err:
             print(f"gbatch: error: {err}", file=sys.stderr)
             return None

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from . import depspec
+from . import limits
 from .depspec import DepSpec
-from .errors import InvalidSpec
+from .errors import HelpRequested, InvalidSpec
 from .timespec import parse_delay, parse_time_limit
 
 RETRY_ON = ("failure", "error", "timeout")
@@ -88,8 +89,8 @@ class ParsedWords:
 
 
 def parse_submit_args(argv: Sequence[str]) -> SubmitOptions:
-    """Parse ``gbatch`` / ``%%gbatch`` words. ``--help`` prints and exits; anything else that is
-    wrong raises ``InvalidSpec`` with a one-line message.
+    """Parse ``gbatch`` / ``%%gbatch`` words. ``--help`` raises ``HelpRequested`` (a terminal
+    prints its text); anything else that is wrong raises ``InvalidSpec`` with a one-line message.
     """
     parsed = parse_words(argv)
     if parsed.unknown:
@@ -127,8 +128,20 @@ def merge(cli: SubmitOptions, directives: SubmitOptions) -> SubmitOptions:
 
 
 class _Parser(argparse.ArgumentParser):
+    """argparse that never writes to stdout nor exits, in any host: ``-h`` (also ``-hh``) raises
+    ``HelpRequested`` carrying the help text, which only a terminal prints (``cli.run``)."""
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise InvalidSpec(_reword(message))
+
+    def print_help(self, file: Any = None) -> None:
+        raise HelpRequested(self.format_help())
+
+    def print_usage(self, file: Any = None) -> None:
+        raise HelpRequested(self.format_usage())
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        raise InvalidSpec(" ".join((message or f"{self.prog}: cannot parse the options").split()))
 
 
 class _Record(argparse.Action):
@@ -265,7 +278,7 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
         flags.update(dict.fromkeys(fields, written[dest]))
 
     if ns.name is not None:
-        give("name", name=_non_empty("--name", ns.name))
+        give("name", name=limits.length("--name", _non_empty("--name", ns.name), limits.MAX_NAME))
     if ns.time is not None:
         give("time", time_limit=parse_time_limit(ns.time))
     if ns.gpus is not None and ns.gres is not None:
@@ -278,9 +291,10 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
     if ns.gpu_memory is not None:
         give("gpu_memory", gpu_memory=parse_memory_size(ns.gpu_memory))
     if ns.priority is not None:
-        give("priority", priority=_int("--priority", ns.priority))
+        give("priority", priority=limits.in_range("--priority", _int("--priority", ns.priority),
+                                                   *limits.PRIORITY_RANGE))
     if ns.group is not None:
-        give("group", group=_non_empty("--group", ns.group))
+        give("group", group=limits.length("--group", _non_empty("--group", ns.group), limits.MAX_NAME))
     dep_dests = ("dependency", "depends_on", "depends_on_all", "depends_on_any")
     dep_given = [d for d in dep_dests if getattr(ns, d) is not None]
     if dep_given:
@@ -296,7 +310,8 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
         if getattr(ns, dest) is not None:
             give(dest, **{dest: True})
     if ns.retries is not None:
-        give("retries", retries=_int("--retries", ns.retries, minimum=0))
+        give("retries", retries=limits.in_range("--retries", _int("--retries", ns.retries, minimum=0),
+                                                 0, limits.MAX_RETRIES))
     if ns.retry_delay is not None:
         give("retry_delay", retry_delay=_seconds("--retry-delay", ns.retry_delay))
     if ns.retry_backoff is not None:
@@ -306,11 +321,12 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
     if ns.retry_on is not None:
         give("retry_on", retry_on=_retry_on(ns.retry_on))
     if ns.array is not None:
+        array_indices(ns.array)  # the task count and %N too, here rather than at the service
         give("array", array=_array(ns.array))
     if ns.chdir is not None:
         give("chdir", chdir=_non_empty("--chdir", ns.chdir))
     if ns.env is not None:
-        give("env", env=dict(_env_item(item) for item in ns.env))
+        give("env", env=limits.env("--env", dict(_env_item(item) for item in ns.env)))
     if ns.export is not None:
         parse_export(ns.export)
         give("export", export=ns.export.strip())
@@ -351,7 +367,7 @@ def _seconds(flag: str, text: str) -> float:
         raise InvalidSpec(
             f'{flag} expects a duration (10, 10s, 5m, 1h30m or HH:MM:SS; a bare number is seconds), got "{text}"'
         )
-    return value
+    return limits.seconds(flag, value, text)
 
 
 def _factor(flag: str, text: str) -> float:
@@ -359,6 +375,8 @@ def _factor(flag: str, text: str) -> float:
     value = float(t) if _NUMBER.fullmatch(t) else math.nan
     if not (0 < value < math.inf):
         raise InvalidSpec(f'{flag} expects a number > 0, got "{text}"')
+    if value > limits.MAX_BACKOFF:
+        raise InvalidSpec(f'{flag} must be at most {limits.MAX_BACKOFF:g}, got "{text}"')
     return value
 
 
@@ -391,7 +409,7 @@ def parse_memory_size(text: str | int, flag: str = "--gpu-memory") -> int:
     if isinstance(text, int) and not isinstance(text, bool):
         if text <= 0:
             raise InvalidSpec(f"{flag} must be more than 0, got {text}")
-        return text
+        return _memory_bound(flag, text, text)
     m = _SIZE.fullmatch(str(text).strip())
     if not m or len(str(text)) > 40:
         raise InvalidSpec(f'{flag} expects a size like 8G or 500M (a bare number is MiB), got "{text}"')
@@ -399,6 +417,13 @@ def parse_memory_size(text: str | int, flag: str = "--gpu-memory") -> int:
     mib = math.ceil(float(m.group(1)) * _SIZE_MIB[unit])
     if mib <= 0:
         raise InvalidSpec(f'{flag} must be more than 0, got "{text}"')
+    return _memory_bound(flag, mib, text)
+
+
+def _memory_bound(flag: str, mib: int, text: Any) -> int:
+    if mib > limits.MAX_GPU_MEMORY_MIB:
+        raise InvalidSpec(f'{flag} must be at most {limits.MAX_GPU_MEMORY_MIB // (1 << 20)}T per GPU, '
+                          f'got "{limits.shown(text)}"')
     return mib
 
 
@@ -418,13 +443,16 @@ def _retry_on(text: str) -> frozenset[str]:
 
 def _array(text: str) -> str:
     t = re.sub(r"\s+", "", text)
-    if not _ARRAY.fullmatch(t):
-        raise InvalidSpec(f'--array expects indices like 0-9, 1,3,5, 0-15:4 or 0-9%2, got "{text}"')
+    if len(t) > 4096 or not _ARRAY.fullmatch(t):
+        raise InvalidSpec(f'--array expects indices like 0-9, 1,3,5, 0-15:4 or 0-9%2, got "{limits.shown(text, 60)}"')
+    if any(int(n) > limits.MAX_ARRAY_INDEX for n in re.findall(r"[0-9]{1,12}", t)) or re.search(r"[0-9]{13}", t):
+        raise InvalidSpec(f"--array: indices, steps and %N must be at most {limits.MAX_ARRAY_INDEX}, "
+                          f'got "{limits.shown(text, 60)}"')
     return t
 
 
 #: The most tasks one array may have (Slurm's MaxArraySize is 1001 by default).
-MAX_ARRAY_TASKS = 10_000
+MAX_ARRAY_TASKS = limits.MAX_ARRAY_TASKS
 
 
 def array_indices(text: str) -> tuple[list[int], int | None]:
@@ -433,8 +461,8 @@ def array_indices(text: str) -> tuple[list[int], int | None]:
     t = _array(text)
     body, pct, limit_text = t.partition("%")
     limit = int(limit_text) if pct else None
-    if limit is not None and limit < 1:
-        raise InvalidSpec(f'--array: the %N limit must be 1 or more, got "{text}"')
+    if limit is not None and not 1 <= limit <= MAX_ARRAY_TASKS:
+        raise InvalidSpec(f'--array: the %N limit must be from 1 to {MAX_ARRAY_TASKS}, got "{text}"')
     indices: set[int] = set()
     for item in body.split(","):
         span, colon, step_text = item.partition(":")

@@ -156,14 +156,20 @@ def tree_order(jobs: Sequence[Job]) -> tuple[list[int], dict[int, str]]:
     prefixes: dict[int, str] = {}
     seen: set[int] = set()
 
-    def walk(node: int, lead: str, glyph: str) -> None:
-        seen.add(node)
-        order.append(node)
-        prefixes[node] = lead + glyph
-        kids = [c for c in children.get(node, ()) if c not in seen]
-        below = lead + ("" if not glyph else "│  " if glyph == "├─ " else "   ")
-        for n, kid in enumerate(kids):
-            walk(kid, below, "└─ " if n == len(kids) - 1 else "├─ ")
+    def walk(root: int, lead: str, glyph: str) -> None:
+        # an explicit stack, not recursion: a chain of thousands of jobs is one deep branch
+        stack = [(root, lead, glyph)]
+        while stack:
+            node, lead, glyph = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            order.append(node)
+            prefixes[node] = lead + glyph
+            kids = [c for c in children.get(node, ()) if c not in seen]
+            below = lead + ("" if not glyph else "│  " if glyph == "├─ " else "   ")
+            last = len(kids) - 1
+            stack.extend(reversed([(kid, below, "└─ " if n == last else "├─ ") for n, kid in enumerate(kids)]))
 
     for root in roots:
         walk(root, "", "")

@@ -6,6 +6,7 @@ import math
 import signal as _signal
 from dataclasses import dataclass
 
+from .limits import MAX_SECONDS
 from .model import Job, JobState, Reason, RetryPolicy
 
 
@@ -13,13 +14,19 @@ def retry_wait(policy: RetryPolicy, failed_attempt: int) -> float:
     """Seconds to wait before the attempt after ``failed_attempt`` (1-based), rule Y1.
 
     delay 10, backoff 2, cap 60 gives 10, 20, 40, 60, 60. Airflow floors exponential waits at 1 s.
+    Never more than ``limits.MAX_SECONDS``, whatever the stored policy says.
     """
-    wait = policy.delay * policy.backoff ** (failed_attempt - 1)
-    if policy.backoff != 1:
+    try:
+        wait = policy.delay * policy.backoff ** (failed_attempt - 1)
+    except OverflowError:  # a stored back-off of 1e300: the cap below applies
+        wait = math.inf
+    if not wait >= 0:  # NaN from a bad stored value
+        wait = 0.0
+    if policy.backoff != 1 and wait < MAX_SECONDS:
         wait = max(1.0, math.ceil(wait))
-    if policy.max_delay is not None:
+    if policy.max_delay is not None and policy.max_delay >= 0:
         wait = min(wait, policy.max_delay)
-    return wait
+    return min(wait, float(MAX_SECONDS))  # never a timer no clock can show or OS can arm
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from . import depspec, wire
+from . import depspec, limits, wire
 from . import retention as retention_
 from .decide import Group, Snapshot, decide
 from .depspec import DepSpec
@@ -114,6 +114,21 @@ def _atomic(method: Callable[..., Any]) -> Callable[..., Any]:
     return locked
 
 
+#: array tasks added to the engine's mirror per lock hold
+ADD_BATCH = 500
+
+
+def _submitting_atomic(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``_atomic`` for a verb that also inserts jobs (redo): the submit lock first, then the engine's,
+    the order ``submit`` takes them in. Requests run on several threads; the other order deadlocks."""
+    @functools.wraps(method)
+    def locked(self: "JobService", *args: Any, **kwargs: Any) -> Any:
+        with self._submit_lock, self.engine.lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 def default_name(command: Sequence[str]) -> str:
     """``python train.py --lr 1`` is ``train.py``; ``./run.sh`` is ``run.sh``."""
     words = list(command)
@@ -156,7 +171,8 @@ class JobService(GpuServiceMixin):
         self.engine = Engine(self.store, self.executor, self.gpus,
                              EngineConfig(kill_grace, max_running, external_memory_threshold_mib), clock)
         self._init_gpus(gpu_sample_interval, gpu_history_seconds, kernel_lookup)
-        self._submit_lock = threading.Lock()
+        # taken before the engine lock, never after it (redo takes both: see _submitting_atomic)
+        self._submit_lock = threading.RLock()
         self._lock_file: HostLock | None = None
         self._secrets: tuple[str, ...] = ()  # values no stored environment may hold (the host's tokens)
         self.engine.runtime_env = {"JOBFLOW_HOME": str(self.state_dir)}
@@ -205,6 +221,16 @@ class JobService(GpuServiceMixin):
             self.store.close()
         if self._owns_gpus:
             self.gpus.close()
+
+    def health(self) -> dict[str, Any]:
+        """The scheduler's state (running, restarting, failed, stopped), its last failure and restarts."""
+        return self.engine.health()
+
+    def _accepting(self) -> None:
+        """Refuse new work the scheduler cannot run (503 naming the cause), never a silent 201."""
+        if self.engine.given_up:
+            raise Unavailable(f"The scheduler has stopped after repeated failures ({self.engine.failure}); "
+                              f"restart the host (jobflow stop, then jobflow daemon, or the Jupyter server)")
 
     def subscribe(self, fn: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
         """Call ``fn(event)`` after every stored change; returns the unsubscribe function."""
@@ -302,9 +328,12 @@ class JobService(GpuServiceMixin):
             a token (``JOBFLOW_TOKEN``, ``JPY_*``, this host's tokens). Give ``export="ALL"`` to keep
             every variable of ``env``.
         """
+        self._accepting()
         argv = shlex.split(command) if isinstance(command, str) else list(command or [])
         if not argv and script is None:
             raise InvalidSpec("Nothing to run: give a command, a script, or a cell")
+        _check_submit_limits(argv, script, name, group, cwd, env, priority, retries, retry_delay, retry_backoff,
+                             retry_max_delay)
         count, ids = self._parse_gpus(gpus)
         count, gpu_memory = self._parse_gpu_memory(gpu_memory, count, ids)
         limit = self._time_limit(time_limit)
@@ -341,37 +370,44 @@ class JobService(GpuServiceMixin):
                 job, warning = self._never_at_submit(job, verdict)
                 warnings.append(warning)
             edges = [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())]
-            jobs: list[Job] = []
-            with self.store.transaction():  # an array is stored whole or not at all
-                for n, index in enumerate(indices or [None]):
-                    task = job
-                    if index is not None:
-                        first = jobs[0].id if jobs else 0
-                        task = job.evolve(name=f"{base}[{index}]", array_of=first or None,
-                                          group=f"array-{first}" if array_limit is not None and first else group,
-                                          env={**job.env, "JOBFLOW_ARRAY_TASK_ID": str(index),
-                                               "SLURM_ARRAY_TASK_ID": str(index),
-                                               "JOBFLOW_ARRAY_JOB_ID": str(first), "SLURM_ARRAY_JOB_ID": str(first)})
-                    task = task.evolve(id=self.store.insert_job(task, edges))
-                    if index is not None and n == 0:  # the first task learns its own id, the array's
-                        task = task.evolve(array_of=task.id, group=f"array-{task.id}" if array_limit is not None
-                                           else group, env={**task.env, "JOBFLOW_ARRAY_JOB_ID": str(task.id),
-                                                            "SLURM_ARRAY_JOB_ID": str(task.id)})
-                        self.store.update_job(task)
-                    if script is not None:
-                        runner = argv or shlex.split(interpreter or "/bin/bash")  # "#!/usr/bin/env bash": two words
-                        task = task.evolve(command=(*runner, str(self._write_script(task.id, script))))
-                        self.store.update_job(task)
-                    jobs.append(task)
-            if array_limit is not None:
-                self.set_group(f"array-{jobs[0].id}", limit=array_limit)
-            for task in jobs:
-                self.engine.add(task, spec)
+            jobs = self._store_tasks(job, indices, edges, array_limit, base, group, argv, script, interpreter)
+            for n in range(0, len(jobs), ADD_BATCH):  # the mirror in batches: the lock is never held long
+                self.engine.add_many(jobs[n:n + ADD_BATCH], spec)
         job_id, job = jobs[0].id, jobs[0]
         if warnings and job.state is JobState.CANCELLED:
             warnings[0] = warnings[0].replace("job ?", f"job {job_id}").replace("Job ?", f"Job {job_id}")
         return Submitted(job_id, base if array is not None else job.name, job.state, tuple(warnings),
                          tuple(j.id for j in jobs) if array is not None else ())
+
+    def _store_tasks(self, job: Job, indices: list[int], edges: list[tuple[int, str, int]], array_limit: int | None,
+                     base: str, group: str | None, argv: list[str], script: str | None,
+                     interpreter: str | None) -> list[Job]:
+        """Store one job, or an array's tasks in one transaction (whole or not at all): the first
+        task gets its id from the store, the rest follow it and are inserted in one ``executemany``."""
+        with self.store.transaction():
+            first = job.evolve(id=self.store.insert_job(job, edges))
+            array = indices and first.id
+            tasks = [first if not array else self._task(first, first.id + n, index, base, array_limit, group)
+                     for n, index in enumerate(indices or [None])]
+            if script is not None:
+                runner = argv or shlex.split(interpreter or "/bin/bash")  # "#!/usr/bin/env bash": two words
+                tasks = [t.evolve(command=(*runner, str(self._write_script(t.id, script)))) for t in tasks]
+            if array or script is not None:
+                self.store.update_job(tasks[0])
+            self.store.insert_jobs(tasks[1:], edges)
+            if array_limit is not None:  # in the transaction: a group that cannot be stored stores nothing
+                self.store.save_group(Group(f"array-{first.id}", array_limit))
+        if array_limit is not None:  # the mirror after the commit (engine lock after store lock: no)
+            self.set_group(f"array-{first.id}", limit=array_limit)
+        return tasks
+
+    @staticmethod
+    def _task(job: Job, task_id: int, index: int, base: str, array_limit: int | None, group: str | None) -> Job:
+        first = job.id  # the array's id: its first task's
+        return job.evolve(id=task_id, name=f"{base}[{index}]", array_of=first,
+                          group=f"array-{first}" if array_limit is not None else group,
+                          env={**job.env, "JOBFLOW_ARRAY_TASK_ID": str(index), "SLURM_ARRAY_TASK_ID": str(index),
+                               "JOBFLOW_ARRAY_JOB_ID": str(first), "SLURM_ARRAY_JOB_ID": str(first)})
 
     def _expand_arrays(self, spec: DepSpec) -> DepSpec:
         """A dependency on a job array (its first task's id, which ``@`` gives) is a dependency on
@@ -452,7 +488,7 @@ class JobService(GpuServiceMixin):
         if isinstance(value, (int, float)):
             if value <= 0:
                 raise InvalidSpec(f"Time limit must be positive, got {value}")
-            return float(value)
+            return float(limits.seconds("The time limit", value))
         return parse_time_limit(value)
 
     # -- lookups --------------------------------------------------------------------------
@@ -468,9 +504,11 @@ class JobService(GpuServiceMixin):
         """Jobs by id, filtered. ``all=False`` keeps only active jobs (gqueue without ``-a``)."""
         wanted = {s if isinstance(s, JobState) else JobState.parse(s) for s in states} if states else None
         idset = {int(i) for i in ids} if ids is not None else None
-        with self.engine.lock:
-            jobs = [self.engine.jobs[i] for i in sorted(idset) if i in self.engine.jobs] if idset is not None else \
-                sorted(self.engine.jobs.values(), key=lambda j: j.id)
+        # no engine lock: a read must not wait while the scheduler starts many jobs. Jobs are immutable
+        # and replaced whole, and copying a dict's values is atomic under the GIL (as ``get`` reads).
+        mirror = self.engine.jobs
+        jobs = [j for j in map(mirror.get, sorted(idset)) if j is not None] if idset is not None else \
+            sorted(list(mirror.values()), key=lambda j: j.id)
         out = [j for j in jobs if (wanted is None or j.state in wanted) and (all or j.state in ACTIVE)
                and (name is None or name in j.name) and (group is None or j.group == group)
                and (idset is None or j.id in self.engine.jobs)]
@@ -511,6 +549,7 @@ class JobService(GpuServiceMixin):
 
     @_atomic
     def release(self, job_id: int) -> Job:
+        self._accepting()
         job = self.get(job_id)
         if job.state is not JobState.HOLD:
             raise Conflict(f"Job {job.id} is {job.state.value}; only held jobs can be released")
@@ -597,11 +636,12 @@ class JobService(GpuServiceMixin):
             fates.append(Fate(job, cond, outcome))
         return fates
 
-    @_atomic
+    @_submitting_atomic
     def redo(self, job_id: int, *, in_place: bool = False, cascade: bool = False,
              **overrides: Any) -> Job:
         """gflow's ``gjob redo`` (R1), or with ``in_place`` a new attempt of the same job (R2).
         ``cascade`` also brings back the dependents that were cancelled because of it (R3)."""
+        self._accepting()
         job = self.get(job_id)
         if not job.state.terminal:
             raise Conflict(f"Job {job.id} is {job.state.value}; only a finished, failed, cancelled or timed-out "
@@ -633,11 +673,20 @@ class JobService(GpuServiceMixin):
                 and self.engine.jobs[c].reason.args.get("job") == job_id]
 
     def _revive_cancelled_dependents(self, job_id: int) -> None:
-        for child in self._cancelled_because_of(job_id):
-            self.engine.change(child.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None), kind="revived")
-            self._revive_cancelled_dependents(child.id)
+        # a work list, not recursion: a chain of thousands of jobs is revived whole
+        todo = [job_id]
+        while todo:
+            for child in self._cancelled_because_of(todo.pop()):
+                self.engine.change(child.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None),
+                                   kind="revived")
+                todo.append(child.id)
 
     def _redo_cancelled_dependents(self, old_id: int, new_id: int) -> None:
+        todo = [(old_id, new_id)]  # a work list, not recursion (chains of thousands of jobs)
+        while todo:
+            self._redo_children(*todo.pop(0), todo)
+
+    def _redo_children(self, old_id: int, new_id: int, todo: list[tuple[int, int]]) -> None:
         for child in self._cancelled_because_of(old_id):
             spec = self.engine.specs[child.id]
             rewired = DepSpec(spec.op, tuple(c if c.target != old_id else type(c)(c.type, new_id, c.delay)
@@ -651,7 +700,7 @@ class JobService(GpuServiceMixin):
                                     retry_max_delay=child.retry.max_delay, retry_on=child.retry.retry_on,
                                     cwd=child.cwd, env=child.env, export="ALL", scope=child.scope, user=child.user,
                                     redo_of=child.id)
-            self._redo_cancelled_dependents(child.id, new_child.id)
+            todo.append((child.id, new_child.id))
 
     def _overrides(self, job: Job, fields: dict[str, Any]) -> dict[str, Any]:
         """The ``Job`` fields that ``fields`` (update, redo) change, validated."""
@@ -666,9 +715,11 @@ class JobService(GpuServiceMixin):
             elif key == "gpu_memory":
                 out["gpu_memory"] = self._parse_gpu_memory(value, 1, None)[1]
             elif key in ("priority", "name", "group"):
-                out[key] = int(value) if key == "priority" else str(value)
+                out[key] = limits.in_range("--priority", int(value), *limits.PRIORITY_RANGE) if key == "priority" \
+                    else limits.length(f"--{key}", str(value), limits.MAX_NAME)
             elif key == "retries":
-                out["retry"] = dataclasses.replace(job.retry, retries=int(value))  # delay, back-off kept
+                retries = limits.in_range("--retries", int(value), 0, limits.MAX_RETRIES)
+                out["retry"] = dataclasses.replace(job.retry, retries=retries)  # delay, back-off kept
             else:
                 raise InvalidSpec(f'Cannot change "{key}": changeable fields are time_limit, gpus, gpu_memory, '
                                   f"priority, name, group, retries, dependency")
@@ -700,24 +751,24 @@ class JobService(GpuServiceMixin):
     def _check_cycle(self, job_id: int, spec: DepSpec) -> None:
         """E8: full DFS from the new parents back to ``job_id``; prints the whole path."""
         specs = self.engine.specs
-
-        def path_to_job(node: int, trail: list[int], seen: set[int]) -> list[int] | None:
-            if node == job_id:
-                return trail
-            if node in seen:
-                return None
-            seen.add(node)
-            for parent in (specs[node].job_ids() if node in specs else ()):
-                found = path_to_job(parent, trail + [parent], seen)
-                if found:
-                    return found
-            return None
-
-        seen: set[int] = set()
-        for parent in spec.job_ids():
-            path = path_to_job(parent, [job_id, parent], seen)
-            if path:
-                raise InvalidSpec("Circular dependency detected: " + " -> ".join(f"job {j}" for j in path))
+        came_from: dict[int, int] = {}  # node -> the node whose parent it is (an explicit stack, no recursion)
+        for start in spec.job_ids():
+            if start in came_from:
+                continue
+            came_from[start] = job_id
+            stack = [start]
+            while stack:
+                node = stack.pop()
+                if node == job_id:
+                    path = [node]
+                    while path[-1] != job_id or len(path) == 1:
+                        path.append(came_from[path[-1]])
+                    path.reverse()
+                    raise InvalidSpec("Circular dependency detected: " + " -> ".join(f"job {j}" for j in path))
+                for parent in reversed(specs[node].job_ids() if node in specs else ()):
+                    if parent not in came_from:
+                        came_from[parent] = node
+                        stack.append(parent)
 
     def set_group(self, name: str, *, limit: int | None = None, paused: bool | None = None) -> Group:
         """Create or change a named group: ``limit`` running jobs at once (0 = none), ``paused``."""
@@ -797,6 +848,26 @@ def _explain_condition(cond: depspec.Condition, parent: Job | None) -> str:
     from .model import format_clock
 
     return f"{head}: satisfied at {format_clock(t)}, ready at {format_clock(t + cond.delay)} ({what})"
+
+
+def _check_submit_limits(argv: list[str], script: str | None, name: str | None, group: str | None,
+                         cwd: str | None, env: dict[str, str] | None, priority: int, retries: int,
+                         retry_delay: float, retry_backoff: float, retry_max_delay: float | None) -> None:
+    """``limits``: the same bounds for in-process callers as the API and the parser apply."""
+    limits.argv("The command", argv)
+    if script is not None:
+        limits.length("The script", script, limits.MAX_SCRIPT_CHARS)
+    for what, text, most in (("--name", name, limits.MAX_NAME), ("--group", group, limits.MAX_NAME),
+                             ("The working directory", cwd, limits.MAX_PATH)):
+        if text is not None:
+            limits.length(what, text, most)
+    limits.env("The environment", dict(env or {}))
+    limits.in_range("--priority", priority, *limits.PRIORITY_RANGE)
+    limits.in_range("--retries", retries, 0, limits.MAX_RETRIES)
+    limits.in_range("--retry-delay", retry_delay, 0, limits.MAX_SECONDS, unit=" seconds")
+    limits.in_range("--retry-backoff", retry_backoff, 1, limits.MAX_BACKOFF)
+    if retry_max_delay is not None:
+        limits.in_range("--retry-max-delay", retry_max_delay, 0, limits.MAX_SECONDS, unit=" seconds")
 
 
 def _history_needed(spec: DepSpec) -> int:

@@ -214,6 +214,20 @@ class Store:
                                          [(job_id, p, t, d) for p, t, d in parents])
         return job_id
 
+    def insert_jobs(self, jobs: list[Job], parents: list[tuple[int, str, int]]) -> None:
+        """Store many new jobs with the ids they carry (the tasks of an array, numbered after its
+        first task inside the same transaction), each with the same dependency edges."""
+        if not jobs:
+            return
+        rows = [{"id": j.id, **job_to_row(j)} for j in jobs]
+        cols = ", ".join(rows[0])
+        with self.transaction():
+            self.db.conn.executemany(f"INSERT INTO jobs ({cols}) VALUES ({', '.join('?' * len(rows[0]))})",
+                                     [list(r.values()) for r in rows])
+            if parents:
+                self.db.conn.executemany("INSERT OR IGNORE INTO dependencies VALUES (?, ?, ?, ?)",
+                                         [(j.id, p, t, d) for j in jobs for p, t, d in parents])
+
     def update_job(self, job: Job) -> None:
         row = job_to_row(job)
         sets = ", ".join(f"{c} = ?" for c in row)

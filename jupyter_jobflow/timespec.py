@@ -17,6 +17,7 @@ import math
 import re
 
 from .errors import InvalidSpec
+from .limits import MAX_SECONDS
 
 UNITS = {
     **dict.fromkeys(("s", "sec", "second", "seconds"), 1),
@@ -80,6 +81,9 @@ def parse_time_limit(text: str) -> int | None:
         raise InvalidSpec(E22.format(text))
     if seconds <= 0:
         raise InvalidSpec(f'Invalid --time "{text}": a time limit must be positive (use UNLIMITED for no limit)')
+    if seconds > MAX_SECONDS:
+        raise InvalidSpec(f'Invalid --time "{text}": a time limit must be at most {MAX_SECONDS // 86400} days '
+                          f"({MAX_SECONDS // 86400}-0; use UNLIMITED for no limit)")
     return seconds
 
 

@@ -153,6 +153,18 @@ def test_line_magic_runs_a_command(ip):
     assert job.wait(30) == "Finished" and job.log() == "line magic\n"
 
 
+def test_glog_shows_markup_in_a_log_as_text_never_as_html(ip, capsys, monkeypatch):
+    shown = []
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    job = ip.run_line_magic("gbatch", "--name xss sh -c 'echo \"<script>alert(1)</script>\"'")
+    assert job.wait(30) == "Finished"
+    capsys.readouterr()
+    ip.run_line_magic("glog", str(job.id))
+    assert capsys.readouterr().out == "<script>alert(1)</script>\n" and shown == []  # printed, not rendered
+
+
 def _kernel_outputs(kc, code: str) -> str:
     out: list[str] = []
 

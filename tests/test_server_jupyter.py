@@ -78,6 +78,40 @@ async def submit(api, **body) -> int:
 
 
 # -- the extension -----------------------------------------------------------------------------
+async def test_a_request_waiting_on_the_engine_does_not_stall_the_jupyter_server(api, jp_serverapp):
+    import asyncio
+    import threading
+
+    service = jp_serverapp.web_app.settings["jobflow"].service
+    held, release = threading.Event(), threading.Event()
+
+    def long_step():  # what a scheduler step that starts many jobs does to the engine lock
+        with service.engine.lock:
+            held.set()
+            release.wait(30)
+
+    stepper = threading.Thread(target=long_step)
+    stepper.start()
+    held.wait(10)
+    try:
+        pending = asyncio.ensure_future(api("POST", "jobs", {"command": ["true"], "hold": True}))
+        status, reply = await asyncio.wait_for(api("GET", "jobs"), 10)  # the loop answers meanwhile
+        assert status == 200 and not pending.done()
+    finally:
+        release.set()
+        stepper.join(10)
+    status, reply = await asyncio.wait_for(pending, 10)
+    assert status == 201 and reply["state"] == "Hold"
+
+
+async def test_help_in_gbatch_words_is_a_400_and_the_jupyter_server_lives_on(api, tmp_path):
+    # "-hh" once made the shared parser raise SystemExit in the server's request handler
+    status, reply = await api("POST", "jobs", {"argv": ["-hh", "true"], "cwd": str(tmp_path), "env": {}})
+    assert (status, reply["reason"]) == (400, "HelpRequested")
+    status, reply = await api("GET", "status")
+    assert status == 200 and reply["scheduler"] == "running" and reply["counts"]["Queued"] == 0
+
+
 async def test_status_names_the_host_and_counts(api, jp_serverapp):
     status, reply = await api("GET", "status")
     assert status == 200

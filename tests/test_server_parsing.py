@@ -37,7 +37,7 @@ def test_submit_fields_keep_nulls_out_and_name_the_field():
                           ({"priority": 2**64}, 'Field "priority" is out of range'),
                           ({"retry_delay": -1}, 'Field "retry_delay" must be 0 or more'),
                           ({"retry_delay": "soon"}, 'Field "retry_delay" must be a duration'),
-                          ({"retry_backoff": 0.5}, 'Field "retry_backoff" must be 1 or more'),
+                          ({"retry_backoff": 0.5}, 'Field "retry_backoff" must be from 1 to 100, got 0.5'),
                           ({"command": ["a", 1]}, 'Field "command" must be a list of strings or a string'),
                           ({"name": "a\0b"}, 'Field "name" contains a NUL character'),
                           ({"env": {"1X": "y"}}, 'Field "env": "1X" is not a variable name'),

@@ -18,12 +18,14 @@ runs).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.websocket import WebSocketClosedError
 
+from .. import limits
 from ..errors import InvalidSpec, JobflowError
 from ..model import JobState
 from ..wire import job_to_json
@@ -45,10 +47,10 @@ def parse_topics(text: str | None) -> Topics:
     for word in parsing.query_list(text) or ["jobs"]:
         if word in ("jobs", "gpus"):
             setattr(topics, word, True)
-        elif word.startswith("log:") and word[4:].isdigit():
-            topics.logs.append(int(word[4:]))
+        elif word.startswith("log:") and re.fullmatch(r"[0-9]{1,19}", word[4:]):  # ASCII: "²".isdigit()
+            topics.logs.append(limits.job_id(word[4:]))
         else:
-            raise InvalidSpec(f'Unknown topic "{word}": expected jobs, gpus or log:<job id>')
+            raise InvalidSpec(f'Unknown topic "{limits.shown(word)}": expected jobs, gpus or log:<job id>')
     return topics
 
 

@@ -9,14 +9,17 @@ place, ``JobflowHandler.write_error``.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from tornado import web
+from tornado.ioloop import IOLoop
 
 from .. import __version__
 from ..errors import JobflowError, NotFound, Unavailable
@@ -30,6 +33,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 VERBS = ("get", "post", "patch", "put", "delete")
 MAX_LOG_READ = 16 << 20  # bytes per log request: the read buffer is allocated up front
+MAX_MESSAGE = 1000  # an error message quotes the input: a 5,000-digit id is cut, not echoed whole
+#: where REST bodies run: never on the host's event loop (Jupyter's: every notebook's UI), which
+#: would wait whenever a body waits on the engine lock while the scheduler starts many jobs. Reads
+#: have their own threads, so writers queued behind a long scheduler step never hold up a list.
+_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobflow-api-read")
+_WRITES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobflow-api-write")
 
 
 @dataclass
@@ -62,16 +71,26 @@ class JobflowHandler:
     def body(self) -> dict[str, Any]:
         return parsing.json_body(self.request.body)
 
-    def reply(self, data: Any, status: int = 200) -> None:
+    def reply(self, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        self.reply_text(json.dumps(data), status, headers)
+
+    def reply_text(self, text: str, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        """Keep the answer; ``_off_loop`` writes it on the loop (tornado objects are not thread-safe)."""
+        self._answer = (status, {"Content-Type": "application/json", **(headers or {})}, text)
+
+    def _write_answer(self) -> None:
+        status, headers, text = self._answer
         self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data))
+        for key, value in headers.items():
+            self.set_header(key, value)
+        self.finish(text)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """The one place an exception becomes ``{"message", "reason"}`` with its status."""
         error = kwargs["exc_info"][1] if "exc_info" in kwargs else None
         if isinstance(error, JobflowError):
-            status_code, message, reason = error.status, str(error), type(error).__name__
+            # one short line whatever the input quoted in it held (a "\n", 5,000 digits)
+            status_code, message, reason = error.status, _one_line(str(error)), type(error).__name__
         elif isinstance(error, web.HTTPError):
             message = error.log_message % error.args if error.log_message and error.args else error.log_message
             message, reason = message or http.client.responses.get(status_code, "Error"), error.reason
@@ -99,6 +118,11 @@ class JobflowHandler:
     get_argument: Callable[..., Any]
 
 
+def _one_line(text: str, most: int = MAX_MESSAGE) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[:most - 30] + " ... " + text[-25:]
+
+
 # -- jobs -------------------------------------------------------------------------------------
 class JobsHandler(JobflowHandler):
     def get(self) -> None:
@@ -110,30 +134,30 @@ class JobsHandler(JobflowHandler):
         offset = parsing.query_int("offset", arg("offset", None)) or 0
         limit = parsing.query_int("limit", arg("limit", None))
         page = jobs[offset: None if limit is None else offset + limit]
-        self.set_header("Content-Type", "application/json")  # assembled from each job's cached text
-        self.finish(f'{{"jobs": [{", ".join(job_json_text(j) for j in page)}], "total": {len(jobs)}}}')
+        # assembled from each job's cached text
+        self.reply_text(f'{{"jobs": [{", ".join(job_json_text(j) for j in page)}], "total": {len(jobs)}}}')
 
     def post(self) -> None:
         body, notes, parsable = self.body(), [], False
         if isinstance(body, dict) and "argv" in body:  # gbatch's words, as typed
             body, notes, parsable = parsing.words_submission(body)
         sub = self.service.submit(**parsing.submit_args(body))
-        self.set_header("Location", f"jobs/{sub.id}")
         reply = {"id": sub.id, "name": sub.name, "state": sub.state.value, "parsable": parsable,
                  "warnings": [f"gbatch: warning: {n}" for n in notes] + list(sub.warnings), "message": str(sub)}
         if sub.array_ids:
             reply["array_ids"] = list(sub.array_ids)
-        self.reply(reply, 201)
+        self.reply(reply, 201, {"Location": f"jobs/{sub.id}"})
 
 
 class JobHandler(JobflowHandler):
     def get(self, job_id: str) -> None:
-        shown = self.service.show(int(job_id))
+        shown = self.service.show(parsing.path_id(job_id))
         self.reply({"job": job_to_json(shown["job"]), "attempts": [attempt_to_json(a) for a in shown["attempts"]],
                     "dependency": shown["dependency"], "dependents": shown["dependents"]})
 
     def patch(self, job_id: str) -> None:
-        job = self.service.update(int(job_id), **parsing.fields(self.body(), parsing.UPDATE_FIELDS, "an update"))
+        changes = parsing.fields(self.body(), parsing.UPDATE_FIELDS, "an update")
+        job = self.service.update(parsing.path_id(job_id), **changes)
         self.reply({"job": job_to_json(job)})
 
 
@@ -149,23 +173,24 @@ class CancelHandler(JobflowHandler):
 
 class HoldHandler(JobflowHandler):
     def post(self, job_id: str) -> None:
-        self.reply({"job": job_to_json(self.service.hold(int(job_id)))})
+        self.reply({"job": job_to_json(self.service.hold(parsing.path_id(job_id)))})
 
 
 class ReleaseHandler(JobflowHandler):
     def post(self, job_id: str) -> None:
-        self.reply({"job": job_to_json(self.service.release(int(job_id)))})
+        self.reply({"job": job_to_json(self.service.release(parsing.path_id(job_id)))})
 
 
 class RedoHandler(JobflowHandler):
     def post(self, job_id: str) -> None:
-        job = self.service.redo(int(job_id), **parsing.fields(self.body(), parsing.REDO_FIELDS, "a redo"))
+        job = self.service.redo(parsing.path_id(job_id), **parsing.fields(self.body(), parsing.REDO_FIELDS,
+                                                                            "a redo"))
         self.reply({"job": job_to_json(job)})
 
 
 class ExplainHandler(JobflowHandler):
     def get(self, job_id: str) -> None:
-        self.reply({"lines": self.service.explain(int(job_id))})
+        self.reply({"lines": self.service.explain(parsing.path_id(job_id))})
 
 
 class LogHandler(JobflowHandler):
@@ -173,10 +198,10 @@ class LogHandler(JobflowHandler):
         arg = self.get_argument
         limit = parsing.query_int("limit", arg("limit", None), minimum=1, maximum=MAX_LOG_READ)
         text, offset, attempt = self.service.read_log(
-            int(job_id), attempt=parsing.query_int("attempt", arg("attempt", None), minimum=1),
+            parsing.path_id(job_id), attempt=parsing.query_int("attempt", arg("attempt", None), minimum=1),
             offset=parsing.query_int("offset", arg("offset", None)) or 0, **({"limit": limit} if limit else {}))
         self.reply({"text": text, "offset": offset, "attempt": attempt,
-                    "state": self.service.get(int(job_id)).state.value})
+                    "state": self.service.get(parsing.path_id(job_id)).state.value})
 
 
 # -- machine ----------------------------------------------------------------------------------
@@ -191,7 +216,7 @@ class StatusHandler(JobflowHandler):
         for job in self.service.list():
             counts[job.state.value] += 1
         self.reply({"version": __version__, "pid": os.getpid(), "state_dir": str(self.service.state_dir),
-                    "host": self.context.host, "counts": counts})
+                    "host": self.context.host, "counts": counts, **self.service.health()})
 
 
 class PurgeHandler(JobflowHandler):
@@ -252,8 +277,27 @@ def make_handlers(prefix: str, auth: Any) -> list[tuple[str, type]]:
 
 
 def _compose(body: type, base: Any) -> type:
-    verbs = {v: base.guard(vars(body)[v]) for v in VERBS if v in vars(body)}
+    from .events import EventsHandler
+
+    def wrap(v: str) -> Callable[..., Any]:
+        verb = vars(body)[v]
+        return verb if issubclass(body, EventsHandler) else _off_loop(verb, _READS if v == "get" else _WRITES)
+
+    verbs = {v: base.guard(wrap(v)) for v in VERBS if v in vars(body)}
     return type(body.__name__, (body, base), {**verbs, "__module__": body.__module__})
+
+
+def _off_loop(verb: Callable[..., None], pool: ThreadPoolExecutor) -> Callable[..., Any]:
+    """Run a REST body in ``pool`` and write its answer back on the loop: the one place every
+    route gets this. An exception comes back through the await to ``write_error``, on the loop."""
+    @functools.wraps(verb)
+    async def answered(self: Any, *args: Any, **kwargs: Any) -> None:
+        self._answer = None
+        await IOLoop.current().run_in_executor(pool, functools.partial(verb, self, *args, **kwargs))
+        if self._answer is not None:
+            self._write_answer()
+
+    return answered
 
 
 def _join(prefix: str, path: str) -> str:

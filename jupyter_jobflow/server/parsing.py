@@ -13,6 +13,7 @@ import os
 import re
 from typing import Any, Callable, Mapping
 
+from .. import limits
 from ..errors import InvalidSpec
 from ..options import RETRY_ON, array_indices, parse_export
 from ..timespec import parse_delay
@@ -40,13 +41,13 @@ def parse_ids(text: str) -> list[int]:
     """``"1,2,5-7"`` is ``[1, 2, 5, 6, 7]`` (order kept, duplicates dropped); gflow's K5 message otherwise."""
     ids: list[int] = []
     for word in (w.strip() for w in text.split(",")):
-        if _ID.fullmatch(word):
-            ids.append(int(word))
+        if _ID.fullmatch(word) and len(word) <= limits.MAX_ID_DIGITS:
+            ids.append(limits.job_id(word))
             continue
         m = _RANGE.fullmatch(word)
         lo, hi = (int(m.group(1)), int(m.group(2))) if m else (0, -1)
-        if not m or hi < lo or hi - lo >= MAX_RANGE:
-            raise InvalidSpec(f"Invalid job ID: {word}")
+        if not m or len(word) > 2 * limits.MAX_ID_DIGITS + 1 or hi < lo or hi - lo >= MAX_RANGE or hi > limits.MAX_ID:
+            raise InvalidSpec(f"Invalid job ID: {limits.shown(word)}")  # gflow's K5 words, cut short
         ids.extend(range(lo, hi + 1))
         if len(ids) > MAX_RANGE:
             raise InvalidSpec(f"Too many job IDs: at most {MAX_RANGE} in one request")
@@ -69,6 +70,11 @@ def _str(field: str, v: Any) -> str:
     if "\0" in v:  # no path, argument or name can hold one
         raise InvalidSpec(f'Field "{field}" contains a NUL character')
     return v
+
+
+def _text(most: int) -> "Check":
+    """A string of at most ``most`` characters."""
+    return lambda field, v: limits.length(f'Field "{field}"', _str(field, v), most)
 
 
 def _bool(field: str, v: Any) -> bool:
@@ -97,18 +103,22 @@ def _duration(field: str, v: Any) -> float:
         try:
             seconds = float(v) if re.fullmatch(r"[0-9]+(\.[0-9]*)?", v.strip()) else float(parse_delay(v))
         except ValueError:
-            raise InvalidSpec(f'Field "{field}" must be a duration (30, "30s", "5m", "1:00:00"), got "{v}"') from None
+            raise InvalidSpec(f'Field "{field}" must be a duration (30, "30s", "5m", "1:00:00"), '
+                              f'got "{limits.shown(v)}"') from None
     else:
         seconds = _number(field, v)
     if seconds < 0:
         raise InvalidSpec(f'Field "{field}" must be 0 or more, got {v}')
-    return seconds
+    return limits.seconds(f'Field "{field}"', seconds, v)
 
 
 def _time_limit(field: str, v: Any) -> str | float:
     if isinstance(v, str):
-        return v  # the service parses Slurm's formats and says what is wrong (E22)
-    return _number(field, v)
+        return limits.length(f'Field "{field}"', v, 64)  # the service parses Slurm's formats (E22)
+    value = _number(field, v)
+    if value > 0:
+        limits.seconds(f'Field "{field}"', value, v)
+    return value
 
 
 def _count_or_ids(field: str, v: Any) -> int | str:
@@ -120,20 +130,35 @@ def _count_or_ids(field: str, v: Any) -> int | str:
 
 def _command(field: str, v: Any) -> list[str] | str:
     if isinstance(v, str):
-        return _str(field, v)
+        return limits.length(f'Field "{field}"', _str(field, v), limits.MAX_ARGV_CHARS)
     if isinstance(v, list) and all(isinstance(w, str) for w in v):
-        return [_str(field, w) for w in v]
+        return limits.argv(f'Field "{field}"', [_str(field, w) for w in v])
     raise _wrong(field, "a list of strings or a string", v)
 
 
 def _targets(field: str, v: Any) -> str | int | list[str | int]:
     """gflow's ``--depends-on*`` values: ``"@"``, ``"1,2"``, ``3``, or a list of those."""
     if isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)):
-        return v
-    if isinstance(v, list) and v and all(isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool))
-                                          for x in v):
-        return list(v)
+        return _target(field, v)
+    if isinstance(v, list) and v and len(v) <= limits.MAX_IDS and all(
+            isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool)) for x in v):
+        return [_target(field, x) for x in v]
     raise _wrong(field, 'a job id, "@", a comma list or a list of those', v)
+
+
+def _target(field: str, v: str | int) -> str | int:
+    if isinstance(v, int):
+        return limits.job_id(v, f'job ID in "{field}"')
+    return limits.length(f'Field "{field}"', _str(field, v), limits.MAX_DEPENDENCY_CHARS)
+
+
+def _ranged(lo: float, hi: float, kind: "Check") -> "Check":
+    return lambda field, v: limits.in_range(f'Field "{field}"', kind(field, v), lo, hi)
+
+
+def _count_or_size(field: str, v: Any) -> int | str:
+    value = _count_or_ids(field, v)
+    return limits.length(f'Field "{field}"', value, 256) if isinstance(value, str) else value
 
 
 def _retry_on(field: str, v: Any) -> list[str]:
@@ -152,7 +177,7 @@ def _env(field: str, v: Any) -> dict[str, str]:
         if not _ENV_KEY.fullmatch(key):
             raise InvalidSpec(f'Field "{field}": "{key}" is not a variable name')
         _str(f"{field}.{key}", value)
-    return dict(v)
+    return limits.env(f'Field "{field}"', dict(v))
 
 
 def _array(field: str, v: Any) -> str:
@@ -177,22 +202,26 @@ def _export(field: str, v: Any) -> str:
 
 Check = Callable[[str, Any], Any]
 
+_NAME, _PATH, _DEP = _text(limits.MAX_NAME), _text(limits.MAX_PATH), _text(limits.MAX_DEPENDENCY_CHARS)
+_PRIORITY = _ranged(*limits.PRIORITY_RANGE, _int)
+_RETRIES = _ranged(0, limits.MAX_RETRIES, _int)
+
 SUBMIT_FIELDS: dict[str, Check] = {
-    "command": _command, "script": _str, "interpreter": _str, "name": _str, "time_limit": _time_limit,
-    "gpus": _count_or_ids, "gpu_memory": _count_or_ids, "priority": _int, "group": _str, "dependency": _str,
-    "depends_on": _targets,
+    "command": _command, "script": _text(limits.MAX_SCRIPT_CHARS), "interpreter": _PATH, "name": _NAME,
+    "time_limit": _time_limit, "gpus": _count_or_size, "gpu_memory": _count_or_size, "priority": _PRIORITY,
+    "group": _NAME, "dependency": _DEP, "depends_on": _targets,
     "depends_on_all": _targets, "depends_on_any": _targets, "auto_cancel": _bool, "hold": _bool,
-    "retries": _int, "retry_delay": _duration, "retry_backoff": _number, "retry_max_delay": _duration,
-    "retry_on": _retry_on, "cwd": _str, "env": _env, "scope": _str, "scope_name": _str, "array": _array,
-    "export": _export,
+    "retries": _RETRIES, "retry_delay": _duration, "retry_backoff": _ranged(1, limits.MAX_BACKOFF, _number),
+    "retry_max_delay": _duration, "retry_on": _retry_on, "cwd": _PATH, "env": _env, "scope": _NAME,
+    "scope_name": _NAME, "array": _array, "export": _export,
 }
 UPDATE_FIELDS: dict[str, Check] = {
-    "time_limit": _time_limit, "priority": _int, "name": _str, "group": _str, "gpus": _count_or_ids,
-    "gpu_memory": _count_or_ids, "retries": _int, "dependency": _str,
+    "time_limit": _time_limit, "priority": _PRIORITY, "name": _NAME, "group": _NAME, "gpus": _count_or_size,
+    "gpu_memory": _count_or_size, "retries": _RETRIES, "dependency": _DEP,
 }
 REDO_FIELDS: dict[str, Check] = {
-    "in_place": _bool, "cascade": _bool, "time_limit": _time_limit, "gpus": _count_or_ids, "priority": _int,
-    "name": _str,
+    "in_place": _bool, "cascade": _bool, "time_limit": _time_limit, "gpus": _count_or_size, "priority": _PRIORITY,
+    "name": _NAME,
 }
 
 
@@ -204,7 +233,7 @@ def fields(body: Mapping[str, Any], allowed: Mapping[str, Check], what: str) -> 
     return {k: allowed[k](k, v) for k, v in body.items() if v is not None}
 
 
-ARGV_FIELDS: dict[str, Check] = {"argv": _command, "cwd": _str, "env": _env, "scope": _str, "scope_name": _str}
+ARGV_FIELDS: dict[str, Check] = {"argv": _command, "cwd": _PATH, "env": _env, "scope": _NAME, "scope_name": _NAME}
 
 
 def words_submission(body: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], bool]:
@@ -212,7 +241,9 @@ def words_submission(body: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]
     read here by the one parser every front uses (``cli.submission``), so ``gbatch`` need not load it.
     Returns the ``POST jobs`` body, the directive warnings and whether ``--parsable`` was given."""
     args = fields(body, ARGV_FIELDS, "a submission by words")
-    argv = args["argv"]
+    argv = args.get("argv")
+    if not isinstance(argv, list):
+        raise _wrong("argv", "a list of strings", argv)
     terminal_only = {"-h", "--help", "--version", "-"} & set(argv)
     if terminal_only:
         raise InvalidSpec(f'"{sorted(terminal_only)[0]}" only works in a terminal: run gbatch there')
@@ -220,16 +251,17 @@ def words_submission(body: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]
         raise InvalidSpec('Field "cwd" must be the submitter\'s absolute working directory')
     from ..cli import submission
 
-    return submission(argv, scope=args.get("scope") or "argv", scope_name=args.get("scope_name") or "this terminal",
-                      cwd=args["cwd"], env=args.get("env", {}))
+    try:
+        return submission(argv, scope=args.get("scope") or "argv",
+                          scope_name=args.get("scope_name") or "this terminal", cwd=args["cwd"],
+                          env=args.get("env", {}))
+    except OSError as err:  # a script file the service cannot read
+        raise InvalidSpec(f"Cannot read {limits.shown(err.filename or argv[-1], 200)}: {err.strerror or err}") from None
 
 
 def submit_args(body: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments of ``JobService.submit`` from a ``POST jobs`` body."""
-    args = fields(body, SUBMIT_FIELDS, "a submission")
-    if "retry_backoff" in args and args["retry_backoff"] < 1:
-        raise InvalidSpec(f'Field "retry_backoff" must be 1 or more, got {body["retry_backoff"]}')
-    return args
+    return fields(body, SUBMIT_FIELDS, "a submission")
 
 
 def cancel_args(body: Mapping[str, Any]) -> tuple[list[int], bool, bool]:
@@ -239,9 +271,12 @@ def cancel_args(body: Mapping[str, Any]) -> tuple[list[int], bool, bool]:
     if isinstance(raw, str):
         ids = parse_ids(raw)
     elif isinstance(raw, list):
+        if len(raw) > limits.MAX_IDS:
+            raise InvalidSpec(f'Field "ids" has too many ids: {len(raw)}, at most {limits.MAX_IDS}')
         ids = [_int("ids", i) for i in raw]
-        if any(i <= 0 for i in ids):
+        if any(i <= 0 for i in ids):  # gflow's K5 words
             raise InvalidSpec(f"Invalid job ID: {next(i for i in ids if i <= 0)}")
+        ids = [limits.job_id(i) for i in ids]
     elif raw is None:
         ids = []
     else:
@@ -249,14 +284,13 @@ def cancel_args(body: Mapping[str, Any]) -> tuple[list[int], bool, bool]:
     return ids, args.get("dry_run", False), args.get("cascade", False)
 
 
-def _duration(field: str, v: Any) -> str | float:
-    if isinstance(v, str):
-        return _str(field, v)
-    return _number(field, v)
+def _age(field: str, v: Any) -> str | float:
+    """A retention age as given (``"30d"``, ``"none"``, seconds): ``retention.parse_retention`` reads it."""
+    return _NAME(field, v) if isinstance(v, str) else _number(field, v)
 
 
 #: ``POST purge``: ``older_than`` a duration (``"30d"``, ``"7-0"``, seconds as a number, ``"none"``)
-PURGE_FIELDS: dict[str, Check] = {"older_than": _duration, "dry_run": _bool}
+PURGE_FIELDS: dict[str, Check] = {"older_than": _age, "dry_run": _bool}
 
 
 def purge_args(body: Mapping[str, Any]) -> tuple[str | float | None, bool]:
@@ -266,13 +300,18 @@ def purge_args(body: Mapping[str, Any]) -> tuple[str | float | None, bool]:
 
 
 # -- query strings ----------------------------------------------------------------------------
+def path_id(text: str) -> int:
+    """The ``<id>`` of a route (``jobs/<id>``): ``[0-9]+`` by the route's pattern, bounded here."""
+    return limits.job_id(text)
+
+
 def query_int(field: str, text: str | None, *, minimum: int = 0, maximum: int = 2**62) -> int | None:
     if text is None:
         return None
     try:
-        value = int(text)
+        value = int(text) if re.fullmatch(r"[+-]?[0-9]{1,1000}", text.strip()) else int("x")  # ASCII, under int()'s cap
     except ValueError:
-        raise InvalidSpec(f'Query parameter "{field}" must be an integer, got "{text}"') from None
+        raise InvalidSpec(f'Query parameter "{field}" must be an integer, got "{limits.shown(text)}"') from None
     if value < minimum:
         raise InvalidSpec(f'Query parameter "{field}" must be {minimum} or more, got {value}')
     return min(value, maximum)  # beyond any file or list: the same answer, without overflowing a seek
@@ -283,7 +322,7 @@ def query_bool(field: str, text: str | None, default: bool) -> bool:
         return default
     value = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(text.lower())
     if value is None:
-        raise InvalidSpec(f'Query parameter "{field}" must be 1 or 0, got "{text}"')
+        raise InvalidSpec(f'Query parameter "{field}" must be 1 or 0, got "{limits.shown(text)}"')
     return value
 
 
@@ -298,7 +337,8 @@ def query_history(text: str | None) -> bool | float:
     except ValueError:
         seconds = math.nan
     if not 0 < seconds < math.inf:
-        raise InvalidSpec(f'Query parameter "history" must be 1 (all) or a number of seconds, got "{text}"')
+        raise InvalidSpec(f'Query parameter "history" must be 1 (all) or a number of seconds, '
+                          f'got "{limits.shown(text)}"')
     return seconds
 
 

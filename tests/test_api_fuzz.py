@@ -1,0 +1,131 @@
+"""The property test of issue 9 item 3: nothing a request sends can stop the service.
+
+One real daemon for the module. Hypothesis drives ``POST jobs`` (JSON bodies, and gbatch's
+``argv`` word lists built from the option parser's own flags) and every other route (paths,
+queries, bodies, raw bytes) with generated input: huge numbers, unicode digits, infinities,
+nesting, 5,000-digit ids. Each answer must be a success or a typed 4xx (JSON ``message`` and
+``reason``), never a 5xx; the daemon must live; a rejected submission must store nothing. The last
+test proves the scheduler survived it all: a probe job still runs to Finished, and the daemon
+logged no traceback. Bounded: a few hundred examples per route, well under a minute in all.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote, urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from server_support import Daemon
+from jupyter_jobflow.options import build_parser
+from jupyter_jobflow.server.parsing import REDO_FIELDS, SUBMIT_FIELDS, UPDATE_FIELDS
+
+FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+WEIRD_WORDS = ["", " ", "0", "1", "-1", "²", "١٢", "9" * 5000, "9223372036854775808", "1e300", "inf", "nan",
+               "NaN", "25-0", "400-0", "4w", "30d", "1:00:00", "UNLIMITED", "@", "@~3", "@~99999999999",
+               "afterok:1+4w", "afterok:1+400d", "afterok:" + "9" * 30, "afterany:@?afterok:@~1", "singleton",
+               "0-9", "0-99999", "0-3%" + "9" * 20, "0-3%2", "8G", "99999999999T", "0,1", "gpu:2", "yes", "no",
+               "failure,timeout", "a\nb", "x" * 300, "always", "true"]
+WEIRD_NUMBERS = [0, -1, 1, 2**31, 2**63 - 1, 2**63, -(2**63) - 1, 10**30, 0.5, 1.5, 1e300, -1e300,
+                 float("inf"), float("-inf"), float("nan")]
+SCALARS = st.none() | st.booleans() | st.sampled_from(WEIRD_NUMBERS) | st.integers() | st.floats() | \
+    st.sampled_from(WEIRD_WORDS) | st.text(max_size=12)
+JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                         max_size=4), max_leaves=8)
+#: what a fuzzed job runs: never a generated program
+COMMANDS = st.sampled_from([["true"], "true", [], [1], 5, None, {"a": 1}, ["true"] * 20_000, "", ["true", "\0"]])
+SAFE_KEYS = [k for k in SUBMIT_FIELDS if k not in ("command", "script", "interpreter", "cwd", "env")]
+FLAGS = sorted(build_parser()._option_string_actions)  # every spelling the parser knows, -h included
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    d = Daemon(tmp_path_factory.mktemp("fuzz") / "state")
+    held = d.ok("POST", "jobs", {"command": ["true"], "hold": True})["id"]
+    done = d.ok("POST", "jobs", {"command": ["true"]})["id"]
+    d.wait_job(done)
+    d.ids = [held, done]
+    yield d
+    d.cancel_everything()
+    d.stop()
+
+
+def total(host) -> int:
+    return host.ok("GET", "jobs?limit=0")["total"]
+
+
+def check(host, method: str, path: str, status: int, reply) -> None:
+    assert status < 500, (method, path[:80], status, reply)
+    if status >= 400 and not path.startswith("events"):  # the socket's own "use Upgrade" 400 is text
+        assert isinstance(reply, dict) and isinstance(reply.get("message"), str) and reply.get("reason"), reply
+        assert "\n" not in reply["message"] and len(reply["message"]) < 2000, reply
+    assert host.proc.poll() is None, host.output()[-2000:]
+
+
+def submit(host, body) -> None:
+    before = total(host)
+    raw = json.dumps(body).encode()  # NaN and Infinity too: Python's JSON reader takes them
+    status, reply = host.request("POST", "jobs", raw=raw)
+    check(host, "POST", "jobs", status, reply)
+    if status >= 400:
+        assert total(host) == before, (body, reply)  # nothing stored on a rejection
+    else:
+        assert status == 201 and total(host) == before + len(reply.get("array_ids") or [reply["id"]])
+
+
+@settings(max_examples=300, **FUZZ)
+@given(fields=st.dictionaries(st.sampled_from([*SAFE_KEYS, "bogus", "argv"]), JSON | SCALARS, max_size=6),
+       command=COMMANDS)
+def test_submit_json_bodies(host, fields, command):
+    submit(host, {**fields, "command": command})
+
+
+@settings(max_examples=300, **FUZZ)
+@given(words=st.lists(st.sampled_from(FLAGS) | st.sampled_from(WEIRD_WORDS), max_size=8),
+       tail=st.sampled_from([["true"], ["--", "true"], [], ["-"]]),
+       env=st.dictionaries(st.sampled_from(["PATH", "A", "1X", "HOME"]), st.sampled_from(["/usr/bin:/bin", "x"]),
+                           max_size=2))
+def test_submit_gbatch_words(host, words, tail, env):
+    submit(host, {"argv": words + tail, "cwd": str(host.state_dir.parent), "env": env, "scope": "fuzz"})
+
+
+ROUTES = ["GET jobs/{id}", "PATCH jobs/{id}", "POST jobs/{id}/hold", "POST jobs/{id}/release",
+          "POST jobs/{id}/redo", "GET jobs/{id}/explain", "GET jobs/{id}/log", "POST jobs/cancel", "GET jobs",
+          "GET gpus", "GET status", "GET events", "DELETE jobs", "PUT jobs/{id}", "GET nope/{id}",
+          "POST jobs/{id}/nope"]
+QUERY_KEYS = ["state", "ids", "name", "group", "all", "limit", "offset", "attempt", "history", "since", "topics"]
+BODY_KEYS = sorted({*UPDATE_FIELDS, *REDO_FIELDS, "ids", "dry_run", "bogus"})
+
+
+@settings(max_examples=400, **FUZZ)
+@given(route=st.sampled_from(ROUTES),
+       job=st.sampled_from(["held", "done", "0", "00", "9" * 5000, "9223372036854775808", "²", "1"]) |
+       st.integers(0, 2**70).map(str),
+       query=st.dictionaries(st.sampled_from(QUERY_KEYS),
+                             st.sampled_from([*WEIRD_WORDS, "log:²", "log:1", "jobs,gpus"]) | st.text(max_size=8),
+                             max_size=3),
+       body=st.none() | st.dictionaries(st.sampled_from(BODY_KEYS), JSON | SCALARS, max_size=4) | JSON |
+       st.binary(max_size=30))
+def test_every_other_route(host, route, job, query, body):
+    method, path = route.split(" ")
+    job_id = {"held": host.ids[0], "done": host.ids[1]}.get(job, job)
+    path = quote(path.format(id=job_id)) + ("?" + urlencode(query) if query else "")
+    if method == "POST" and path.startswith("jobs/cancel") and isinstance(body, dict):
+        body.pop("ids", None)  # never cancel the fixture's own jobs (a random id list may still hit them)
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else None
+    status, reply = host.request(method, path, raw=raw)
+    check(host, method, path, status, reply)
+
+
+def test_the_scheduler_survived_the_fuzz(host):
+    assert total(host) > 20  # the fuzz was not all rejections: accepted jobs with far timers, retries, arrays
+    probe = host.ok("POST", "jobs", {"command": ["sh", "-c", "echo probe"]})
+    assert host.wait_job(probe["id"])["state"] == "Finished"
+    assert host.ok("GET", f"jobs/{probe['id']}/log")["text"] == "probe\n"
+    status = host.ok("GET", "status")
+    assert (status["scheduler"], status["restarts"]) == ("running", 0), status
+    assert "Traceback" not in host.output(), host.output()[-3000:]
+    print("jobs stored by the fuzz:", total(host))
