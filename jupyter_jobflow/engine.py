@@ -109,6 +109,8 @@ class Engine:
     def recover(self) -> None:
         """Load the store; re-adopt attempts still running; settle those that ended meanwhile (§1.16)."""
         with self.lock:
+            if self.store.discard_pending_arrays():  # a host died while storing an array: not submitted
+                log.warning("jobflow: discarded a job array whose submission was cut short")
             self._load()
             with self.store.transaction():
                 self.reconcile_attempts()
@@ -223,7 +225,8 @@ class Engine:
 
     def add_many(self, jobs: list[Job], spec: DepSpec | None) -> None:
         """Stored jobs (an array's tasks: one batch) into the mirror in one lock hold and one
-        transaction for their events, then one wake-up."""
+        transaction for their events, then one wake-up if any may start."""
+        waits = any(job.state is JobState.QUEUED for job in jobs)
         with self.lock:
             with self.store.transaction():
                 for job in jobs:
@@ -233,9 +236,11 @@ class Engine:
                             self.dependents[parent].add(job.id)
                     self._remember(job)
                     self._event("submitted", job)
-                    self._dirty.add(job.id)
+                    if job.state is JobState.QUEUED:  # a held job waits for its release, which marks it
+                        self._dirty.add(job.id)
             self._commit_events()
-        self.wake()
+        if waits:
+            self.wake()
 
     def change(self, job: Job, *, kind: str = "job", touch: Iterable[int] = (), **extra: Any) -> Job:
         """Store a changed job (hold, release, redo, update, cancel of a waiting job) and reconsider it,

@@ -11,6 +11,7 @@ the engine's mirror. Every method is synchronous and thread-safe, and fast: the 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -115,7 +116,10 @@ def _atomic(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 #: array tasks added to the engine's mirror per lock hold
-ADD_BATCH = 500
+ADD_BATCH = 100
+ARRAY_WAIT = 60.0  # seconds a submission waits for an array it depends on to be stored whole
+YIELD_EVERY = 100  # tasks an array builds between two offers of the GIL to other threads
+STORE_BATCH = 200  # an array's tasks stored per transaction (a few milliseconds each)
 
 
 def _submitting_atomic(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -174,6 +178,7 @@ class JobService(GpuServiceMixin):
         # taken before the engine lock, never after it (redo takes both: see _submitting_atomic)
         self._submit_lock = threading.RLock()
         self._lock_file: HostLock | None = None
+        self._arrays_in_flight: dict[int, threading.Event] = {}  # first id -> set once stored (or not)
         self._secrets: tuple[str, ...] = ()  # values no stored environment may hold (the host's tokens)
         self.engine.runtime_env = {"JOBFLOW_HOME": str(self.state_dir)}
         self._purger = retention_.Purger(self._auto_purge, clock, purge_every, purge_poll)
@@ -370,35 +375,71 @@ class JobService(GpuServiceMixin):
                 job, warning = self._never_at_submit(job, verdict)
                 warnings.append(warning)
             edges = [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())]
-            jobs = self._store_tasks(job, indices, edges, array_limit, base, group, argv, script, interpreter)
-            for n in range(0, len(jobs), ADD_BATCH):  # the mirror in batches: the lock is never held long
-                self.engine.add_many(jobs[n:n + ADD_BATCH], spec)
+            if indices:  # its ids now (the order of submissions), its tasks after, without this lock
+                job = job.evolve(id=self.store.reserve_array(job, edges, len(indices)))
+                self._arrays_in_flight[job.id] = threading.Event()
+            else:
+                jobs = [self._store_job(job, edges, argv, script, interpreter)]
+                self.engine.add_many(jobs, spec)
+        if indices:
+            jobs = self._store_array(job, indices, edges, spec, array_limit, base, group, argv, script, interpreter)
         job_id, job = jobs[0].id, jobs[0]
         if warnings and job.state is JobState.CANCELLED:
             warnings[0] = warnings[0].replace("job ?", f"job {job_id}").replace("Job ?", f"Job {job_id}")
         return Submitted(job_id, base if array is not None else job.name, job.state, tuple(warnings),
                          tuple(j.id for j in jobs) if array is not None else ())
 
-    def _store_tasks(self, job: Job, indices: list[int], edges: list[tuple[int, str, int]], array_limit: int | None,
-                     base: str, group: str | None, argv: list[str], script: str | None,
-                     interpreter: str | None) -> list[Job]:
-        """Store one job, or an array's tasks in one transaction (whole or not at all): the first
-        task gets its id from the store, the rest follow it and are inserted in one ``executemany``."""
+    def _store_job(self, job: Job, edges: list[tuple[int, str, int]], argv: list[str], script: str | None,
+                   interpreter: str | None) -> Job:
         with self.store.transaction():
-            first = job.evolve(id=self.store.insert_job(job, edges))
-            array = indices and first.id
-            tasks = [first if not array else self._task(first, first.id + n, index, base, array_limit, group)
-                     for n, index in enumerate(indices or [None])]
+            job = job.evolve(id=self.store.insert_job(job, edges))
             if script is not None:
-                runner = argv or shlex.split(interpreter or "/bin/bash")  # "#!/usr/bin/env bash": two words
-                tasks = [t.evolve(command=(*runner, str(self._write_script(t.id, script)))) for t in tasks]
-            if array or script is not None:
-                self.store.update_job(tasks[0])
-            self.store.insert_jobs(tasks[1:], edges)
-            if array_limit is not None:  # in the transaction: a group that cannot be stored stores nothing
-                self.store.save_group(Group(f"array-{first.id}", array_limit))
-        if array_limit is not None:  # the mirror after the commit (engine lock after store lock: no)
-            self.set_group(f"array-{first.id}", limit=array_limit)
+                job = self._with_script(job, argv, script, interpreter)
+                self.store.update_job(job)
+        return job
+
+    def _with_script(self, job: Job, argv: list[str], script: str, interpreter: str | None) -> Job:
+        runner = argv or shlex.split(interpreter or "/bin/bash")  # "#!/usr/bin/env bash": two words
+        return job.evolve(command=(*runner, str(self._write_script(job.id, script))))
+
+    def _store_array(self, first: Job, indices: list[int], edges: list[tuple[int, str, int]], spec: DepSpec | None,
+                     array_limit: int | None, base: str, group: str | None, argv: list[str], script: str | None,
+                     interpreter: str | None) -> list[Job]:
+        """The tasks of an array whose first task ``reserve_array`` stored: built outside every lock,
+        stored in batches (each a short transaction, so other requests pass between them), the
+        array made whole by the last one; then into the scheduler's mirror, also in batches. Whole
+        or not at all: a failure discards it, and a host that dies meanwhile discards it on start."""
+        try:
+            tasks = []
+            for n, index in enumerate(indices):
+                tasks.append(self._task(first, first.id + n, index, base, array_limit, group))
+                if n % YIELD_EVERY == 0:
+                    time.sleep(0)  # let request threads take the GIL now, not after a 5 ms switch interval
+            if script is not None:
+                tasks = [self._with_script(t, argv, script, interpreter) for t in tasks]
+            # each batch is its own short transaction (its rows are built before it): the array is
+            # pending, so what is stored of it stays invisible until the last transaction makes it whole
+            self.store.update_job(tasks[0])
+            for n in range(1, len(tasks), STORE_BATCH):
+                self.store.insert_jobs(tasks[n:n + STORE_BATCH], edges)
+                time.sleep(0)
+            with self.store.transaction():
+                if array_limit is not None:
+                    self.store.save_group(Group(f"array-{first.id}", array_limit))
+                self.store.finish_array(first.id)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.store.discard_pending_arrays(first.id)
+            self._arrays_in_flight.pop(first.id).set()
+            raise
+        try:
+            if array_limit is not None:
+                self.set_group(f"array-{first.id}", limit=array_limit)
+            for n in range(0, len(tasks), ADD_BATCH):  # the mirror in batches: the lock is never held long
+                self.engine.add_many(tasks[n:n + ADD_BATCH], spec)
+                time.sleep(0)
+        finally:
+            self._arrays_in_flight.pop(first.id).set()
         return tasks
 
     @staticmethod
@@ -451,7 +492,10 @@ class JobService(GpuServiceMixin):
     def _check_parents_exist(self, spec: DepSpec) -> None:
         for jid in spec.job_ids():
             if jid not in self.engine.jobs:
-                raise InvalidSpec(f"Dependency job {jid} not found")
+                for stored in list(self._arrays_in_flight.values()):  # maybe a task of an array being stored
+                    stored.wait(ARRAY_WAIT)
+                if jid not in self.engine.jobs:
+                    raise InvalidSpec(f"Dependency job {jid} not found")
 
     def _parse_gpus(self, gpus: int | str) -> tuple[int, tuple[int, ...] | None]:
         """``2`` is a count; ``"0,2"`` names devices. Refuse what this machine can never give."""

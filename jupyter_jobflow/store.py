@@ -24,7 +24,7 @@ import sqlite_utils
 from .decide import Group
 from .model import Attempt, Job, JobState, Reason, RetryPolicy
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -68,12 +68,20 @@ def _m3_array_of(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX jobs_array_of ON jobs (array_of) WHERE array_of IS NOT NULL")
 
 
+def _m4_pending_arrays(db: sqlite_utils.Database) -> None:
+    # an array being stored in batches: its reserved ids, until its last batch is in (then the row
+    # goes); a host that died meanwhile discards the partial array at its next start
+    db.execute("CREATE TABLE pending_arrays (first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL)")
+
+
 #: Named migrations, applied in order; index + 1 is the schema version they produce.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial schema: jobs, dependencies, attempts, events, groups", _m1_initial),
     ("jobs.gpu_memory: declared GPU memory for shared GPUs", _m2_gpu_memory),
     ("jobs.array_of: the job array (its first task's id) a job belongs to", _m3_array_of),
+    ("pending_arrays: arrays whose tasks are still being stored", _m4_pending_arrays),
 ]
+_NOT_PENDING = "NOT EXISTS (SELECT 1 FROM pending_arrays p WHERE jobs.id BETWEEN p.first_id AND p.last_id)"
 
 def job_to_row(job: Job) -> dict[str, Any]:
     kind, args = job.reason.to_row() if job.reason else (None, None)
@@ -241,7 +249,8 @@ class Store:
                                      [(job_id, p, t, d) for p, t, d in parents])
 
     def load_jobs(self) -> list[Job]:
-        return [job_from_row(r) for r in self.db.execute("SELECT * FROM jobs ORDER BY id")]
+        """Every job, but not the tasks of an array still being stored (they join when it is whole)."""
+        return [job_from_row(r) for r in self.db.execute(f"SELECT * FROM jobs WHERE {_NOT_PENDING} ORDER BY id")]
 
     def get_job(self, job_id: int) -> Job | None:
         row = self.db.execute("SELECT * FROM jobs WHERE id = ?", [job_id]).fetchone()
@@ -261,8 +270,37 @@ class Store:
     def array_tasks(self, first_id: int) -> list[int]:
         """The ids of the tasks of the job array whose first task is ``first_id``, in order
         (empty when ``first_id`` is no array's first task)."""
+        pending = self.db.execute("SELECT last_id FROM pending_arrays WHERE first_id = ?", [first_id]).fetchone()
+        if pending:  # still being stored: its ids are reserved already
+            return list(range(first_id, pending[0] + 1))
         rows = self.db.execute("SELECT id FROM jobs WHERE array_of = ? ORDER BY id", [first_id])
         return [r[0] for r in rows]
+
+    def reserve_array(self, first: Job, parents: list[tuple[int, str, int]], count: int) -> int:
+        """Store an array's first task and reserve the ids of the other ``count - 1`` after it, so
+        the rest can be stored in batches (``insert_jobs``) without holding up other submissions;
+        the array stays pending (invisible to ``load_jobs``) until ``finish_array``."""
+        with self.transaction():
+            first_id = self.insert_job(first, parents)
+            last_id = first_id + count - 1
+            self.db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'jobs'", [last_id])
+            self.db.execute("INSERT INTO pending_arrays VALUES (?, ?)", [first_id, last_id])
+        return first_id
+
+    def finish_array(self, first_id: int) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM pending_arrays WHERE first_id = ?", [first_id])
+
+    def discard_pending_arrays(self, first_id: int | None = None) -> int:
+        """Remove arrays that were never stored whole (one, or all: a host died while storing them)."""
+        with self.transaction():
+            where, args = ("WHERE first_id = ?", [first_id]) if first_id is not None else ("", [])
+            pending = self.db.execute(f"SELECT first_id, last_id FROM pending_arrays {where}", args).fetchall()
+            for first, last in pending:
+                self.db.execute("DELETE FROM dependencies WHERE job_id BETWEEN ? AND ?", [first, last])
+                self.db.execute("DELETE FROM jobs WHERE id BETWEEN ? AND ?", [first, last])
+                self.db.execute("DELETE FROM pending_arrays WHERE first_id = ?", [first])
+        return len(pending)
 
     def max_job_id(self) -> int:
         row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").fetchone()

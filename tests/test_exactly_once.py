@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -155,3 +156,48 @@ def test_a_refused_commit_leaves_no_process_and_each_job_runs_once(tmp_path, ref
         assert processes_mentioning(str(tmp_path)) == []
     finally:
         stop_everything(svc)
+
+
+# -- a big array is stored in batches, so other requests pass between them: still whole or nothing --
+def test_a_host_killed_while_storing_an_array_leaves_all_of_it_or_none(tmp_path):
+    size, outcomes = 10_000, set()
+    for n, delay in enumerate([0.05, 0.2, 0.4, 0.7, 1.5]):
+        state = tmp_path / f"run{n}" / "state"
+        host = subprocess.Popen([sys.executable, str(HOST), str(state), "--array", str(size)],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            assert host.stdout.readline().strip() == "ready"
+            time.sleep(delay)
+            host.send_signal(signal.SIGKILL)
+            host.wait(10)
+            store = Store(state / "jobflow.db")  # what the dead host left, before a new one starts
+            stored = store.db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+            store.close()
+            again = JobService(state).start()
+            try:
+                tasks = again.list()
+                assert len(tasks) in (0, size), f"killed after {delay}s: {len(tasks)} of {size} tasks"
+                outcomes.add((0 < stored < size, len(tasks)))
+                after = again.submit(["true"], hold=True)
+                assert after.id > (tasks[-1].id if tasks else 1)  # ids are never reused, even a discarded array's
+            finally:
+                again.close()
+        finally:
+            host.kill()
+            host.wait(10)
+    assert (True, 0) in outcomes, f"no kill landed while the array was part-stored: {outcomes}"
+
+
+def test_a_dependent_submitted_while_an_array_is_stored_waits_for_all_of_it(service):
+    size, box = 10_000, {}
+    writer = threading.Thread(target=lambda: box.update(sub=service.submit(["true"], array=f"0-{size - 1}",
+                                                                            hold=True, scope="nb")))
+    writer.start()
+    wait_store(service.store, lambda: service.store.db.execute("SELECT 1 FROM pending_arrays").fetchone(),
+               "the array is being stored")
+    dependent = service.submit(["true"], depends_on="@", scope="nb")
+    writer.join(60)
+    first = box["sub"].id
+    assert dependent.id > first + size - 1
+    assert set(service.engine.specs[dependent.id].job_ids()) == set(range(first, first + size))
+    assert service.get(dependent.id).state is JobState.QUEUED

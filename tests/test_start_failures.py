@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_jobflow.hostlock import HostLock
+from jupyter_jobflow.store import MIGRATIONS
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -71,7 +72,7 @@ def test_a_database_from_a_newer_version_is_one_line(tmp_path):
         db.execute("PRAGMA user_version = 99")
     line = one_line(start_daemon(state))
     assert line == (f"jobflow daemon: {state}/jobflow.db has schema version 99, newer than this jupyter-jobflow "
-                    f"understands (3); upgrade jupyter-jobflow")
+                    f"understands ({len(MIGRATIONS)}); upgrade jupyter-jobflow")
 
 
 def test_a_state_directory_that_cannot_be_made_is_one_line(tmp_path):
