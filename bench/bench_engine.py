@@ -9,7 +9,7 @@ b. burst: 500 `true` jobs submitted at once; time from the first submit to all d
 c. submit latency through the Python API with 0 and with 10,000 jobs already queued
    (target: ratio <= 2).
 
-With --with-gflow it also runs ../shared/bench/bench_gflow.sh (gflow, PyPI `runqd`, installed in
+With --with-gflow it also runs bench/gflow_peer.sh (gflow, PyPI `runqd`, installed in
 a private venv under bench/out/) with the same chain and burst, and prints the two side by side.
 """
 
@@ -117,14 +117,14 @@ def bench_submit(work: Path, queued: int = 10_000, reps: int = 300) -> None:
 
 
 def run_gflow(work: Path) -> None:
-    """gflow's own figures from the shared bench script, run privately."""
+    """gflow's own figures from bench/gflow_peer.sh, run privately."""
     venv = ROOT / "bench" / "out" / "gflow-venv"
     if not (venv / "bin" / "gbatch").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "runqd"], check=True)
     env = {**os.environ, "GFLOW_BIN": str(venv / "bin"), "CHAIN_LEN": "20", "N_THROUGHPUT": "500",
            "N_SUBMIT": "20", "BENCH_WORKDIR": str(work / "gflow")}
-    script = ROOT.parent / "shared" / "bench" / "bench_gflow.sh"
+    script = ROOT / "bench" / "gflow_peer.sh"
     out = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=1800)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT"):

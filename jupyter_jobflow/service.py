@@ -286,7 +286,12 @@ class JobService(GpuServiceMixin):
             if self._purger.stopping:  # the host stops: the rest waits for the next purge
                 break
             batch = chosen.ids[start:start + PURGE_BATCH]
-            with self.engine.lock:  # chosen before the lock: a job submitted since may need one of them
+            # the submit lock first (the one order): a submission between its check that a parent
+            # exists and its insertion cannot lose that parent; an array being stored holds its
+            # parents until it is whole, so the purge leaves the rest for its next round
+            with self._submit_lock, self.engine.lock:
+                if self._arrays_in_flight:
+                    break
                 again = retention_.select(self.engine.jobs, self.engine.dependents, cutoff, batch)
                 batch = again.ids
                 report.kept += again.kept
