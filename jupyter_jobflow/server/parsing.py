@@ -180,24 +180,22 @@ def _env(field: str, v: Any) -> dict[str, str]:
     return limits.env(f'Field "{field}"', dict(v))
 
 
-def _array(field: str, v: Any) -> str:
-    """Slurm's array indices (``"0-9"``, ``"1,3,5"``, ``"0-15:4"``, ``"0-9%2"``), checked by the option parser's rules."""
-    text = _str(field, v)
-    try:
-        array_indices(text)
-    except InvalidSpec as e:
-        raise InvalidSpec(f'Field "{field}": {e}') from None
-    return text
+def _by_option_rules(check: Callable[[str], Any], what: str) -> Callable[[str, Any], str]:
+    """A field given as the option's own text, checked by the option parser's rule (``check``)."""
+    def checked(field: str, v: Any) -> str:
+        text = _str(field, v)
+        try:
+            check(text)
+        except InvalidSpec as e:
+            raise InvalidSpec(f'Field "{field}": {e}') from None
+        return text
+
+    checked.__doc__ = what
+    return checked
 
 
-def _export(field: str, v: Any) -> str:
-    """Slurm's ``--export`` (``"ALL"``, ``"NONE"``, ``"NAME,NAME=value"``), by the option parser's rules."""
-    text = _str(field, v)
-    try:
-        parse_export(text)
-    except InvalidSpec as e:
-        raise InvalidSpec(f'Field "{field}": {e}') from None
-    return text
+_array = _by_option_rules(array_indices, 'Slurm\'s array indices ("0-9", "1,3,5", "0-15:4", "0-9%2")')
+_export = _by_option_rules(parse_export, 'Slurm\'s --export ("ALL", "NONE", "NAME,NAME=value")')
 
 
 Check = Callable[[str, Any], Any]
