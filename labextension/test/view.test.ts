@@ -138,3 +138,14 @@ test('the store: events by seq, edges both ways, replays ignored, related jobs',
   assert.deepEqual([...s.related([2])].sort(), [1, 2, 3]);
   assert.deepEqual(changes, [[3]]);
 });
+
+test('the store: a purged job leaves, with its edges', () => {
+  const s = store([job(1), job(2, 'afterok:1'), job(3)]);
+  const changes: number[][] = [];
+  s.subscribe(c => changes.push([...c.ids].sort()));
+  assert.equal(s.applyEvent({ type: 'event', seq: 2, kind: 'purged', job_id: null, job: null, ids: [2, 9] }), true);
+  s.flush();
+  assert.deepEqual(s.all().map(j => j.id), [1, 3]);
+  assert.equal(s.children.get(1)?.size ?? 0, 0);
+  assert.deepEqual(changes, [[2]]);
+});

@@ -81,7 +81,27 @@ export class JobStore {
     if (msg.kind === 'cascade' && msg.message) {
       this.lastCascade = msg.message;
     }
+    if (msg.kind === 'purged') {
+      for (const id of msg.ids ?? []) {
+        if (this.forget(id)) {
+          change.ids.add(id);
+          change.structure = true;
+        }
+      }
+    }
     this.mark(change);
+    return true;
+  }
+
+  /** Drop a job the server purged, with its edges; false if it was not here. */
+  private forget(id: number): boolean {
+    if (!this.jobs.delete(id)) {
+      return false;
+    }
+    for (const e of this.parents.get(id) ?? []) {
+      this.children.get(e.parent)?.delete(id);
+    }
+    this.parents.delete(id);
     return true;
   }
 

@@ -100,6 +100,8 @@ export interface SnapshotMessage {
   type: 'snapshot';
   seq: number;
   jobs: Job[];
+  /** jobs the server keeps but left out of the snapshot (finished long ago; GET jobs pages them) */
+  omitted?: number;
 }
 export interface EventMessage {
   type: 'event';
@@ -111,6 +113,8 @@ export interface EventMessage {
   root?: number;
   cancelled?: number[];
   message?: string;
+  /** kind 'purged': the jobs the server forgot (retention) */
+  ids?: number[];
 }
 export interface LogMessage {
   type: 'log';
