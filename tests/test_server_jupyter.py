@@ -636,3 +636,17 @@ async def test_kernels_and_jobs_get_jobflows_token_never_jupyters(jp_fetch, jp_s
     assert jupyter_token not in log["text"] and seen["JOBFLOW_TOKEN"] == ext.jobflow_token
     assert seen["JOBFLOW_URL"] == jp_serverapp.connection_url
     assert ext.service.get(job).env == {"PATH": os.environ["PATH"]}  # stored: neither token
+
+
+async def test_a_change_the_database_refuses_is_a_503_and_nothing_is_stored(api, ext):
+    before = len(ext.service.list())
+    ext.service.store.db.execute(
+        "CREATE TEMP TRIGGER full BEFORE INSERT ON jobs BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    try:
+        status, error = await api("POST", "jobs", {"command": ["true"]})
+        assert (status, error["reason"]) == (503, "Unavailable")
+        assert error["message"].startswith("The jobflow database refused the change (database or disk is full)")
+        assert len(ext.service.list()) == before
+    finally:
+        ext.service.store.db.execute("DROP TRIGGER full")
+    assert (await api("POST", "jobs", {"command": ["true"]}))[0] == 201  # and it accepts work again

@@ -14,6 +14,7 @@ import http.client
 import json
 import logging
 import os
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
@@ -88,6 +89,8 @@ class JobflowHandler:
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """The one place an exception becomes ``{"message", "reason"}`` with its status."""
         error = kwargs["exc_info"][1] if "exc_info" in kwargs else None
+        if isinstance(error, sqlite3.Error):  # the store refused the change (a full disk): it rolled back
+            error = self._refused(error)
         if isinstance(error, JobflowError):
             # one short line whatever the input quoted in it held (a "\n", 5,000 digits)
             status_code, message, reason = error.status, _one_line(str(error)), type(error).__name__
@@ -100,10 +103,17 @@ class JobflowHandler:
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "reason": reason or http.client.responses.get(status_code)}))
 
+    def _refused(self, error: sqlite3.Error) -> Unavailable:
+        where = self.context.service.state_dir if self.context.service else "the state directory"
+        return Unavailable(f"The jobflow database refused the change ({error}); nothing was stored: free disk "
+                           f"space for {where}, then try again")
+
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         where = f"{self.request.method} {self.request.path}"  # the path only: a query may hold the token
         logger = getattr(self, "log", None) or log  # Jupyter's handlers log to the server's logger
-        if isinstance(value, JobflowError):  # a user's mistake, answered with a 4xx: no traceback
+        if isinstance(value, sqlite3.Error):
+            logger.warning("%s: %s", where, self._refused(value))
+        elif isinstance(value, JobflowError):  # a user's mistake, answered with a 4xx: no traceback
             logger.info("%s: %s %s", where, type(value).__name__, value)
         elif isinstance(value, web.HTTPError):
             logger.warning("%d %s: %s", value.status_code, where,
