@@ -10,7 +10,8 @@ take minutes on a small machine. Their end times spread evenly over the last 60 
 older than the retention. Then the host
 (``JobService``, in this process, so its RSS is the host's) starts on that store, as after a
 restart, every job is listed once (the server caches each job's JSON), and the figures are taken;
-then the clock-driven purge runs and they are taken again.
+then the clock-driven purge runs and they are taken again; last, rounds of new jobs that end and
+are purged show whether the host's memory stays flat once jobs come and go (``steady``).
 """
 
 from __future__ import annotations
@@ -85,6 +86,22 @@ def figures(svc: JobService, stage: str) -> None:
     result(f"{stage}.database_bytes", f"{db:,}")
 
 
+def steady_state(svc: JobService, offset: list[float], rounds: int = 5, per_round: int = 5_000) -> None:
+    """Jobs keep coming after a purge: each round 5,000 jobs are submitted and end (cancelled while
+    held: the cheapest end a job can have), a month passes and the purge takes them. The host's
+    RSS after each round shows whether memory freed by a purge is used again (bounded) or grows."""
+    sizes = []
+    for _ in range(rounds):
+        sub = svc.submit(["true"], array=f"0-{per_round - 1}", hold=True)
+        svc.cancel(list(sub.array_ids))
+        offset[0] += 31 * DAY
+        svc.purge()
+        gc.collect()
+        sizes.append(psutil.Process().memory_info().rss / 2**20)
+    result("steady.host_rss", f"{sizes[-1]:.1f} MiB", f"after each of {rounds} rounds of {per_round:,} jobs "
+           f"submitted, ended and purged: {', '.join(f'{x:.1f}' for x in sizes)} MiB; mirror {len(svc.engine.jobs)}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--jobs", type=int, default=50_000, help="finished jobs in all")
@@ -135,6 +152,7 @@ def main() -> None:
         offset[0] += 31 * DAY  # a month later, nothing new: the hourly purge takes the rest
         report = svc.purge()
         figures(svc, "month_later")
+        steady_state(svc, offset)
         svc.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
