@@ -13,11 +13,18 @@ updating while the kernel runs a cell, and comes back live after a page reload. 
 answers (VS Code, a server without the extension), the widget goes through the kernel: this class
 then makes the REST calls and relays the event stream (``transport/kernel.ts`` has the messages).
 
+The widget's ``_esm`` is a loader of ~2 KB (``static/loader.js``), which is all a saved notebook
+keeps of the code per panel: it imports the bundle (``static/widget.js``) from the Jupyter server
+(``<base>jobflow/static/widget.js?v=<bundle_hash>``, ``server/static.py``) or, where no server serves
+it, asks this class for it (``{type: "bundle"}``: the code comes back as a message buffer).
+
 A saved notebook shows a static HTML table of the jobs: displaying a panel makes two outputs, the
-widget view and a ``text/html`` snapshot (with a display id). The browser sends the kernel the
-shown jobs as they change (at most every 2 s) and the snapshot is rewritten with them, so the
-saved file holds the last state seen; while the widget is live it hides the snapshot under it
-(a CSS rule keyed by ``snapshot_id``), and the widget output itself is never redrawn.
+widget view and a ``text/html`` snapshot (with a display id). The snapshot is rewritten with the
+jobs' states: from what the browser reports (at most every 2 s), and by the kernel itself after
+every cell and when it is asked to shut down (``refresh_snapshots``), so a notebook executed
+headless (nbconvert, papermill, nbval) saves the states as of the end of its run. While the widget
+is live it hides the snapshot under it (a CSS rule keyed by ``snapshot_id``), and the widget
+output itself is never redrawn.
 
 Constructor: ``Panel(job_ids=None, *, compact=False, tab="graph", height=440, transport="auto",
 client=None)``. ``job_ids`` takes ids or ``%%gbatch`` handles (anything with ``.id``);
@@ -38,15 +45,14 @@ import time
 import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Iterable
 
 import anywidget
 import traitlets
 
 from .errors import JobflowError
+from .server.static import STATIC as _STATIC, bundle_hash
 
-_STATIC = Path(__file__).parent / "static"
 TERMINAL = {"Finished", "Failed", "Cancelled", "Timeout"}
 TABS = ("graph", "jobs", "logs", "gpus")
 _COLOURS = {"PD": "#b7791f", "H": "#805ad5", "R": "#2b6cb0", "CD": "#2f855a", "F": "#c53030",
@@ -56,7 +62,7 @@ _COLOURS = {"PD": "#b7791f", "H": "#805ad5", "R": "#2b6cb0", "CD": "#2f855a", "F
 class Panel(anywidget.AnyWidget):
     """The live panel (see the module doc)."""
 
-    _esm = _STATIC / "widget.js"
+    _esm = _STATIC / "loader.js"
 
     job_ids = traitlets.List(traitlets.Int(), help="Jobs to show, with those connected to them; empty: all").tag(sync=True)
     compact = traitlets.Bool(False, help="One line per job (the view under a %%gbatch cell)").tag(sync=True)
@@ -68,6 +74,7 @@ class Panel(anywidget.AnyWidget):
                                help="auto: the browser connects itself when it can; kernel: always through the kernel"
                                ).tag(sync=True)
     snapshot_id = traitlets.Unicode(help="Marks this panel's static snapshot, which the live view hides").tag(sync=True)
+    bundle_hash = traitlets.Unicode(help="The version of widget.js the loader fetches").tag(sync=True)
     #: how the browser connected ("direct" or "kernel"), once a view has rendered
     connected_via = traitlets.Unicode("")
 
@@ -77,7 +84,8 @@ class Panel(anywidget.AnyWidget):
         self._client = client
         url, token = self._endpoint()
         super().__init__(job_ids=ids, compact=compact, tab=tab, height=height, transport=transport,
-                         server_url=url, token=token, snapshot_id=uuid.uuid4().hex, **kwargs)
+                         server_url=url, token=token, snapshot_id=uuid.uuid4().hex, bundle_hash=bundle_hash(),
+                         **kwargs)
         self._jobs: list[dict[str, Any]] | None = None
         self._written: str | None = None  # the jobs last written into the displays' HTML
         self._handles: list[Any] = []
@@ -151,6 +159,7 @@ class Panel(anywidget.AnyWidget):
         display({**data, "text/plain": snap["text/plain"]}, metadata=metadata, raw=True)
         self._written = _signature(self._jobs)
         self._handles.append(display(snap, raw=True, display_id=True))
+        _keep_snapshots_current()
 
     def _plain(self) -> str:
         what = f"jobs {', '.join(map(str, self.job_ids))}" if self.job_ids else "all jobs"
@@ -174,7 +183,9 @@ class Panel(anywidget.AnyWidget):
         if not isinstance(content, dict):
             return
         kind = content.get("type")
-        if kind == "jobs":
+        if kind == "bundle":
+            self._send_bundle(str(content.get("hash") or ""))
+        elif kind == "jobs":
             jobs = content.get("jobs")
             if isinstance(jobs, list):
                 self._jobs = [j for j in jobs if isinstance(j, dict)]
@@ -189,6 +200,26 @@ class Panel(anywidget.AnyWidget):
             stop = self._relays.pop(int(content.get("sid") or 0), None)
             if stop:
                 stop.set()
+
+    def _send_bundle(self, asked: str) -> None:
+        """The panel's code for a loader that no server gave it (VS Code, a server without jobflow)."""
+        try:
+            code = (_STATIC / "widget.js").read_bytes()
+        except OSError as err:
+            self.send({"type": "bundle", "hash": asked, "error": f"the front end is not built: {err}"})
+            return
+        self.send({"type": "bundle", "hash": asked}, buffers=[code])
+
+    def _merge(self, fetched: list[dict[str, Any]]) -> None:
+        """Take the service's current state of the shown jobs (the kernel's own refresh)."""
+        if not self.job_ids:
+            self._jobs = fetched
+        else:
+            mine = set(self.job_ids)
+            by_id = {j.get("id"): j for j in (self._jobs or [])}
+            by_id.update({j["id"]: j for j in fetched if j.get("id") in mine})
+            self._jobs = sorted(by_id.values(), key=lambda j: j.get("id") or 0)
+        self._rewrite()
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -329,8 +360,74 @@ def snapshot_html(jobs: list[dict[str, Any]] | None, *, compact: bool = False, i
             f'<table style="border-collapse:collapse">{head}{"".join(rows) or ""}</table></div>')
 
 
-# -- at exit, write the last state into the displays ------------------------------------------------
+# -- the kernel keeps the snapshots current ----------------------------------------------------------
 _LIVE: "weakref.WeakSet[Panel]" = weakref.WeakSet()
+REFRESH_TIMEOUT = 2.0  # seconds per request: this runs after every cell
+_PAUSE_AFTER_FAILURE = 30.0  # a service that does not answer is not asked again after each cell
+_refresh = {"hooked": False, "failed_at": None}
+
+
+def refresh_snapshots(timeout: float = REFRESH_TIMEOUT) -> None:
+    """Write the service's current state of the jobs into every displayed panel's snapshot: one
+    request per service for all panels showing given jobs, one for those showing all jobs. Quiet
+    when the service does not answer (the last state seen stays)."""
+    failed_at = _refresh["failed_at"]
+    if failed_at is not None and time.monotonic() - failed_at < _PAUSE_AFTER_FAILURE:
+        return
+    groups: dict[tuple[str, str], list[Panel]] = {}
+    for panel in list(_LIVE):
+        try:
+            if panel._handles:
+                c = panel.client
+                groups.setdefault((c.url, c.token or ""), []).append(panel)
+        except Exception:
+            continue
+    from .client import Client
+
+    for (url, token), panels in groups.items():
+        quick = Client(url, token or None, timeout=timeout)
+        try:
+            ids = sorted({i for p in panels for i in p.job_ids})
+            some = quick.jobs(ids=",".join(map(str, ids)))["jobs"] if ids else []
+            every = quick.jobs(limit=500)["jobs"] if any(not p.job_ids for p in panels) else []
+        except Exception:
+            _refresh["failed_at"] = time.monotonic()
+            continue
+        _refresh["failed_at"] = None
+        for panel in panels:
+            try:
+                panel._merge(list(some) if panel.job_ids else list(every))
+            except Exception:
+                pass
+
+
+def _after_cell(*_args: Any) -> None:
+    refresh_snapshots()
+
+
+def _on_exit_now(change: dict[str, Any]) -> None:
+    if change.get("new"):  # ipykernel sets it when asked to shut down, before it replies
+        refresh_snapshots()
+
+
+def _keep_snapshots_current() -> None:
+    """Once per kernel, on the first panel shown: refresh the snapshots after every cell (IPython's
+    post_run_cell, still inside the cell: nbconvert and papermill record the update) and when the
+    kernel is asked to shut down."""
+    if _refresh["hooked"]:
+        return
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is None:
+        return
+    shell.events.register("post_run_cell", _after_cell)
+    if shell.has_trait("exit_now"):
+        shell.observe(_on_exit_now, names="exit_now")
+    _refresh["hooked"] = True
 
 
 @atexit.register

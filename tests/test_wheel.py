@@ -55,6 +55,14 @@ def request(url: str, token: str, method: str = "GET", body: dict | None = None)
         return json.loads(reply.read())
 
 
+def test_the_wheel_ships_production_bundles(wheel_prefix):
+    static = site_packages(wheel_prefix) / "jupyter_jobflow" / "static"
+    widget, loader = (static / "widget.js").read_text(), (static / "loader.js").read_text()
+    # minified, no inline source map: ~90 KB, and the loader (each saved panel's copy) a few KB
+    assert "sourceMappingURL=data:" not in widget and len(widget) < 200_000
+    assert len(loader) < 4096 and "jobflow/static/widget.js" in loader
+
+
 def test_jupyter_server_from_the_built_wheel_runs_a_job(wheel_prefix, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBFLOW_")}
     env.update(PYTHONPATH=str(site_packages(wheel_prefix)), JOBFLOW_HOME=str(tmp_path / "state"),
@@ -85,6 +93,10 @@ def test_jupyter_server_from_the_built_wheel_runs_a_job(wheel_prefix, tmp_path):
             time.sleep(0.05)
         assert state == "Finished"
         assert request(api + f"jobs/{job['id']}/log", token)["text"] == "from-the-wheel\n"
+        # the panel's code, served to notebooks' loaders without login
+        static = site_packages(wheel_prefix) / "jupyter_jobflow" / "static"
+        with urllib.request.urlopen(api.replace("jobflow/api/", "jobflow/static/widget.js"), timeout=30) as reply:
+            assert reply.read() == (static / "widget.js").read_bytes()
     finally:
         server.terminate()
         server.wait(30)

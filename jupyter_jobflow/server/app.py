@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server._tz import utcnow
+from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Dict, Float, Int, TraitError, Unicode, default, validate
@@ -33,6 +34,7 @@ from ..errors import JobflowError
 from ..model import JobState
 from ..timespec import parse_time_limit
 from .handlers import HostContext, make_handlers
+from .static import static_handlers
 from .jupyter_auth import JUPYTER
 from .kernels import REFRESH_MS, KernelPaths
 
@@ -109,6 +111,7 @@ class JobflowApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(make_handlers("jobflow/api", JUPYTER))
+        self.handlers.extend(static_handlers("jobflow", allow_unauthenticated))
 
     def _publish(self) -> None:
         """endpoint.json and the environment kernels inherit; only the host that schedules publishes."""

@@ -33,14 +33,16 @@ from .. import paths
 from ..errors import JobflowError
 from .auth import TOKEN
 from .handlers import HostContext, make_handlers
+from .static import static_handlers
 
 log = logging.getLogger("jupyter_jobflow.daemon")
 
 
 def make_app(context: HostContext, token: str) -> Application:
-    """The daemon's tornado application: the shared handler table under ``/jobflow/api/``."""
-    return Application(make_handlers("/jobflow/api", TOKEN), jobflow=context, jobflow_token=token,
-                       websocket_ping_interval=30, log_function=_log_request)
+    """The daemon's tornado application: the shared handler table under ``/jobflow/api/``, and the
+    panel's JavaScript under ``/jobflow/static/`` (for notebooks whose kernel found this daemon)."""
+    return Application(make_handlers("/jobflow/api", TOKEN) + static_handlers("/jobflow"), jobflow=context,
+                       jobflow_token=token, websocket_ping_interval=30, log_function=_log_request)
 
 
 def serve(state_dir: str | os.PathLike[str], port: int = 0, host: str = "127.0.0.1", *,
