@@ -182,6 +182,7 @@ class JobflowMagics(Magics):
         self.scope = kernel_scope()
         self._history: list[int] | None = None  # this notebook's submissions, newest first (what @ means)
         self._names: dict[str, int] = {}  # job name -> the latest job of that name in this notebook
+        self._history_scope = self.scope
 
     # -- the service -------------------------------------------------------------------------
     @property
@@ -266,7 +267,8 @@ class JobflowMagics(Magics):
     def history(self) -> list[int]:
         """This notebook's submissions, newest first, as the server keeps them for ``@`` (read once
         from the server, e.g. after a kernel restart, then kept as this kernel submits)."""
-        if self._history is None:
+        if self._history is None or self._history_scope != self.scope:
+            self._history_scope, self._names = self.scope, {}
             mine = [j for j in self.client.jobs(all=True).get("jobs", []) if j.get("scope") == self.scope]
             self._history = sorted({j.get("array_of") or j["id"] for j in mine}, reverse=True)
             for job in sorted(mine, key=lambda j: j["id"]):
@@ -305,9 +307,11 @@ class JobflowMagics(Magics):
         for warning in [*notes, *reply.get("warnings", [])]:
             print(warning, file=sys.stderr)
         print(reply.get("message") or f"Submitted batch job {reply['id']} ({reply['name']})")
-        if self._history is not None:
+        if self._history is not None and self._history_scope == self.scope:
             self._history.insert(0, int(reply["id"]))
-        self._names[reply["name"]] = int(reply["id"])
+            self._names[reply["name"]] = int(reply["id"])
+        else:
+            self._history = None  # read again from the server when next needed
         return JobHandle(self.client, reply["id"], reply["name"], vars_dir=vars_dir, shell=self.shell,
                          warnings=tuple(reply.get("warnings", [])))
 
@@ -393,6 +397,9 @@ class JobflowMagics(Magics):
         """``%gresult JOB [NAMES] [--prefix P]``: load a finished job's ``--out`` variables into
         this notebook (JOB: an id, ``@``, ``@~N`` or a job name of this notebook)."""
         def load() -> None:
+            if not line.strip():
+                raise InvalidSpec("which job? %gresult JOB [NAMES] [--prefix P] (JOB: an id, @, @~N or a job name "
+                                  "of this notebook)")
             args = gresult_parser().parse_args(shlex.split(line))
             job_id = self.find_job(args.job)
             values = load_outputs(self.client, job_id)
