@@ -43,6 +43,7 @@ def ip(daemon):
     shell.run_cell("%load_ext jupyter_jobflow")
     magics = shell.magics_manager.registry["JobflowMagics"]
     magics.scope = f"test:{os.urandom(4).hex()}"  # a fresh notebook: its own `@` history
+    magics._client = None  # this module's daemon (the shell is shared with other test modules)
     yield shell
 
 

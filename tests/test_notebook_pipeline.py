@@ -41,7 +41,9 @@ def daemon(tmp_path_factory):
 def ip(daemon):
     shell = InteractiveShell.instance()
     shell.run_cell("%load_ext jupyter_jobflow")
-    shell.magics_manager.registry["JobflowMagics"].scope = f"test:{os.urandom(4).hex()}"  # a fresh notebook
+    magics = shell.magics_manager.registry["JobflowMagics"]
+    magics.scope = f"test:{os.urandom(4).hex()}"  # a fresh notebook
+    magics._client = None  # this module's daemon (the shell is shared with other test modules)
     yield shell
 
 
