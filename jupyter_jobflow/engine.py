@@ -32,7 +32,7 @@ import threading
 import time
 from contextlib import suppress
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace as _replace
 from typing import Any, Callable, Iterable, Mapping
 
 from .decide import Decisions, Group, Snapshot, decide
@@ -75,6 +75,8 @@ class Engine:
         self.clock = clock
         self.lock = threading.RLock()
         self.runtime_env: dict[str, str] = {}  # what jobs get at launch to reach their host (jobenv.py)
+        #: (job id, attempt) -> a Reason the attempt left for a failed exit (a cell's OutputNotSaved), or None
+        self.explain_exit: Callable[[int, int], Reason | None] | None = None
         self.jobs: dict[int, Job] = {}
         self.specs: dict[int, DepSpec] = {}
         self.dependents: dict[int, set[int]] = defaultdict(set)
@@ -561,6 +563,10 @@ class Engine:
         ended_at = max(status.ended_at, job.started_at or 0.0) if status else self.clock()
         outcome = classify(exit_code=status.exit_code if status else None, signal=status.signal if status else None,
                            stopping=job.stopping, time_limit=job.time_limit, lost=status is None)
+        if outcome.reason is not None and outcome.reason.kind == "ExitCode" and self.explain_exit is not None:
+            told = self.explain_exit(jid, job.attempt)  # the job said why it failed: its words, not "exit 1"
+            if told is not None:
+                outcome = _replace(outcome, reason=told)
         self._end_attempt(job, outcome, ended_at, status.exit_code if status else None,
                           status.signal if status else None)
 

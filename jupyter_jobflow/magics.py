@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
+from .cellio import NoResult, Results, gresult_parser, plan_inputs, split_ref, why_no_result
 from .errors import HelpRequested, InvalidSpec, JobflowError
 from .options import merge, parse_submit_args, to_submit_body
 
@@ -58,12 +59,13 @@ class JobHandle:
     def cancel(self) -> dict[str, Any]:
         return self.client.cancel([self.id])
 
-    def result(self) -> dict[str, Any]:
-        """The ``--out`` variables of a finished job, also put into the notebook's namespace."""
-        values = load_outputs(self.client, self.id, self.vars_dir)
-        if self._shell is not None:
-            self._shell.user_ns.update(values)
-        return values
+    def result(self, timeout: float | None = None) -> Results:
+        """The job's ``--out`` values once it ends (``timeout`` seconds at most), as a mapping
+        (``r["score"]`` or ``r.score``). The notebook's variables are left alone: ``%gresult``
+        loads values into them. Raises ``NoResult`` saying why when there is none."""
+        if self.state != "Hold":
+            self.wait(timeout)
+        return load_outputs(self.client, self.id, self.vars_dir)
 
     def status_line(self) -> str:
         job = self.info()
@@ -96,19 +98,23 @@ def _in_notebook() -> bool:
         return False
 
 
-def load_outputs(client: Any, job_id: int, vars_dir: str | None = None) -> dict[str, Any]:
+def load_outputs(client: Any, job_id: int, vars_dir: str | None = None) -> Results:
+    """The ``--out`` values of a Finished job's last attempt; ``NoResult`` says why there are none."""
     import cloudpickle
 
-    from .cellrunner import outputs_path
+    from . import cellvars
 
     job = client.job(job_id)["job"]
     if job["state"] != "Finished":
-        raise InvalidSpec(f"Job {job_id} is {job['state']}; results exist only for a Finished job")
-    path = outputs_path(vars_dir or _vars_dir(client), job_id)
-    if not path.exists():
-        raise InvalidSpec(f"Job {job_id} saved no variables: submit it with --out NAME[,NAME...]")
-    with open(path, "rb") as f:
-        return cloudpickle.load(f)
+        raise NoResult(why_no_result(job))
+    files = cellvars.output_files(vars_dir or _vars_dir(client), job_id, job["attempt"])
+    if not files:
+        raise NoResult(f"Job {job_id} saved no variables: submit its cell with --out NAME[,NAME...]")
+    values = Results()
+    for name, path in files.items():
+        with open(path, "rb") as f:
+            values[name] = cloudpickle.load(f)
+    return values
 
 
 def _vars_dir(client: Any) -> str:
@@ -174,6 +180,9 @@ class JobflowMagics(Magics):
         super().__init__(shell)
         self._client: Any = None
         self.scope = kernel_scope()
+        self._history: list[int] | None = None  # this notebook's submissions, newest first (what @ means)
+        self._names: dict[str, int] = {}  # job name -> the latest job of that name in this notebook
+        self._history_scope = self.scope
 
     # -- the service -------------------------------------------------------------------------
     @property
@@ -195,7 +204,7 @@ class JobflowMagics(Magics):
     @cell_magic
     def gbatch(self, line: str, cell: str) -> JobHandle | None:
         """Submit this cell as a job: ``%%gbatch [gbatch options]`` (see ``gbatch --help``)."""
-        return self._report(lambda: self.submit_cell(line, cell))
+        return self._report(lambda: self.submit_cell(line, cell), "gbatch")
 
     def submit_cell(self, line: str, cell: str) -> JobHandle:
         from .directives import read_directives
@@ -208,9 +217,9 @@ class JobflowMagics(Magics):
         opts = merge(cli, from_directives)
         first = cell.lstrip().splitlines()[0] if cell.strip() else ""
         shell_script = opts.shell or (first.startswith("#!") and "python" not in first)
-        count = self.shell.execution_count if self.shell is not None else 0
+        count, cell_id = current_cell(self.shell)
         nb = notebook_path()
-        label = f"{nb or 'cell'}, cell [{count}]"
+        label = f"{nb + ', ' if nb else ''}cell [{count}]" + (f" (id {cell_id[:8]})" if cell_id else "")
         name = f"{Path(nb).stem if nb else 'cell'}[{count}]"
         body = to_submit_body(opts, scope=self.scope, scope_name="this notebook", cwd=os.getcwd())
         body.setdefault("name", name)
@@ -225,15 +234,62 @@ class JobflowMagics(Magics):
                 raise InvalidSpec("--in and --out carry Python variables; they do not apply to a shell cell")
         else:
             vars_dir = _vars_dir(self.client)
-            command = [sys.executable, "-m", "jupyter_jobflow.cellrunner", "--name", label, "--vars-dir", vars_dir]
+            command = [sys.executable, "-m", "jupyter_jobflow.cellrunner", "--name", label,
+                       *(["--cell-id", cell_id] if cell_id else []), "--first-line", "2", "--vars-dir", vars_dir]
             if opts.inputs:
-                inputs = Path(vars_dir) / "in" / f"{uuid.uuid4().hex}.pkl"
-                pack_inputs(opts.inputs, self.shell.user_ns, inputs)
-                command += ["--inputs", str(inputs)]
+                plan = self._plan_inputs(opts, body)
+                if plan.from_kernel:
+                    inputs = Path(vars_dir) / "in" / f"{uuid.uuid4().hex}.pkl"
+                    pack_inputs(tuple(plan.from_kernel), self.shell.user_ns, inputs)
+                    command += ["--inputs", str(inputs)]
+                command += plan.runner_args()
             if opts.outputs:
                 command += ["--outputs", ",".join(opts.outputs)]
             body["command"] = command
         return self._submit(body, warnings, vars_dir)
+
+    def _plan_inputs(self, opts: Any, body: dict[str, Any]) -> Any:
+        """Where each ``--in`` comes from (cellio.py). ``@`` in the dependency is resolved here,
+        against this notebook's submissions, and sent resolved: the parents checked are the ones
+        the server records."""
+        from . import depspec
+
+        parents: tuple[int, ...] = ()
+        if opts.dependency is not None:
+            spec = opts.dependency
+            if any(isinstance(c.target, str) for c in spec.conditions) and self.history():
+                spec = depspec.resolve(spec, self.history(), scope_name="this notebook")
+                body["dependency"] = str(spec)
+            parents = spec.job_ids()
+        return plan_inputs(opts.inputs, parents, self.shell.user_ns, lambda jid: self.client.job(jid)["job"],
+                           self.find_job)
+
+    def history(self) -> list[int]:
+        """This notebook's submissions, newest first, as the server keeps them for ``@`` (read once
+        from the server, e.g. after a kernel restart, then kept as this kernel submits)."""
+        if self._history is None or self._history_scope != self.scope:
+            self._history_scope, self._names = self.scope, {}
+            mine = [j for j in self.client.jobs(all=True).get("jobs", []) if j.get("scope") == self.scope]
+            self._history = sorted({j.get("array_of") or j["id"] for j in mine}, reverse=True)
+            for job in sorted(mine, key=lambda j: j["id"]):
+                self._names[job["name"]] = job["id"]
+        return self._history
+
+    def find_job(self, ref: str) -> int:
+        """A job reference of this notebook: an id, ``@``, ``@~N``, or the name of one of its jobs."""
+        from . import depspec
+
+        text = ref.strip()
+        if text.isdigit():
+            return int(text)
+        if text == "@" or (text.startswith("@~") and text[2:].isdigit()):
+            spec = depspec.resolve(depspec.DepSpec("and", (depspec.Condition("afterok", text),)), self.history(),
+                                   scope_name="this notebook")
+            return spec.job_ids()[0]
+        self.history()  # the names of jobs submitted before a kernel restart too
+        if text in self._names:
+            return self._names[text]
+        raise InvalidSpec(f'No job named "{text}" in this notebook: give its id, @, @~N or the name of one of its jobs')
 
     @line_magic("gbatch")
     def gbatch_line(self, line: str) -> JobHandle | None:
@@ -244,13 +300,18 @@ class JobflowMagics(Magics):
             body, notes, _ = submission(shlex.split(line), scope=self.scope, scope_name="this notebook")
             return self._submit(body, notes, vars_dir=None)
 
-        return self._report(submit)
+        return self._report(submit, "gbatch")
 
     def _submit(self, body: dict[str, Any], notes: list[str], vars_dir: str | None) -> JobHandle:
         reply = self.client.submit(body)
         for warning in [*notes, *reply.get("warnings", [])]:
             print(warning, file=sys.stderr)
         print(reply.get("message") or f"Submitted batch job {reply['id']} ({reply['name']})")
+        if self._history is not None and self._history_scope == self.scope:
+            self._history.insert(0, int(reply["id"]))
+            self._names[reply["name"]] = int(reply["id"])
+        else:
+            self._history = None  # read again from the server when next needed
         return JobHandle(self.client, reply["id"], reply["name"], vars_dir=vars_dir, shell=self.shell,
                          warnings=tuple(reply.get("warnings", [])))
 
@@ -286,14 +347,14 @@ class JobflowMagics(Magics):
     @line_magic
     def glog(self, line: str) -> None:
         """``%glog ID [-f] [--attempt N]``: the job's output (``-f`` follows it until it ends)."""
-        self._command("gjob", ["log", *shlex.split(line)])
+        self._command("gjob", ["log", *shlex.split(line)], prog="glog")
 
     @line_magic
     def ginfo(self, line: str) -> None:
         """``%ginfo``: GPUs and what holds them."""
         self._command("ginfo", shlex.split(line))
 
-    def _command(self, name: str, words: list[str]) -> None:
+    def _command(self, name: str, words: list[str], prog: str | None = None) -> None:
         """Run a terminal command's own code against this notebook's service. Only ``gqueue -o html``
         is shown as HTML (render.py escapes it); anything else is text, whatever it starts with: a
         job's log is the job's output, and must never run as markup in the notebook. Errors are
@@ -303,17 +364,23 @@ class JobflowMagics(Magics):
 
         from . import cli
 
-        try:
-            self.client  # noqa: B018 - finds (or starts) the service, and exports it to the command
-        except JobflowError as err:
-            print(f"{name}: error: {err}", file=sys.stderr)
-            return
+        prog = prog or name
         body = {"gqueue": cli._gqueue, "gcancel": cli._gcancel, "ginfo": cli._ginfo}.get(name)
         if body is None:
             from .cli_admin import gjob_main as body
         out = io.StringIO()
-        with _service_env(self.client), contextlib.redirect_stdout(out):
-            cli.run(name, body, words)
+        if _asks_help(words):  # the command's own help; no service needed, and never SystemExit
+            with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+                cli.run(prog, body, words)
+            print(out.getvalue(), end="")
+            return
+        try:
+            self.client  # noqa: B018 - finds (or starts) the service, and exports it to the command
+        except JobflowError as err:
+            print(f"{prog}: error: {err}", file=sys.stderr)
+            return
+        with _service_env(self.client), contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+            cli.run(prog, body, words)  # a parser's exit (help, a bad option) ends the command, not the cell
         text = out.getvalue()
         pairs = zip(words, words[1:] + [""])
         wants_html = name == "gqueue" and any(w == "--output=html" or (w in ("-o", "--output") and nxt == "html")
@@ -326,29 +393,62 @@ class JobflowMagics(Magics):
             print(text, end="")
 
     @line_magic
-    def gresult(self, line: str) -> dict[str, Any] | None:
-        """``%gresult ID``: load a finished job's ``--out`` variables into this notebook."""
-        def load() -> dict[str, Any]:
-            values = load_outputs(self.client, int(line.strip()))
-            self.shell.user_ns.update(values)
-            return values
+    def gresult(self, line: str) -> None:
+        """``%gresult JOB [NAMES] [--prefix P]``: load a finished job's ``--out`` variables into
+        this notebook (JOB: an id, ``@``, ``@~N`` or a job name of this notebook)."""
+        def load() -> None:
+            if not line.strip():
+                raise InvalidSpec("which job? %gresult JOB [NAMES] [--prefix P] (JOB: an id, @, @~N or a job name "
+                                  "of this notebook)")
+            args = gresult_parser().parse_args(shlex.split(line))
+            job_id = self.find_job(args.job)
+            values = load_outputs(self.client, job_id)
+            wanted = [n for word in args.names for n in word.split(",") if n] or list(values)
+            unknown = [n for n in wanted if n not in values]
+            if unknown:
+                raise InvalidSpec(f'Job {job_id} saved no "{unknown[0]}"; it saved: {", ".join(values)}')
+            if args.prefix and not f"{args.prefix}x".isidentifier():
+                raise InvalidSpec(f'--prefix "{args.prefix}" would not make variable names; use letters, digits, _')
+            loaded = {f"{args.prefix}{n}": values[n] for n in wanted}
+            self.shell.user_ns.update(loaded)
+            print(f"Loaded {', '.join(loaded)} from job {job_id}")
 
-        return self._report(load)
+        return self._report(load, "gresult")
 
     @staticmethod
-    def _report(action: Any) -> Any:
-        """A user error is one line on stderr, never a traceback; nothing was submitted."""
+    def _report(action: Any, name: str) -> Any:
+        """A user error is one line on stderr, under the magic's own name, never a traceback;
+        nothing was submitted or changed."""
         try:
             return action()
         except HelpRequested as asked:  # %%gbatch -h: the help, as the terminal shows it
             print(asked.text, end="")
             return None
         except JobflowError as err:
-            print(f"gbatch: error: {err}", file=sys.stderr)
+            print(f"{name}: error: {' '.join(str(err).split())}", file=sys.stderr)
             return None
         except ValueError as err:  # shlex: unbalanced quotes
-            print(f"gbatch: error: {err}", file=sys.stderr)
+            print(f"{name}: error: {err}", file=sys.stderr)
             return None
+
+
+def _asks_help(words: list[str]) -> bool:
+    return any(w in ("-h", "--help") for w in words)
+
+
+def current_cell(shell: Any) -> tuple[int, str | None]:
+    """The prompt number the person sees for the running cell, and its id when the front end sent
+    one. IPython counts the next cell already while this one runs (ipykernel 7 / IPython 9), so
+    ``execution_count`` is one ahead; the displayhook's ``exec_result`` is this run's own record."""
+    result = getattr(getattr(shell, "displayhook", None), "exec_result", None)
+    count = getattr(result, "execution_count", None)
+    cell_id = getattr(getattr(result, "info", None), "cell_id", None)
+    if cell_id is None:  # an older kernel passes the cell id only in the request's metadata
+        with contextlib.suppress(Exception):
+            cell_id = shell.kernel.get_parent().get("metadata", {}).get("cellId")
+    if count is None:  # not inside a cell run (a direct call): the last prompt shown
+        count = max(0, (getattr(shell, "execution_count", 1) or 1) - 1)
+    return int(count), (str(cell_id) if cell_id else None)
 
 
 def load_ipython_extension(ipython: Any) -> None:

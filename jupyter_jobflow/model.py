@@ -107,7 +107,11 @@ _REASON_DISPLAY: dict[str, Any] = {
     "Signal": lambda a: f"Signal:{a['signal']}",
     "SpawnError": lambda a: f"SpawnError:{a['message']}",
     "TimeLimit": lambda a: f"TimeLimit:{_limit(a['limit'])}",
+    "OutputNotSaved": lambda a: f"OutputNotSaved:{a['name']} ({a['type']})",
 }
+
+#: Reasons a notebook cell's job reports itself (cellrunner.py): its code ran, its --out did not save.
+CELL_REASONS = frozenset({"OutputNotSaved"})
 
 # Reasons that need no arguments, shared so that comparisons read well.
 DEPENDENCY = Reason("Dependency")

@@ -239,7 +239,8 @@ def build_parser(
     opt("--parsable", dest="parsable", flag=True, help="print only the job id")
     opt("--shell", dest="shell", flag=True, help="run the cell as a shell (bash) script instead of Python")
     opt("--in", dest="inputs", metavar="NAMES", repeat=True,
-        help="notebook variables to send into the job (comma list, repeatable)")
+        help="variables the job needs (comma list, repeatable): a parent job's --out of that name, read when "
+             "the job starts, else this notebook's variable at submit; NAME:JOB picks the parent")
     opt("--out", dest="outputs", metavar="NAMES", repeat=True,
         help="variables to bring back from the job (comma list, repeatable)")
     for flags, nargs in ignored:
@@ -331,7 +332,7 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
         parse_export(ns.export)
         give("export", export=ns.export.strip())
     if ns.inputs is not None:
-        give("inputs", inputs=_names("--in", ns.inputs))
+        give("inputs", inputs=_names("--in", ns.inputs, refs=True))
     if ns.outputs is not None:
         give("outputs", outputs=_names("--out", ns.outputs))
     command = list(ns.command or [])
@@ -519,11 +520,14 @@ def parse_export(text: str) -> tuple[str, tuple[str, ...], dict[str, str]]:
     return base, tuple(dict.fromkeys(names)), values
 
 
-def _names(flag: str, texts: list[str]) -> tuple[str, ...]:
+def _names(flag: str, texts: list[str], refs: bool = False) -> tuple[str, ...]:
+    """Comma lists of variable names; with ``refs`` (``--in``) a name may say its job: ``X:JOB``."""
     names = [n.strip() for text in texts for n in text.split(",")]
     for n in names:
-        if not n.isidentifier():
-            raise InvalidSpec(f'{flag} expects comma-separated variable names, got "{",".join(texts)}"')
+        name, colon, job = n.partition(":") if refs else (n, "", "")
+        if not name.strip().isidentifier() or (colon and not job.strip()):
+            form = "variable names (NAME or NAME:JOB)" if refs else "variable names"
+            raise InvalidSpec(f'{flag} expects comma-separated {form}, got "{",".join(texts)}"')
     return tuple(dict.fromkeys(names))
 
 

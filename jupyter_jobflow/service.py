@@ -41,7 +41,7 @@ from .gpus import GpuInventory, inventory_from_env
 from .gpuservice import GpuServiceMixin
 from .hostlock import HostLock
 from .jobenv import stored_env
-from .model import ACTIVE, DEPENDENCY, HELD_BY_USER, Job, JobState, Reason, RetryPolicy
+from .model import ACTIVE, CELL_REASONS, DEPENDENCY, HELD_BY_USER, Job, JobState, Reason, RetryPolicy
 from .options import array_indices
 from .privacy import create_private, private_dir, secure_state_dir, write_private
 from .store import Store, open_failure
@@ -181,7 +181,18 @@ class JobService(GpuServiceMixin):
         self._arrays_in_flight: dict[int, threading.Event] = {}  # first id -> set once stored (or not)
         self._secrets: tuple[str, ...] = ()  # values no stored environment may hold (the host's tokens)
         self.engine.runtime_env = {"JOBFLOW_HOME": str(self.state_dir)}
+        self.engine.explain_exit = self._cell_reason
         self._purger = retention_.Purger(self._auto_purge, clock, purge_every, purge_poll)
+
+    def _cell_reason(self, job_id: int, attempt: int) -> Reason | None:
+        """A cell job's own account of its failed attempt (cellvars.py): only the kinds a cell
+        may report, so a job cannot dress its exit up as something the scheduler did."""
+        from . import cellvars
+
+        told = cellvars.read_reason(self.state_dir / "vars", job_id, attempt)
+        if told is None or told.get("kind") not in CELL_REASONS:
+            return None
+        return Reason(told["kind"], {k: str(v) for k, v in told["args"].items()})
 
     def set_endpoint(self, url: str, token: str, *, secrets: Iterable[str] = ()) -> None:
         """The host that serves this service: its jobs get ``JOBFLOW_URL``/``JOBFLOW_TOKEN`` at

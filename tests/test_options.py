@@ -154,7 +154,7 @@ def test_options_explicit_names_the_fields_given():
         (["--retry-on", "crash"], '--retry-on expects a comma list of failure, error, timeout, always; got "crash"'),
         (["--array", "1-"], '--array expects indices like 0-9, 1,3,5, 0-15:4 or 0-9%2, got "1-"'),
         (["--env", "1A=2"], '--env expects KEY=VALUE, got "1A=2"'),
-        (["--in", "a,1b"], '--in expects comma-separated variable names, got "a,1b"'),
+        (["--in", "a,1b"], '--in expects comma-separated variable names (NAME or NAME:JOB), got "a,1b"'),
         (["--name", ""], "--name expects a non-empty value"),
         (["--depends-on", "1", "--dependency", "afterok:2"],
          "--dependency cannot be combined with --depends-on/--depends-on-all/--depends-on-any"),
