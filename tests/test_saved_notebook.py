@@ -108,4 +108,4 @@ def test_snapshots_show_the_final_states(executed):
         states[name] = re.findall(r"</span> (\w+)</td>", html)
     # flaky failed, was redone in place and finished; after-flaky was cancelled, then brought back
     assert states == {name: ["Finished"] for name in
-                      ("prep", "train", "report", "squares", "flaky", "after-flaky")}, states
+                      ("prep", "train", "report", "squares", "doubled", "flaky", "after-flaky")}, states
