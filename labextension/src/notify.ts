@@ -4,8 +4,10 @@
  * has ended (its pipeline finished). Each carries an "Open log" button (the sidebar's log pane).
  *
  * "A job of a notebook": its `scope` is `kernel:<id>` (what `%%gbatch` sends) and that kernel is
- * one of this server's running notebook sessions. Only changes seen live notify: the snapshot a
- * page opens with (jobs that ended long ago) never does.
+ * one of this server's running notebook sessions. "Its pipeline finished": every job it submitted
+ * while we watched has ended and its kernel is idle (no cell left that could submit more), for a
+ * moment (between two cells of "run all" a kernel is idle for a few milliseconds). Only changes
+ * seen live notify: the snapshot a page opens with (jobs that ended long ago) never does.
  */
 import { Notification } from '@jupyterlab/apputils';
 
@@ -20,7 +22,12 @@ export interface NotifierOptions {
   /** the notebook a job belongs to (its path), or null when it is not one of ours */
   notebookOf(job: Job): string | null;
   openLog(id: number): void;
+  /** whether the kernel of this scope is idle (true when not known: a notebook not open here) */
+  idle(scope: string): boolean;
 }
+
+/** how long a notebook stays quiet (kernel idle, no job left) before its pipeline counts as done */
+const SETTLE_MS = 1500;
 
 const FAILED = new Set(['F', 'TO']);
 
@@ -34,6 +41,7 @@ export class JobNotifier {
   private codes = new Map<number, string>();
   private primed = false;
   private watches = new Map<string, Watch>();
+  private timers = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(
     private store: JobStore,
@@ -100,13 +108,40 @@ export class JobNotifier {
     }
     watch.active.delete(job.id);
     watch.ended.set(job.id, job.code);
-    if (watch.active.size) {
-      return;
+    this.settle(job.scope ?? '');
+  }
+
+  /** A notebook's kernel went idle: its pipeline may be over. */
+  kernelIdle(scope: string): void {
+    if (this.watches.has(scope)) {
+      this.settle(scope);
     }
-    this.watches.delete(job.scope ?? '');
-    if (level === 'all') {
-      this.pipelineDone(notebook, watch.ended);
+  }
+
+  dispose(): void {
+    for (const t of this.timers.values()) {
+      clearTimeout(t);
     }
+    this.timers.clear();
+  }
+
+  private settle(scope: string): void {
+    clearTimeout(this.timers.get(scope));
+    this.timers.set(
+      scope,
+      setTimeout(() => {
+        this.timers.delete(scope);
+        const watch = this.watches.get(scope);
+        if (!watch || watch.active.size || !this.opts.idle(scope)) {
+          return; // more work came, or a cell still runs (its idle event brings us back)
+        }
+        this.watches.delete(scope);
+        const notebook = this.opts.notebookOf({ scope } as Job);
+        if (notebook && this.opts.level() === 'all' && watch.ended.size) {
+          this.pipelineDone(notebook, watch.ended);
+        }
+      }, SETTLE_MS)
+    );
   }
 
   private pipelineDone(notebook: string, ended: Map<number, string>): void {

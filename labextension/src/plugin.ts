@@ -90,6 +90,11 @@ interface NotebookLike {
     activeCell: { model: { sharedModel: { setSource(text: string): void } } } | null;
   };
   context?: { path?: string };
+  /** the notebook's kernel, for the notifications' "is a cell still running" */
+  sessionContext?: {
+    session?: { kernel?: { id: string; status: string } | null } | null;
+    statusChanged: { connect(fn: (sender: unknown, status: string) => void): void };
+  };
 }
 
 function isNotebook(w: unknown): w is NotebookLike {
@@ -110,9 +115,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const { commands, shell } = app;
     let session: Session | null = null;
     let lastNotebook: NotebookLike | null = null;
+    const kernelWatched = new WeakSet<object>();
     shell.currentChanged?.connect((_, change) => {
       if (isNotebook(change.newValue)) {
         lastNotebook = change.newValue;
+        watchKernel(change.newValue);
       }
     });
 
@@ -173,9 +180,40 @@ const plugin: JupyterFrontEndPlugin<void> = {
       shell.activateById(SIDEBAR_ID);
       sidebar.ensure().openLog(id);
     };
+    const kernelOf = (scope: string) => {
+      for (const w of shell.widgets('main')) {
+        const k = isNotebook(w) ? w.sessionContext?.session?.kernel : null;
+        if (k && `kernel:${k.id}` === scope) {
+          return k;
+        }
+      }
+      return null;
+    };
+    // a notebook's kernel going idle may end its pipeline (notify.ts)
+    function watchKernel(nb: NotebookLike): void {
+      const ctx = nb.sessionContext;
+      if (!ctx || kernelWatched.has(ctx)) {
+        return;
+      }
+      kernelWatched.add(ctx);
+      ctx.statusChanged.connect((_, status) => {
+        const id = ctx.session?.kernel?.id;
+        if (status === 'idle' && id) {
+          notifier?.kernelIdle(`kernel:${id}`);
+        }
+      });
+    }
+    for (const w of shell.widgets('main')) {
+      if (isNotebook(w)) {
+        watchKernel(w);
+      }
+    }
     const watchJobs = (s: Session) => {
       if (!notifier) {
-        notifier = new JobNotifier(s.store, { level: () => level, notebookOf: job => notebooks.get(job.scope ?? '') ?? null, openLog });
+        notifier = new JobNotifier(s.store, { level: () => level, notebookOf: job => notebooks.get(job.scope ?? '') ?? null,
+          openLog,
+          idle: scope => (kernelOf(scope)?.status ?? 'idle') === 'idle'
+        });
         s.store.subscribe(change => notifier!.apply(change));
         if (s.state === 'live') {
           notifier.apply({ ids: new Set(), structure: true, reset: true }); // the sidebar had the snapshot already

@@ -186,9 +186,9 @@ const CSS = `
 .jf-menu-item { font: inherit; font-size: 12.5px; text-align: left; color: var(--jf-fg); background: none; border: 0; padding: 4px 14px; cursor: pointer; }
 .jf-menu-item:hover, .jf-menu-item:focus { background: var(--jf-bg2); outline: none; color: var(--jf-accent); }
 
-/* narrow (the sidebar at its default width): the columns that matter first, actions in a row menu */
+/* narrow (the sidebar at its default width): the columns that matter first and the actions in a row menu */
 .jobflow-root.jf-narrow .jf-table { table-layout: fixed; }
-.jobflow-root.jf-narrow .jf-table .jf-col-reason, .jobflow-root.jf-narrow .jf-table .jf-col-group, .jobflow-root.jf-narrow .jf-table .jf-col-gpus,
+.jobflow-root.jf-tiny .jf-table .jf-col-reason, .jobflow-root.jf-narrow .jf-table .jf-col-group, .jobflow-root.jf-narrow .jf-table .jf-col-gpus,
 .jobflow-root.jf-narrow .jf-table .jf-col-deps, .jobflow-root.jf-narrow .jf-table .jf-col-elapsed, .jobflow-root.jf-narrow .jf-table .jf-col-submitted { display: none; }
 .jobflow-root.jf-narrow .jf-table th.jf-col-id { width: 44px; }
 .jobflow-root.jf-narrow .jf-table th.jf-col-code { width: 44px; }
@@ -198,7 +198,7 @@ const CSS = `
 .jobflow-root.jf-narrow .jf-row-menu-btn { display: inline-block; padding: 0 5px; font-size: 13px; line-height: 16px; }
 .jobflow-root.jf-narrow .jf-toolbar input[type="search"] { min-width: 0; flex: 1 1 100%; max-width: none; }
 .jobflow-root.jf-narrow .jf-tab { padding: 4px 8px; }
-.jobflow-root.jf-narrow .jf-find input { width: 130px; }
+.jobflow-root.jf-narrow .jf-find input { width: 150px; }
 
 /* logs */
 .jf-logs { display: flex; flex-direction: column; height: 100%; min-height: 0; }
@@ -262,7 +262,7 @@ const CSS = `
 /* the compact view under a %%gbatch cell */
 .jobflow-root.jobflow-compact { border-left: 3px solid var(--jf-border1); padding: 4px 8px; position: relative; }
 .jf-compact-head { display: flex; align-items: flex-start; gap: 8px; }
-.jf-compact-lines { flex: 1; min-width: 0; }
+.jf-compact-lines { flex: 0 1 auto; min-width: 0; }
 .jf-compact-line { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; min-height: 24px; }
 .jf-compact-state { color: var(--jf-c); }
 .jf-compact-time, .jf-compact-gpu { color: var(--jf-fg2); font-variant-numeric: tabular-nums; }
@@ -291,7 +291,8 @@ body[data-jp-theme-light="false"] .jobflow-root .s-TO, .vscode-dark .jobflow-roo
 
 /** Every rule under `.jobflow-root`, so JupyterLab's output-area rules (`pre`, `table`) do not win. */
 function scoped(css: string): string {
-  return css.replace(/([^{}]+)\{([^{}]*)\}/g, (_m, sel: string, body: string) => {
+  // comments go first: one before a `.jobflow-root…` rule would read as part of its selector
+  return css.replace(/\/\*[\s\S]*?\*\//g, '').replace(/([^{}]+)\{([^{}]*)\}/g, (_m, sel: string, body: string) => {
     const selectors = sel
       .split(',')
       .map(x => x.trim())

@@ -57,6 +57,7 @@ export function mount(host: HTMLElement, session: Session, options: PanelOptions
 
 /** below this width (px) the panel takes its narrow layout (the sidebar opens at 250 px) */
 const NARROW_BELOW = 480;
+const TINY_BELOW = 360;
 const MIN_CELL_HEIGHT = 220;
 
 // -- the status line, shared --------------------------------------------------------------------
@@ -303,7 +304,9 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
   const sizeObs =
     typeof ResizeObserver === 'function'
       ? new ResizeObserver(() => {
-          root.classList.toggle('jf-narrow', root.clientWidth > 0 && root.clientWidth < NARROW_BELOW);
+          const w = root.clientWidth;
+          root.classList.toggle('jf-narrow', w > 0 && w < NARROW_BELOW);
+          root.classList.toggle('jf-tiny', w > 0 && w < TINY_BELOW); // the reason column goes too
           if (autoHeight && setHeight && Math.abs(root.offsetHeight - setHeight) > 2 && root.style.height !== `${setHeight}px`) {
             autoHeight = false;
           }
