@@ -737,7 +737,7 @@ function nodeSvg(job: Job, x: number, y: number, selected: boolean, labels = tru
 
 /** The two text lines of a node, built with the DOM API (cheaper than parsing, one node at a time). */
 function addLabelTo(g: SVGGElement, job: Job): SVGTextElement {
-  const name = truncate(job.name, Math.max(4, 21 - String(job.id).length));
+  const name = truncate(job.name, Math.max(4, 18 - String(job.id).length));
   const t1 = document.createElementNS(SVG, 'text');
   t1.setAttribute('class', 'jf-t1');
   t1.setAttribute('x', '13');
@@ -756,7 +756,7 @@ function addLabelTo(g: SVGGElement, job: Job): SVGTextElement {
 }
 
 function labelSvg(job: Job): string {
-  const name = truncate(job.name, Math.max(4, 21 - String(job.id).length));
+  const name = truncate(job.name, Math.max(4, 18 - String(job.id).length));
   return (
     `<text class="jf-t1" x="13" y="16"><tspan class="jf-id">${job.id}</tspan> ${esc(name)}</text>` +
     `<text class="jf-t2" x="13" y="32">${esc(secondLine(job))}</text>`
