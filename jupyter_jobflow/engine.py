@@ -504,7 +504,7 @@ class Engine:
         attempt = job.attempt + 1
         self.store.insert_attempt(Attempt(job.id, attempt, now, gpus=gpus))
         self._save(job.evolve(state=JobState.RUNNING, reason=None, attempt=attempt, started_at=now,
-                              first_started_at=job.first_started_at or now, allocated_gpus=gpus,
+                              first_started_at=job.first_started_at or now, allocated_gpus=gpus, used_gpus=gpus,
                               retry_at=None, ended_at=None, exit_code=None, signal=None))
         return LaunchRequest(job.id, attempt, tuple(job.command), job.cwd or os.path.expanduser("~"),
                              self._launch_env(job, attempt, gpus))

@@ -174,6 +174,8 @@ class Job:
     gpu_memory: int | None = None
     #: the id of the first task of the job array this job is a task of (itself for the first); None: no array
     array_of: int | None = None
+    #: the GPUs its latest attempt held, kept after it ends (``allocated_gpus`` empties then)
+    used_gpus: tuple[int, ...] = ()
 
     def evolve(self, **changes: Any) -> "Job":
         return replace(self, **changes)

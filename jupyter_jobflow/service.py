@@ -718,7 +718,7 @@ class JobService(GpuServiceMixin):
             spec = self.engine.specs.get(job.id)
             copy = job.evolve(id=0, state=JobState.QUEUED, reason=DEPENDENCY, attempt=0, submitted_at=self.clock(),
                               first_started_at=None, started_at=None, ended_at=None, retry_at=None, exit_code=None,
-                              signal=None, allocated_gpus=(), retry_count=0, redo_of=job.id, stopping=None,
+                              signal=None, allocated_gpus=(), used_gpus=(), retry_count=0, redo_of=job.id, stopping=None,
                               kill_at=None, array_of=None, **changes)
             new_id = self.store.insert_job(copy, [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())])
             new = self.engine.add(copy.evolve(id=new_id), spec)

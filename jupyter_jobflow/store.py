@@ -81,6 +81,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("jobs.array_of: the job array (its first task's id) a job belongs to", _m3_array_of),
     ("pending_arrays: arrays whose tasks are still being stored", _m4_pending_arrays),
 ]
+#: a job's latest attempt's GPUs (``Job.used_gpus``), read from the attempts table: no column of its own
+_USED_GPUS = "(SELECT a.gpus FROM attempts a WHERE a.job_id = jobs.id ORDER BY a.attempt DESC LIMIT 1) AS used_gpus"
 _NOT_PENDING = "NOT EXISTS (SELECT 1 FROM pending_arrays p WHERE jobs.id BETWEEN p.first_id AND p.last_id)"
 
 def job_to_row(job: Job) -> dict[str, Any]:
@@ -116,7 +118,7 @@ def job_from_row(r: sqlite3.Row | dict[str, Any]) -> Job:
         started_at=r["started_at"], ended_at=r["ended_at"], retry_at=r["retry_at"], exit_code=r["exit_code"],
         signal=r["signal"], user=r["user"], scope=r["scope"], redo_of=r["redo_of"], stopping=r["stopping"],
         kill_at=r["kill_at"], retry_count=r["retry_count"], gpu_memory=r["gpu_memory"],
-        array_of=r["array_of"],
+        array_of=r["array_of"], used_gpus=tuple(json.loads(r["used_gpus"] or "[]")) if "used_gpus" in r.keys() else (),
     )
 
 
@@ -250,10 +252,10 @@ class Store:
 
     def load_jobs(self) -> list[Job]:
         """Every job, but not the tasks of an array still being stored (they join when it is whole)."""
-        return [job_from_row(r) for r in self.db.execute(f"SELECT * FROM jobs WHERE {_NOT_PENDING} ORDER BY id")]
+        return [job_from_row(r) for r in self.db.execute(f"SELECT *, {_USED_GPUS} FROM jobs WHERE {_NOT_PENDING} ORDER BY id")]
 
     def get_job(self, job_id: int) -> Job | None:
-        row = self.db.execute("SELECT * FROM jobs WHERE id = ?", [job_id]).fetchone()
+        row = self.db.execute(f"SELECT *, {_USED_GPUS} FROM jobs WHERE id = ?", [job_id]).fetchone()
         return job_from_row(row) if row else None
 
     def load_edges(self) -> list[tuple[int, int]]:

@@ -21,7 +21,7 @@ def job_to_json(job: Job) -> dict[str, Any]:
         "reason_args": dict(job.reason.args) if job.reason else None,
         "command": list(job.command), "cwd": job.cwd, "user": job.user, "scope": job.scope,
         "gpus": job.gpus, "gpu_ids": list(job.gpu_ids) if job.gpu_ids is not None else None,
-        "allocated_gpus": list(job.allocated_gpus), "gpu_memory": job.gpu_memory,
+        "allocated_gpus": list(job.allocated_gpus), "used_gpus": list(job.used_gpus), "gpu_memory": job.gpu_memory,
         "time_limit": job.time_limit, "time_limit_display": format_duration(job.time_limit),
         "priority": job.priority, "group": job.group, "dependency": job.dependency,
         "auto_cancel": job.auto_cancel,

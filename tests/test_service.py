@@ -454,3 +454,22 @@ def test_changing_retries_keeps_the_rest_of_the_retry_policy(service):
     held = service.submit(["true"], hold=True, retry_delay=7)
     assert service.update(held.id, retries=4).retry == service.get(held.id).retry
     assert (service.get(held.id).retry.retries, service.get(held.id).retry.delay) == (4, 7)
+
+
+def test_a_finished_job_still_says_which_gpus_it_used(tmp_path):
+    from jupyter_jobflow.wire import job_to_json
+
+    svc = JobService(tmp_path / "state", simulated_gpus=2, kill_grace=1.0).start()
+    try:
+        sub = svc.submit(SH + ["echo $CUDA_VISIBLE_DEVICES"], gpus=1)
+        done = job_to_json(wait_terminal(svc, sub.id))
+        seen = int(svc.read_log(sub.id)[0])
+        assert (done["allocated_gpus"], done["used_gpus"]) == ([], [seen])
+        assert job_to_json(svc.redo(sub.id))["used_gpus"] == []  # a new job has used nothing yet
+    finally:
+        stop_everything(svc)
+    again = JobService(tmp_path / "state", simulated_gpus=2, kill_grace=1.0).start()
+    try:  # read back from the attempts table after a restart
+        assert job_to_json(again.get(sub.id))["used_gpus"] == [seen]
+    finally:
+        stop_everything(again)

@@ -100,3 +100,12 @@ def test_jupyter_server_from_the_built_wheel_runs_a_job(wheel_prefix, tmp_path):
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_the_wheel_ships_the_sidebar_settings_schema(wheel_prefix):
+    # JupyterLab reads an extension's settings (here: job-end notifications) from its schemas folder
+    ext = wheel_prefix / "share/jupyter/labextensions/jupyter-jobflow"
+    schema = json.loads((ext / "schemas/jupyter-jobflow/sidebar.json").read_text())
+    assert schema["properties"]["notifications"]["enum"] == ["off", "failures", "all"]
+    assert schema["properties"]["notifications"]["default"] == "failures"
+    assert json.loads((ext / "package.json").read_text())["jupyterlab"]["schemaDir"] == "schema"

@@ -1,14 +1,16 @@
 /**
  * The JupyterLab sidebar: a left-area panel with the same views as the widget, over all jobs;
  * palette commands; "Insert dependent cell", which puts `%%gbatch --depends-on <id>` below the
- * active cell of the current notebook.
+ * active cell of the current notebook; job-end notifications (notify.ts, set in Settings → Jobflow).
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
+import { JobNotifier, NotifyLevel } from './notify';
 import { DirectTransport } from './transport/direct';
 import { mount, PanelHandle, Session, Tab } from './view';
 
@@ -88,6 +90,11 @@ interface NotebookLike {
     activeCell: { model: { sharedModel: { setSource(text: string): void } } } | null;
   };
   context?: { path?: string };
+  /** the notebook's kernel, for the notifications' "is a cell still running" */
+  sessionContext?: {
+    session?: { kernel?: { id: string; status: string } | null } | null;
+    statusChanged: { connect(fn: (sender: unknown, status: string) => void): void };
+  };
 }
 
 function isNotebook(w: unknown): w is NotebookLike {
@@ -98,14 +105,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-jobflow:sidebar',
   description: 'The jobflow panel: dependency graph, jobs, logs and GPU charts, live',
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer],
-  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null, restorer: ILayoutRestorer | null) => {
+  optional: [ICommandPalette, ILayoutRestorer, ISettingRegistry],
+  activate: (
+    app: JupyterFrontEnd,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    settings: ISettingRegistry | null
+  ) => {
     const { commands, shell } = app;
     let session: Session | null = null;
     let lastNotebook: NotebookLike | null = null;
+    const kernelWatched = new WeakSet<object>();
     shell.currentChanged?.connect((_, change) => {
       if (isNotebook(change.newValue)) {
         lastNotebook = change.newValue;
+        watchKernel(change.newValue);
       }
     });
 
@@ -126,6 +140,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     const sidebar = new JobflowSidebar(node => {
       session ??= new Session(labTransport());
+      watchJobs(session);
       const handle = mount(node, session, {
         mode: 'sidebar',
         hostActions: [
@@ -144,6 +159,90 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return handle;
     });
     shell.add(sidebar, 'left', { rank: 750 });
+
+    // -- job-end notifications: the jobs of this server's notebooks (their kernels' scope)
+    let level: NotifyLevel = 'failures';
+    const notebooks = new Map<string, string>(); // `kernel:<id>` -> notebook path
+    const sessions = app.serviceManager.sessions;
+    const readSessions = () => {
+      notebooks.clear();
+      for (const s of sessions.running()) {
+        if (s.kernel && s.type === 'notebook') {
+          notebooks.set(`kernel:${s.kernel.id}`, s.path);
+        }
+      }
+    };
+    sessions.runningChanged.connect(readSessions);
+    readSessions();
+    let notifier: JobNotifier | null = null;
+    let releaseStream: (() => void) | null = null;
+    const openLog = (id: number) => {
+      shell.activateById(SIDEBAR_ID);
+      sidebar.ensure().openLog(id);
+    };
+    const kernelOf = (scope: string) => {
+      for (const w of shell.widgets('main')) {
+        const k = isNotebook(w) ? w.sessionContext?.session?.kernel : null;
+        if (k && `kernel:${k.id}` === scope) {
+          return k;
+        }
+      }
+      return null;
+    };
+    // a notebook's kernel going idle may end its pipeline (notify.ts)
+    function watchKernel(nb: NotebookLike): void {
+      const ctx = nb.sessionContext;
+      if (!ctx || kernelWatched.has(ctx)) {
+        return;
+      }
+      kernelWatched.add(ctx);
+      ctx.statusChanged.connect((_, status) => {
+        const id = ctx.session?.kernel?.id;
+        if (status === 'idle' && id) {
+          notifier?.kernelIdle(`kernel:${id}`);
+        }
+      });
+    }
+    for (const w of shell.widgets('main')) {
+      if (isNotebook(w)) {
+        watchKernel(w);
+      }
+    }
+    const watchJobs = (s: Session) => {
+      if (!notifier) {
+        notifier = new JobNotifier(s.store, { level: () => level, notebookOf: job => notebooks.get(job.scope ?? '') ?? null,
+          openLog,
+          idle: scope => (kernelOf(scope)?.status ?? 'idle') === 'idle'
+        });
+        s.store.subscribe(change => notifier!.apply(change));
+        if (s.state === 'live') {
+          notifier.apply({ ids: new Set(), structure: true, reset: true }); // the sidebar had the snapshot already
+        }
+      }
+    };
+    const applyLevel = (value: unknown) => {
+      level = value === 'off' || value === 'all' ? value : 'failures';
+      if (level === 'off') {
+        releaseStream?.();
+        releaseStream = null;
+        return;
+      }
+      session ??= new Session(labTransport());
+      watchJobs(session);
+      // notifications need the job stream even while the sidebar was never opened
+      releaseStream ??= session.acquire();
+    };
+    if (settings) {
+      void settings
+        .load(plugin.id)
+        .then(s => {
+          applyLevel(s.get('notifications').composite);
+          s.changed.connect(() => applyLevel(s.get('notifications').composite));
+        })
+        .catch(() => applyLevel('failures'));
+    } else {
+      applyLevel('failures');
+    }
     if (restorer) {
       restorer.add(sidebar, SIDEBAR_ID);
     }

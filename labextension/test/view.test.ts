@@ -7,6 +7,7 @@ import { test } from 'node:test';
 
 import { conditionStatus, parseDelay, parseDependency } from '../src/view/deps';
 import { layout, NODE_H, NODE_W, packIsotonic } from '../src/view/layout';
+import { gpuText, reasonText } from '../src/view/dom';
 import { JobStore } from '../src/view/store';
 import type { Job } from '../src/view/types';
 
@@ -148,4 +149,37 @@ test('the store: a purged job leaves, with its edges', () => {
   assert.deepEqual(s.all().map(j => j.id), [1, 3]);
   assert.equal(s.children.get(1)?.size ?? 0, 0);
   assert.deepEqual(changes, [[2]]);
+});
+
+test('reasons read as words, for every reason kind the server sends', () => {
+  const job = (kind: string, args: Record<string, unknown>, reason: string, code = 'F'): Job =>
+    ({ id: 5, name: 'fit', state: 'Failed', code, reason, reason_kind: kind, reason_args: args, dependency: null }) as Job;
+  assert.equal(reasonText(job('ExitCode', { code: 1 }, 'ExitCode:1')), 'exit code 1');
+  assert.equal(reasonText(job('DependencyFailed', { job: 2, condition: 'afterok:2' }, 'DependencyFailed:2', 'CA')), 'cancelled: job 2 failed');
+  // where the view knows how the parent ended, it says so
+  assert.equal(
+    reasonText(job('DependencyFailed', { job: 2, condition: 'afterok:2' }, 'DependencyFailed:2', 'CA'), () => 'TO'),
+    'cancelled: job 2 timed out'
+  );
+  assert.equal(reasonText(job('DependencyNeverSatisfied', { job: 3, condition: 'afternotok:3' }, 'x', 'PD')), 'can never start: job 3 finished');
+  assert.equal(reasonText(job('Signal', { signal: 'SIGKILL' }, 'Signal:SIGKILL')), 'killed by SIGKILL');
+  assert.equal(reasonText(job('SpawnError', { message: 'no such file' }, 'SpawnError:no such file')), 'could not start: no such file');
+  assert.equal(reasonText(job('Lost', {}, 'Lost')), 'lost: its process was gone after a server restart');
+  assert.equal(reasonText(job('TimeLimit', { limit: 90 }, 'TimeLimit:00:01:30', 'TO')), 'time limit reached (1:30)');
+  assert.equal(reasonText(job('OutputNotSaved', {}, 'OutputNotSaved:gen (generator)')), 'output gen (generator) could not be saved');
+  assert.equal(reasonText(job('RetryBackoff', { attempt: 2, of: 3 }, 'Retry 2/3', 'PD')), 'retry 2 of 3');
+  assert.equal(reasonText(job('Resources', { resource: 'GPU' }, 'Resources(GPU)', 'PD')), 'waiting for a free GPU');
+  assert.equal(reasonText(job('GroupLimit', { group: 'g', limit: 2 }, 'GroupLimit:g=2', 'PD')), 'waiting: group g runs 2 at a time');
+  assert.equal(reasonText(job('CancelledByUser', { user: 'ann' }, 'Cancelled', 'CA')), 'cancelled by ann');
+  assert.equal(reasonText(job('SomethingNew', {}, 'SomethingNew:7')), 'SomethingNew:7'); // unknown: as sent
+  for (const kind of ['Dependency', 'DependencyReadyAfter', 'GroupPaused', 'Singleton', 'JobHeldUser']) {
+    assert.notEqual(reasonText(job(kind, { at: 0, group: 'g', name: 'n' }, kind, 'PD')), kind);
+  }
+});
+
+test('a finished job still says which GPU it used', () => {
+  const j = { id: 1, name: 'x', state: 'Finished', code: 'CD', reason: null, reason_kind: null, dependency: null, allocated_gpus: [], used_gpus: [1], gpus: 1 } as Job;
+  assert.equal(gpuText(j), 'used GPU 1');
+  assert.equal(gpuText({ ...j, code: 'R', allocated_gpus: [1] }), 'GPU 1');
+  assert.equal(gpuText({ ...j, used_gpus: [] }), '1 asked for');
 });

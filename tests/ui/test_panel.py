@@ -90,7 +90,7 @@ def test_pipeline_states_live_in_the_widget(lab, page, artifacts):
     # eval fails; report is cancelled by the cascade, with the reason on its node
     expect(node(w, ids["eval"])).to_have_attribute("data-code", "F", timeout=40_000)
     expect(node(w, ids["report"])).to_have_attribute("data-code", "CA", timeout=10_000)
-    expect(node(w, ids["report"]).locator("text.jf-t2")).to_contain_text("DependencyFailed")
+    expect(node(w, ids["report"]).locator("text.jf-t2")).to_contain_text(f"job {ids['eval']} failed")
     expect(node(w, ids["prep"])).to_have_attribute("data-code", "CD")
     expect(node(w, ids["train"])).to_have_attribute("data-code", "CD")
     # edges: met (green) into eval, never-met (red) into report
@@ -119,7 +119,7 @@ def test_open_a_nodes_log(lab, page, artifacts):
     details = w.locator(".jf-details")
     expect(details).to_be_visible()
     expect(details).to_contain_text("eval")
-    expect(details).to_contain_text("Exit")  # ExitCode:3 in the state line
+    expect(details).to_contain_text("exit code 3")  # ExitCode:3 in words (the code in its tooltip)
     w.screenshot(path=str(artifacts / "03-node-details.png"))
     details.locator("[data-act='log']").click()
     logs = w.locator(".jf-logs")

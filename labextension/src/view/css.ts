@@ -31,6 +31,7 @@ const CSS = `
 .jobflow-root .s-TO { --jf-c: #c05621; --jf-t: rgba(221, 107, 32, 0.16); }
 
 .jobflow-root.jobflow-panel { display: flex; flex-direction: column; position: relative; min-height: 240px; border: 1px solid var(--jf-border); border-radius: 4px; overflow: hidden; }
+.jobflow-root.jobflow-panel.jf-resizable { resize: vertical; max-height: none; }
 .jobflow-root.jobflow-panel.jf-mode-sidebar { height: 100%; border: 0; border-radius: 0; }
 .jf-header { flex: none; padding: 6px 8px 0; border-bottom: 1px solid var(--jf-border); background: var(--jf-bg2); }
 .jf-header-top { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; min-height: 22px; }
@@ -91,9 +92,9 @@ const CSS = `
 .jf-node.s-CA .jf-t1 { fill: var(--jf-fg2); text-decoration: line-through; }
 .jf-node.s-R .jf-band { animation: jf-pulse 1.6s ease-in-out infinite; }
 .jf-far .jf-node.s-R .jf-band, .jf-big .jf-node.s-R .jf-band { animation: none; }
-.jf-edge { fill: none; stroke: #8a94a6; stroke-width: 1.4; marker-end: url(#jf-arrow-wait); }
-.jf-edge.met { stroke: #38a169; marker-end: url(#jf-arrow-met); }
-.jf-edge.never { stroke: #e53e3e; stroke-opacity: 0.55; marker-end: url(#jf-arrow-never); }
+.jf-edge { fill: none; stroke: #8a94a6; stroke-width: 1.4; marker-end: var(--jf-arrow-wait, none); }
+.jf-edge.met { stroke: #38a169; marker-end: var(--jf-arrow-met, none); }
+.jf-edge.never { stroke: #e53e3e; stroke-opacity: 0.55; marker-end: var(--jf-arrow-never, none); }
 .jf-edge.or { marker-end: none; }
 .jf-edge.t-afternotok { stroke-dasharray: 7 4; }
 .jf-edge.t-afterany { stroke-dasharray: 1.5 3.5; stroke-linecap: round; stroke-width: 1.8; }
@@ -107,9 +108,9 @@ const CSS = `
 .jf-or text { font-size: 9px; font-weight: 700; text-anchor: middle; fill: var(--jf-fg2); font-family: var(--jf-font); }
 .jf-or.met circle { stroke: #38a169; }
 .jf-or.never circle { stroke: #e53e3e; }
-.jf-or-stub { stroke: #8a94a6; stroke-width: 1.4; marker-end: url(#jf-arrow-wait); }
-.jf-or.met .jf-or-stub { stroke: #38a169; marker-end: url(#jf-arrow-met); }
-.jf-or.never .jf-or-stub { stroke: #e53e3e; marker-end: url(#jf-arrow-never); }
+.jf-or-stub { stroke: #8a94a6; stroke-width: 1.4; marker-end: var(--jf-arrow-wait, none); }
+.jf-or.met .jf-or-stub { stroke: #38a169; marker-end: var(--jf-arrow-met, none); }
+.jf-or.never .jf-or-stub { stroke: #e53e3e; marker-end: var(--jf-arrow-never, none); }
 .jf-far .jf-node text, .jf-far .jf-or text { display: none; }
 .jf-far .jf-edge, .jf-far .jf-or-stub { marker-end: none; }
 .jf-far .jf-node .jf-box { fill: var(--jf-t); stroke-width: 3; }
@@ -177,6 +178,27 @@ const CSS = `
 .jf-row-actions { text-align: right; }
 .jf-row-actions .jf-btn { margin-left: 3px; }
 .jf-norows td { text-align: center; color: var(--jf-fg2); padding: 16px; }
+.jf-table-wrap { position: relative; }
+.jf-row-menu-btn { display: none; }
+.jf-menu { position: absolute; z-index: 6; display: flex; flex-direction: column; min-width: 120px; padding: 3px 0; background: var(--jp-layout-color0, #fff);
+  border: 1px solid var(--jf-border1); border-radius: 4px; box-shadow: 0 4px 14px rgba(0,0,0,0.22); }
+.jf-menu[hidden] { display: none; }
+.jf-menu-item { font: inherit; font-size: 12.5px; text-align: left; color: var(--jf-fg); background: none; border: 0; padding: 4px 14px; cursor: pointer; }
+.jf-menu-item:hover, .jf-menu-item:focus { background: var(--jf-bg2); outline: none; color: var(--jf-accent); }
+
+/* narrow (the sidebar at its default width): the columns that matter first and the actions in a row menu */
+.jobflow-root.jf-narrow .jf-table { table-layout: fixed; }
+.jobflow-root.jf-tiny .jf-table .jf-col-reason, .jobflow-root.jf-narrow .jf-table .jf-col-group, .jobflow-root.jf-narrow .jf-table .jf-col-gpus,
+.jobflow-root.jf-narrow .jf-table .jf-col-deps, .jobflow-root.jf-narrow .jf-table .jf-col-elapsed, .jobflow-root.jf-narrow .jf-table .jf-col-submitted { display: none; }
+.jobflow-root.jf-narrow .jf-table th.jf-col-id { width: 44px; }
+.jobflow-root.jf-narrow .jf-table th.jf-col-code { width: 44px; }
+.jobflow-root.jf-narrow .jf-table th.jf-actions-h { width: 34px; }
+.jobflow-root.jf-narrow .jf-table td { max-width: none; padding: 3px 4px; }
+.jobflow-root.jf-narrow .jf-row-btns { display: none; }
+.jobflow-root.jf-narrow .jf-row-menu-btn { display: inline-block; padding: 0 5px; font-size: 13px; line-height: 16px; }
+.jobflow-root.jf-narrow .jf-toolbar input[type="search"] { min-width: 0; flex: 1 1 100%; max-width: none; }
+.jobflow-root.jf-narrow .jf-tab { padding: 4px 8px; }
+.jobflow-root.jf-narrow .jf-find input { width: 150px; }
 
 /* logs */
 .jf-logs { display: flex; flex-direction: column; height: 100%; min-height: 0; }
@@ -194,14 +216,14 @@ const CSS = `
 
 /* GPUs */
 .jf-gpus { height: 100%; overflow: auto; padding: 8px; }
-.jf-gpu-list { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 8px; }
-.jf-gpu { border: 1px solid var(--jf-border); border-radius: 4px; padding: 6px 8px; background: var(--jf-bg); }
+.jf-gpu-list { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 260px), 1fr)); gap: 8px; }
+.jf-gpu { border: 1px solid var(--jf-border); border-radius: 4px; padding: 6px 8px; background: var(--jf-bg); min-width: 0; overflow-wrap: anywhere; }
 .jf-gpu-title { display: flex; align-items: center; gap: 6px; flex-wrap: wrap; }
 .jf-gpu-name { color: var(--jf-fg2); font-size: 12px; }
 .jf-tag { font-size: 10px; font-weight: 600; text-transform: uppercase; letter-spacing: 0.03em; padding: 0 5px; border-radius: 3px; line-height: 16px; }
 .jf-tag.sim { color: #805ad5; border: 1px dashed #805ad5; }
 .jf-tag.err { color: #c53030; border: 1px solid #c53030; }
-.jf-gpu-figures { display: flex; gap: 12px; font-size: 12px; margin: 3px 0; font-variant-numeric: tabular-nums; }
+.jf-gpu-figures { display: flex; flex-wrap: wrap; gap: 2px 12px; font-size: 12px; margin: 3px 0; font-variant-numeric: tabular-nums; }
 .jf-util::before, .jf-mem::before { content: ""; display: inline-block; width: 10px; height: 3px; margin: 0 4px 3px 0; vertical-align: middle; }
 .jf-util::before { background: #3182ce; }
 .jf-mem::before { background: #805ad5; }
@@ -240,7 +262,7 @@ const CSS = `
 /* the compact view under a %%gbatch cell */
 .jobflow-root.jobflow-compact { border-left: 3px solid var(--jf-border1); padding: 4px 8px; position: relative; }
 .jf-compact-head { display: flex; align-items: flex-start; gap: 8px; }
-.jf-compact-lines { flex: 1; min-width: 0; }
+.jf-compact-lines { flex: 0 1 auto; min-width: 0; }
 .jf-compact-line { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; min-height: 24px; }
 .jf-compact-state { color: var(--jf-c); }
 .jf-compact-time, .jf-compact-gpu { color: var(--jf-fg2); font-variant-numeric: tabular-nums; }
@@ -269,7 +291,8 @@ body[data-jp-theme-light="false"] .jobflow-root .s-TO, .vscode-dark .jobflow-roo
 
 /** Every rule under `.jobflow-root`, so JupyterLab's output-area rules (`pre`, `table`) do not win. */
 function scoped(css: string): string {
-  return css.replace(/([^{}]+)\{([^{}]*)\}/g, (_m, sel: string, body: string) => {
+  // comments go first: one before a `.jobflow-root…` rule would read as part of its selector
+  return css.replace(/\/\*[\s\S]*?\*\//g, '').replace(/([^{}]+)\{([^{}]*)\}/g, (_m, sel: string, body: string) => {
     const selectors = sel
       .split(',')
       .map(x => x.trim())

@@ -1,7 +1,7 @@
 /** The details of the selected job: state and reason, dependencies with where each stands, the
  * jobs that wait on it, why it waits (explain), times, and its actions. */
 import { conditionStatus, formatDelay, parseDependency } from './deps';
-import { button, clock, elapsed, formatSeconds, h, STATE_NAME } from './dom';
+import { button, clock, elapsed, formatSeconds, gpuText, h, reasonText, STATE_NAME } from './dom';
 import { errorText, Session } from './session';
 import { Job } from './types';
 
@@ -72,7 +72,15 @@ export class DetailsView {
       button('×', () => this.actions.close(), { class: 'jf-btn jf-icon-btn jf-close', title: 'Close' })
     );
     const rows: [string, Node | string][] = [];
-    rows.push(['State', `${STATE_NAME[job.code] ?? job.state}${job.reason ? ` (${job.reason})` : ''}${job.stopping ? ` · stopping: ${job.stopping}` : ''}`]);
+    const why = reasonText(job, id => store.get(id)?.code);
+    rows.push([
+      'State',
+      h(
+        'span',
+        { title: job.reason ?? '' },
+        `${STATE_NAME[job.code] ?? job.state}${why ? ` (${why})` : ''}${job.stopping && !why.startsWith('stopping') ? ` · stopping: ${job.stopping}` : ''}`
+      )
+    ]);
     if (job.command?.length) {
       const cmd = job.command.join(' ');
       const cell = cellOf(job.command);
@@ -129,7 +137,7 @@ export class DetailsView {
       }
       rows.push(['Needed by', box]);
     }
-    const gpus = job.allocated_gpus?.length ? `GPU ${job.allocated_gpus.join(', ')}` : job.gpu_ids?.length ? `asks for GPU ${job.gpu_ids.join(', ')}` : job.gpus ? `${job.gpus} asked for` : '';
+    const gpus = gpuText(job);
     if (gpus) {
       rows.push(['GPUs', gpus]);
     }

@@ -108,15 +108,97 @@ export function clock(ts: number | null | undefined): string {
   return `${d.toISOString().slice(0, 10)} ${time}`;
 }
 
-/** The reason as the panel shows it: gqueue's text, or nothing for a plain running/finished job. */
-export function reasonText(job: Job): string {
+/**
+ * The reason as a person reads it ("exit code 1", "cancelled: job 2 failed"), or nothing for a
+ * plain running/finished job. The machine code (gqueue's `ExitCode:1`) is `job.reason`: views put it
+ * in a tooltip. `parentCode` tells how a parent ended, where the view knows it.
+ */
+export function reasonText(job: Job, parentCode?: (id: number) => string | undefined): string {
   if (!job.reason) {
     return '';
   }
   if (job.code === 'R' && job.stopping) {
     return `stopping (${job.stopping})`;
   }
-  return job.reason;
+  return humanReason(job.reason_kind ?? job.reason, job.reason_args ?? {}, job.reason, parentCode);
+}
+
+const ENDED: Record<string, string> = { F: 'failed', CA: 'was cancelled', TO: 'timed out', CD: 'finished' };
+
+/** One reason kind of jupyter_jobflow/model.py (and its arguments) in words; unknown kinds as sent. */
+export function humanReason(
+  kind: string,
+  args: Record<string, unknown>,
+  raw: string = kind,
+  parentCode?: (id: number) => string | undefined
+): string {
+  const a = (k: string) => String(args[k] ?? '');
+  const parentEnded = () => {
+    const code = parentCode?.(Number(args.job));
+    const cond = a('condition');
+    const how = (code && ENDED[code]) || (cond.startsWith('afternotok') ? 'finished' : 'failed');
+    return `job ${a('job')} ${how}`;
+  };
+  switch (kind) {
+    case 'Dependency':
+      return 'waiting for its dependencies';
+    case 'DependencyReadyAfter':
+      return typeof args.at === 'number' ? `waiting until ${clockTime(args.at)} (dependency delay)` : 'waiting for a dependency delay';
+    case 'DependencyNeverSatisfied':
+      return `can never start: ${parentEnded()}`;
+    case 'DependencyFailed':
+      return `cancelled: ${parentEnded()}`;
+    case 'Resources':
+      return args.resource === 'Slots' ? 'waiting for a free slot' : `waiting for a free ${a('resource') || 'GPU'}`;
+    case 'GroupLimit':
+      return `waiting: group ${a('group')} runs ${a('limit')} at a time`;
+    case 'GroupPaused':
+      return `waiting: group ${a('group')} is paused`;
+    case 'Singleton':
+      return `waiting: another "${a('name')}" job is running (singleton)`;
+    case 'JobHeldUser':
+      return 'held: release it to let it start';
+    case 'RetryBackoff':
+      return `retry ${a('attempt')} of ${a('of')}${typeof args.at === 'number' ? ` at ${clockTime(args.at)}` : ''}`;
+    case 'CancelledByUser':
+      return args.user ? `cancelled by ${a('user')}` : 'cancelled';
+    case 'ExitCode':
+      return `exit code ${a('code')}`;
+    case 'Signal':
+      return `killed by ${a('signal')}`;
+    case 'SpawnError':
+      return `could not start: ${a('message')}`;
+    case 'TimeLimit':
+      return `time limit reached${typeof args.limit === 'number' ? ` (${formatSeconds(args.limit)})` : ''}`;
+    case 'Lost':
+      return 'lost: its process was gone after a server restart';
+    case 'OutputNotSaved': {
+      const m = /^OutputNotSaved:(\S+)(?: \((.*)\))?/.exec(raw);
+      const name = a('name') || m?.[1] || '';
+      const type = a('type') || m?.[2] || '';
+      return `output ${name}${type ? ` (${type})` : ''} could not be saved`;
+    }
+    default:
+      return raw;
+  }
+}
+
+function clockTime(ts: number): string {
+  return new Date(ts * 1000).toLocaleTimeString(undefined, { hour12: false });
+}
+
+/** The GPUs of a job in words: held now, used by its last attempt, or asked for. */
+export function gpuText(job: Job, short = false): string {
+  if (job.allocated_gpus?.length) {
+    return `GPU ${job.allocated_gpus.join(',')}`;
+  }
+  if (job.used_gpus?.length && !ACTIVE_CODES.has(job.code)) {
+    return `${short ? '' : 'used '}GPU ${job.used_gpus.join(',')}`;
+  }
+  if (job.gpu_ids?.length) {
+    return `${short ? 'wants' : 'asks for GPU'} ${job.gpu_ids.join(',')}`;
+  }
+  return job.gpus ? (short ? String(job.gpus) : `${job.gpus} asked for`) : '';
 }
 
 export function truncate(text: string, max: number): string {

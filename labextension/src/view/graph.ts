@@ -33,6 +33,8 @@ export interface GraphOptions {
   onSelect(id: number | null): void;
   /** `zoom`: the wheel zooms (the sidebar); `ctrl`: only Ctrl/⌘+wheel or a pinch does (a cell) */
   wheel: 'zoom' | 'ctrl';
+  /** after each layout: the height (px) the whole graph needs at zoom 1, with the find box above it */
+  onLaidOut?: (height: number) => void;
 }
 
 interface NodeEls {
@@ -88,7 +90,13 @@ export class GraphView {
     this.svg.setAttribute('class', 'jf-graph-svg');
     this.svg.setAttribute('role', 'img');
     this.svg.setAttribute('aria-label', 'job dependency graph');
-    this.svg.innerHTML = DEFS;
+    // arrowheads: markers of this graph's own (ids unique on the page, even across the sidebar's and
+    // the widget's bundles), so hiding another graph never takes this one's arrows with it
+    const uid = `${Math.random().toString(36).slice(2, 8)}${++graphCount}`;
+    this.svg.innerHTML = defs(uid);
+    for (const s of ARROWS) {
+      this.svg.style.setProperty(`--jf-arrow-${s}`, `url(#jf-arrow-${s}-${uid})`);
+    }
     this.viewport = document.createElementNS(SVG, 'g');
     this.viewport.setAttribute('class', 'jf-viewport');
     this.svg.appendChild(this.viewport);
@@ -325,6 +333,7 @@ export class GraphView {
       this.applyTransform();
     }
     this.lastDrawMs = performance.now() - t0;
+    this.opts.onLaidOut?.(ids.length ? lay.height + FIT_TOP + 8 : 0);
   }
 
   private restyle(id: number): void {
@@ -695,13 +704,18 @@ function nodeClass(job: Job, selected: boolean): string {
 }
 
 function secondLine(job: Job): string {
-  const reason = reasonText(job);
+  // the node is small: "CA · job 2 failed" (the state code says "cancelled")
+  const reason = reasonText(job)
+    .replace(/^(cancelled|waiting|can never start): /, (_m, w: string) => (w === 'can never start' ? 'never: ' : ''))
+    .replace(/^waiting for its dependencies$/, 'waiting for parents')
+    .replace(/^waiting for a free /, 'needs a free ');
   const state = STATE_NAME[job.code] ?? job.state;
   return truncate(reason ? `${job.code} · ${reason}` : `${job.code} · ${state}`, 26);
 }
 
 function tooltip(job: Job): string {
-  const lines = [`Job ${job.id} (${job.name}): ${job.state}${job.reason ? ` (${job.reason})` : ''}`];
+  const why = reasonText(job);
+  const lines = [`Job ${job.id} (${job.name}): ${job.state}${why ? `, ${why}` : ''}${job.reason && job.reason !== why ? ` [${job.reason}]` : ''}`];
   if (job.dependency) {
     lines.push(`depends: ${job.dependency}`);
   }
@@ -723,7 +737,7 @@ function nodeSvg(job: Job, x: number, y: number, selected: boolean, labels = tru
 
 /** The two text lines of a node, built with the DOM API (cheaper than parsing, one node at a time). */
 function addLabelTo(g: SVGGElement, job: Job): SVGTextElement {
-  const name = truncate(job.name, Math.max(4, 21 - String(job.id).length));
+  const name = truncate(job.name, Math.max(4, 18 - String(job.id).length));
   const t1 = document.createElementNS(SVG, 'text');
   t1.setAttribute('class', 'jf-t1');
   t1.setAttribute('x', '13');
@@ -742,19 +756,23 @@ function addLabelTo(g: SVGGElement, job: Job): SVGTextElement {
 }
 
 function labelSvg(job: Job): string {
-  const name = truncate(job.name, Math.max(4, 21 - String(job.id).length));
+  const name = truncate(job.name, Math.max(4, 18 - String(job.id).length));
   return (
     `<text class="jf-t1" x="13" y="16"><tspan class="jf-id">${job.id}</tspan> ${esc(name)}</text>` +
     `<text class="jf-t2" x="13" y="32">${esc(secondLine(job))}</text>`
   );
 }
 
-const DEFS =
+let graphCount = 0;
+const ARROWS = ['wait', 'met', 'never'];
+
+/** The arrowhead markers of one graph; the CSS picks them through `--jf-arrow-<status>`. */
+const defs = (uid: string): string =>
   '<defs>' +
-  ['wait', 'met', 'never']
+  ARROWS
     .map(
       s =>
-        `<marker id="jf-arrow-${s}" class="jf-arrow ${s}" viewBox="0 0 8 8" refX="7" refY="4" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto"><path d="M0,0 L8,4 L0,8 z"/></marker>`
+        `<marker id="jf-arrow-${s}-${uid}" class="jf-arrow ${s}" viewBox="0 0 8 8" refX="7" refY="4" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto"><path d="M0,0 L8,4 L0,8 z"/></marker>`
     )
     .join('') +
   '</defs>';

@@ -3,7 +3,7 @@
  * REST; follow toggle (scrolling up pauses it, scrolling to the end resumes it), search with
  * highlighted matches and next/previous.
  */
-import { button, h, STATE_NAME } from './dom';
+import { button, h, reasonText, STATE_NAME } from './dom';
 import { Session } from './session';
 import { Attempt, Job, LogMessage, StreamConnection } from './types';
 
@@ -176,7 +176,8 @@ export class LogPane {
       if (this.attempt > 0) {
         await this.fetch(gen, this.attempt, null);
       } else {
-        this.showMessage(`Job ${id} has not started yet${info.job.reason ? ` (${info.job.reason})` : ''}. Its output will appear here when it runs.`);
+        const why = reasonText(info.job);
+        this.showMessage(`Job ${id} has not started yet${why ? ` (${why})` : ''}. Its output will appear here when it runs.`);
       }
       if (gen !== this.generation) {
         return;
@@ -230,7 +231,9 @@ export class LogPane {
   private updateStatus(job: Job): void {
     const state = STATE_NAME[job.code] ?? job.state;
     const live = this.latest && job.code === 'R' ? ' · live' : '';
-    this.status.textContent = `Job ${job.id} (${job.name}) · ${state}${job.reason ? ` (${job.reason})` : ''}${
+    const why = reasonText(job);
+    this.status.title = job.reason ?? '';
+    this.status.textContent = `Job ${job.id} (${job.name}) · ${state}${why ? ` (${why})` : ''}${
       this.attempt ? ` · attempt ${this.attempt}` : ''
     }${live}`;
     this.status.className = `jf-log-status s-${job.code}`;

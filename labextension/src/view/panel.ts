@@ -55,6 +55,11 @@ export function mount(host: HTMLElement, session: Session, options: PanelOptions
   return options.mode === 'compact' ? mountCompact(host, session, options) : mountFull(host, session, options);
 }
 
+/** below this width (px) the panel takes its narrow layout (the sidebar opens at 250 px) */
+const NARROW_BELOW = 480;
+const TINY_BELOW = 360;
+const MIN_CELL_HEIGHT = 220;
+
 // -- the status line, shared --------------------------------------------------------------------
 function statusLine(session: Session): { el: HTMLElement; update(): void } {
   const dot = h('span', { class: 'jf-dot' });
@@ -119,8 +124,26 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
     class: `jobflow-root jobflow-panel jf-mode-${options.mode}`,
     'data-transport': session.transport.kind
   });
+  // a cell's panel: as tall as its graph needs, up to `height`; the corner handle resizes it
+  const cap = options.height ?? 440;
+  let autoHeight = options.mode === 'cell';
+  let setHeight = 0;
+  let graphNeeds = 0;
+  const fitHeight = () => {
+    if (!autoHeight) {
+      return;
+    }
+    const chrome = header.offsetHeight + 2;
+    const want = current === 'graph' && graphNeeds ? Math.max(MIN_CELL_HEIGHT, Math.min(cap, chrome + graphNeeds)) : cap;
+    if (want !== setHeight) {
+      setHeight = want;
+      root.style.height = `${want}px`;
+    }
+  };
   if (options.mode === 'cell') {
-    root.style.height = `${options.height ?? 440}px`;
+    root.style.height = `${cap}px`;
+    setHeight = cap;
+    root.classList.add('jf-resizable');
   }
   const toast = toaster();
   const actions = new Actions(session, toast.show, () => root);
@@ -141,7 +164,11 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
   };
   const graph = new GraphView(store, {
     onSelect: id => select(id),
-    wheel: options.mode === 'sidebar' ? 'zoom' : 'ctrl'
+    wheel: options.mode === 'sidebar' ? 'zoom' : 'ctrl',
+    onLaidOut: px => {
+      graphNeeds = px;
+      fitHeight();
+    }
   });
   graph.setScope(roots);
   const details = new DetailsView(
@@ -224,6 +251,7 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
     if (tab === 'graph') {
       graph.draw();
     }
+    fitHeight();
   }
 
   const scopeIds = () => (roots ? store.related(roots) : null);
@@ -271,6 +299,20 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
   const unsubStore = store.subscribe(onChange);
   const unsubState = session.onState(conn.update);
   const release = session.acquire();
+  // narrow (the sidebar's default 250 px): the layout that fits it; a height the person dragged to
+  // (the corner handle) is kept from then on
+  const sizeObs =
+    typeof ResizeObserver === 'function'
+      ? new ResizeObserver(() => {
+          const w = root.clientWidth;
+          root.classList.toggle('jf-narrow', w > 0 && w < NARROW_BELOW);
+          root.classList.toggle('jf-tiny', w > 0 && w < TINY_BELOW); // the reason column goes too
+          if (autoHeight && setHeight && Math.abs(root.offsetHeight - setHeight) > 2 && root.style.height !== `${setHeight}px`) {
+            autoHeight = false;
+          }
+        })
+      : null;
+  sizeObs?.observe(root);
   table.setScope(scopeIds());
   showTab(current);
   updateCounts();
@@ -291,6 +333,7 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
     dispose() {
       unsubStore();
       unsubState();
+      sizeObs?.disconnect();
       logs.dispose();
       gpus.dispose();
       graph.dispose();

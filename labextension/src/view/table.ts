@@ -1,8 +1,9 @@
 /**
  * The job table: sortable by any column, filtered by state (gflow's codes), by text (id, name,
  * group, reason) and by group, with each row's actions (log, cancel, hold/release, redo).
+ * Narrow (the sidebar at its default width): id, name and state only, the actions in a row menu.
  */
-import { clock, elapsed, formatSeconds, h, reasonText, STATE_NAME, STATES } from './dom';
+import { clock, elapsed, formatSeconds, gpuText, h, reasonText, STATE_NAME, STATES } from './dom';
 import { Change, JobStore } from './store';
 import { Job } from './types';
 
@@ -70,6 +71,8 @@ export class TableView {
   private selected: number | null = null;
   private rowCache = new Map<number, { sig: string; tr: HTMLTableRowElement }>();
   private ticker: ReturnType<typeof setInterval> | undefined;
+  private menu: HTMLDivElement;
+  private offMenu: (() => void) | null = null;
 
   constructor(
     private store: JobStore,
@@ -101,7 +104,7 @@ export class TableView {
     this.countEl = h('span', { class: 'jf-count' });
     this.head = h('tr');
     for (const [key, label, title] of COLUMNS) {
-      const th = h('th', { title: `${title}; click to sort`, 'data-key': key }, label);
+      const th = h('th', { title: `${title}; click to sort`, 'data-key': key, class: `jf-col-${key}` }, label);
       th.addEventListener('click', () => {
         if (this.sortKey === key) {
           this.sortDir = this.sortDir === 1 ? -1 : 1;
@@ -113,7 +116,7 @@ export class TableView {
       });
       this.head.appendChild(th);
     }
-    this.head.appendChild(h('th', { class: 'jf-actions-h' }, ''));
+    this.head.appendChild(h('th', { class: 'jf-actions-h', 'aria-label': 'Actions' }, ''));
     this.tbody = h('tbody');
     this.tbody.addEventListener('click', ev => {
       const target = ev.target as HTMLElement;
@@ -123,27 +126,92 @@ export class TableView {
       }
       const id = Number(row.dataset.id);
       const act = target.closest('button')?.dataset.act;
-      switch (act) {
-        case 'log':
-          return this.actions.log(id);
-        case 'cancel':
-          return this.actions.cancel([id]);
-        case 'hold':
-          return this.actions.hold(id);
-        case 'release':
-          return this.actions.release(id);
-        case 'redo':
-          return this.actions.redo(id);
-        default:
-          this.actions.select(id);
+      if (act === 'menu') {
+        return this.openMenu(id, target.closest('button')!);
+      }
+      this.run(id, act);
+    });
+    this.menu = h('div', { class: 'jf-menu', role: 'menu', hidden: true });
+    this.menu.addEventListener('click', ev => {
+      const b = (ev.target as HTMLElement).closest('button');
+      if (b?.dataset.act && this.menu.dataset.id) {
+        ev.stopPropagation();
+        const id = Number(this.menu.dataset.id);
+        this.closeMenu();
+        this.run(id, b.dataset.act);
       }
     });
     this.el = h(
       'div',
       { class: 'jf-table-wrap' },
       h('div', { class: 'jf-toolbar' }, this.text, this.groupSel, chips, this.countEl),
-      h('div', { class: 'jf-table-scroll' }, h('table', { class: 'jf-table' }, h('thead', {}, this.head), this.tbody))
+      h('div', { class: 'jf-table-scroll' }, h('table', { class: 'jf-table' }, h('thead', {}, this.head), this.tbody)),
+      this.menu
     );
+    this.el.addEventListener('scroll', () => this.closeMenu(), true);
+  }
+
+  private run(id: number, act: string | undefined): void {
+    switch (act) {
+      case 'log':
+        return this.actions.log(id);
+      case 'cancel':
+        return this.actions.cancel([id]);
+      case 'hold':
+        return this.actions.hold(id);
+      case 'release':
+        return this.actions.release(id);
+      case 'redo':
+        return this.actions.redo(id);
+      default:
+        this.actions.select(id);
+    }
+  }
+
+  /** The row menu (narrow layout): the row's own action buttons, under its "⋯" button. */
+  private openMenu(id: number, anchor: HTMLElement): void {
+    if (!this.menu.hidden && this.menu.dataset.id === String(id)) {
+      return this.closeMenu();
+    }
+    const row = anchor.closest('tr');
+    const buttons = [...(row?.querySelectorAll<HTMLButtonElement>('.jf-row-btns button') ?? [])];
+    this.menu.replaceChildren(
+      ...buttons.map(b =>
+        h('button', { type: 'button', class: 'jf-menu-item', role: 'menuitem', 'data-act': b.dataset.act, title: b.title }, b.textContent ?? '')
+      )
+    );
+    this.menu.dataset.id = String(id);
+    this.menu.hidden = false;
+    anchor.setAttribute('aria-expanded', 'true');
+    const box = this.el.getBoundingClientRect();
+    const at = anchor.getBoundingClientRect();
+    const top = at.bottom - box.top + 2;
+    const fitsBelow = top + this.menu.offsetHeight <= box.height;
+    this.menu.style.top = `${fitsBelow ? top : Math.max(0, at.top - box.top - this.menu.offsetHeight - 2)}px`;
+    this.menu.style.right = `${Math.max(2, box.right - at.right)}px`;
+    const away = (ev: Event) => {
+      if (!this.menu.contains(ev.target as Node) && ev.target !== anchor && !anchor.contains(ev.target as Node)) {
+        this.closeMenu();
+      }
+    };
+    this.offMenu?.();
+    const doc = this.el.ownerDocument;
+    const key = (ev: KeyboardEvent) => ev.key === 'Escape' && this.closeMenu();
+    doc.addEventListener('pointerdown', away, true);
+    doc.addEventListener('keydown', key, true);
+    this.offMenu = () => {
+      doc.removeEventListener('pointerdown', away, true);
+      doc.removeEventListener('keydown', key, true);
+      anchor.removeAttribute('aria-expanded');
+    };
+    (this.menu.firstElementChild as HTMLElement | null)?.focus();
+  }
+
+  private closeMenu(): void {
+    this.menu.hidden = true;
+    delete this.menu.dataset.id;
+    this.offMenu?.();
+    this.offMenu = null;
   }
 
   setScope(ids: Set<number> | null): void {
@@ -177,6 +245,7 @@ export class TableView {
 
   dispose(): void {
     clearInterval(this.ticker);
+    this.closeMenu();
   }
 
   select(id: number | null): void {
@@ -251,7 +320,7 @@ export class TableView {
     // rows are reused while their job is unchanged: a click in progress keeps its target
     const keep = new Map<number, { sig: string; tr: HTMLTableRowElement }>();
     const rows = jobs.map(j => {
-      const sig = `${j.code}|${j.state}|${j.reason}|${j.name}|${j.group}|${j.dependency}|${j.allocated_gpus}|${j.started_at}|${j.ended_at}|${j.stopping}`;
+      const sig = `${j.code}|${j.state}|${j.reason}|${j.name}|${j.group}|${j.dependency}|${j.allocated_gpus}|${j.used_gpus}|${j.started_at}|${j.ended_at}|${j.stopping}`;
       const had = this.rowCache.get(j.id);
       const tr = had && had.sig === sig ? had.tr : this.row(j, now);
       tr.classList.toggle('sel', j.id === this.selected);
@@ -269,9 +338,9 @@ export class TableView {
 
   private row(j: Job, now: number): HTMLTableRowElement {
     const active = j.code === 'PD' || j.code === 'H' || j.code === 'R';
-    const acts = h('td', { class: 'jf-row-actions' });
+    const btns = h('span', { class: 'jf-row-btns' });
     const act = (name: string, label: string, title: string) =>
-      acts.appendChild(h('button', { type: 'button', class: 'jf-btn jf-small', 'data-act': name, title }, label));
+      btns.appendChild(h('button', { type: 'button', class: 'jf-btn jf-small', 'data-act': name, title }, label));
     act('log', 'Log', 'Show its log');
     if (active) {
       act('cancel', 'Cancel', 'Cancel (shows what else it affects first)');
@@ -284,25 +353,26 @@ export class TableView {
     if (!active) {
       act('redo', 'Redo', 'Submit it again as a new job');
     }
-    const gpus = j.allocated_gpus?.length
-      ? `GPU ${j.allocated_gpus.join(',')}`
-      : j.gpu_ids?.length
-        ? `wants ${j.gpu_ids.join(',')}`
-        : j.gpus
-          ? String(j.gpus)
-          : '';
+    const menuBtn = h(
+      'button',
+      { type: 'button', class: 'jf-btn jf-small jf-row-menu-btn', 'data-act': 'menu', title: `Actions for job ${j.id}`, 'aria-haspopup': 'menu' },
+      '⋯'
+    );
+    const acts = h('td', { class: 'jf-row-actions' }, btns, menuBtn);
+    const reason = reasonText(j, id => this.store.get(id)?.code);
+    const state = STATE_NAME[j.code] ?? j.state;
     const tr = h(
       'tr',
       { 'data-id': j.id, 'data-code': j.code, class: j.id === this.selected ? 'sel' : '' },
-      h('td', { class: 'jf-num' }, String(j.id)),
-      h('td', { class: 'jf-name', title: j.name }, j.name),
-      h('td', {}, h('span', { class: `jf-badge s-${j.code}`, title: STATE_NAME[j.code] ?? j.state }, j.code)),
-      h('td', { class: 'jf-reason' + (j.reason_kind === 'DependencyNeverSatisfied' ? ' never' : ''), title: j.reason ?? '' }, reasonText(j)),
-      h('td', {}, j.group ?? ''),
-      h('td', { class: 'jf-num' }, gpus),
-      h('td', { class: 'jf-deps', title: j.dependency ?? '' }, j.dependency ?? ''),
-      h('td', { class: 'jf-num jf-time' }, formatSeconds(elapsed(j, now))),
-      h('td', { class: 'jf-num' }, clock(j.submitted_at)),
+      h('td', { class: 'jf-num jf-col-id' }, String(j.id)),
+      h('td', { class: 'jf-name jf-col-name', title: `${j.name}${reason ? `: ${reason}` : ''}` }, j.name),
+      h('td', { class: 'jf-col-code' }, h('span', { class: `jf-badge s-${j.code}`, title: `${state}${reason ? `: ${reason}` : ''}` }, j.code)),
+      h('td', { class: 'jf-reason jf-col-reason' + (j.reason_kind === 'DependencyNeverSatisfied' ? ' never' : ''), title: j.reason ?? '' }, reason),
+      h('td', { class: 'jf-col-group' }, j.group ?? ''),
+      h('td', { class: 'jf-num jf-col-gpus' }, gpuText(j, true)),
+      h('td', { class: 'jf-deps jf-col-deps', title: j.dependency ?? '' }, j.dependency ?? ''),
+      h('td', { class: 'jf-num jf-time jf-col-elapsed' }, formatSeconds(elapsed(j, now))),
+      h('td', { class: 'jf-num jf-col-submitted' }, clock(j.submitted_at)),
       acts
     );
     return tr;

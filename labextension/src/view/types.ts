@@ -22,6 +22,8 @@ export interface Job {
   gpus?: number;
   gpu_ids?: number[] | null;
   allocated_gpus?: number[];
+  /** the GPUs its latest attempt held, kept after it ends */
+  used_gpus?: number[];
   time_limit?: number | null;
   time_limit_display?: string | null;
   priority?: number;
