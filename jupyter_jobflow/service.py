@@ -361,8 +361,9 @@ class JobService(GpuServiceMixin):
             raise InvalidSpec("--array with %N cannot be combined with --group: %N uses a group of its own")
         with self._submit_lock:  # @ resolution and insertion must not interleave within one scope
             if spec is not None:
-                history = self.store.recent_ids(scope=scope, limit=_history_needed(spec)) or \
-                    self.store.recent_ids(user=user, limit=_history_needed(spec))
+                history = self.store.recent_ids(scope=scope, limit=_history_needed(spec))
+                if not history and not scope.startswith("tty:"):  # a new terminal's @ is not another's job
+                    history = self.store.recent_ids(user=user, limit=_history_needed(spec))
                 spec = self._expand_arrays(depspec.resolve(spec, history, scope_name=scope_name))
                 self._check_parents_exist(spec)
             now = self.clock()
