@@ -71,6 +71,7 @@ class SubmitOptions:
     outputs: tuple[str, ...] = ()
     command: list[str] = field(default_factory=list)
     explicit: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()  # how a foreign spelling was read (``-d 1`` = afterok:1): one line each
 
     @property
     def time_given(self) -> bool:
@@ -86,6 +87,7 @@ class ParsedWords:
     flags: dict[str, str]  # field -> the option string that set it, as written ("-t")
     ignored: tuple[tuple[str, str], ...] = ()  # (canonical, as written) of ignored foreign options
     unknown: tuple[str, ...] = ()  # unrecognised option words
+    bare_dependency: str | None = None  # a --dependency without a type, read as gflow's afterok
 
 
 def parse_submit_args(argv: Sequence[str]) -> SubmitOptions:
@@ -105,7 +107,8 @@ def parse_words(argv: Sequence[str], parser: argparse.ArgumentParser | None = No
     ns, unknown = parser.parse_known_args(list(argv))
     written: dict[str, str] = getattr(ns, "_written", {})
     options, flags = _normalise(ns, written)
-    return ParsedWords(options, flags, tuple(getattr(ns, "_ignored", ())), tuple(unknown))
+    bare = ns.dependency if options.notes and ns.dependency is not None and depspec.is_bare(ns.dependency) else None
+    return ParsedWords(options, flags, tuple(getattr(ns, "_ignored", ())), tuple(unknown), bare)
 
 
 def merge(cli: SubmitOptions, directives: SubmitOptions) -> SubmitOptions:
@@ -121,7 +124,8 @@ def merge(cli: SubmitOptions, directives: SubmitOptions) -> SubmitOptions:
         elif name in ACCUMULATING:
             value = tuple(dict.fromkeys(getattr(directives, name) + value))
         changes[name] = value
-    return dataclasses.replace(directives, **changes, explicit=directives.explicit | cli.explicit)
+    return dataclasses.replace(directives, **changes, explicit=directives.explicit | cli.explicit,
+                               notes=directives.notes + cli.notes)
 
 
 # --- the parser --------------------------------------------------------------------------------
@@ -206,7 +210,7 @@ def build_parser(
     opt("--group", dest="group", metavar="NAME", help="queue group (parallel limits, pause/resume)")
     opt("--dependency", "-d", dest="dependency", metavar="SPEC",
         help="Slurm/Crane dependency string, e.g. afterok:12:13, afterok:@+10m?afternotok:@~1, "
-             "singleton,afterany:5. A type is required (no bare ids). afternotok is not fired "
+             "singleton,afterany:5. A bare id or @ is gflow's afterok (-d @ = afterok:@). afternotok is not fired "
              "by a user cancel; use afterany for Slurm's behaviour")
     opt("--depends-on", dest="depends_on", metavar="IDS",
         help="gflow: run after these jobs succeed (afterok); ids, @ (last submission) or @~N")
@@ -297,8 +301,13 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
         give("group", group=limits.length("--group", _non_empty("--group", ns.group), limits.MAX_NAME))
     dep_dests = ("dependency", "depends_on", "depends_on_all", "depends_on_any")
     dep_given = [d for d in dep_dests if getattr(ns, d) is not None]
+    notes: list[str] = []
     if dep_given:
-        spec = depspec.from_flags(**{d: getattr(ns, d) for d in dep_dests})
+        dep_values = {d: getattr(ns, d) for d in dep_dests}
+        if dep_given == ["dependency"] and depspec.is_bare(ns.dependency):  # gflow's -d @, --dependency 1
+            dep_values.update(dependency=None, depends_on=ns.dependency)
+            notes.append(depspec.bare_note(written["dependency"], ns.dependency))
+        spec = depspec.from_flags(**dep_values)
         give(dep_given[-1], dependency=spec)
     if ns.no_auto_cancel is not None or ns.kill_on_invalid_dep is not None:
         kill = None if ns.kill_on_invalid_dep is None else _yes_no("--kill-on-invalid-dep", ns.kill_on_invalid_dep)
@@ -339,7 +348,7 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
         command = command[1:]
     if command:
         values["command"] = command
-    return SubmitOptions(**values, explicit=frozenset(values)), flags
+    return SubmitOptions(**values, explicit=frozenset(values), notes=tuple(notes)), flags
 
 
 def _non_empty(flag: str, text: str) -> str:
