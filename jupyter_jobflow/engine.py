@@ -223,13 +223,16 @@ class Engine:
         self.add_many([job], spec)
         return job
 
-    def add_many(self, jobs: list[Job], spec: DepSpec | None) -> None:
+    def add_many(self, jobs: list[Job], spec: DepSpec | None, *, specs: Mapping[int, DepSpec] | None = None) -> None:
         """Stored jobs (an array's tasks: one batch) into the mirror in one lock hold and one
-        transaction for their events, then one wake-up if any may start."""
+        transaction for their events, then one wake-up if any may start. ``specs`` (job id ->
+        spec) gives each job its own dependency instead of ``spec`` (``aftercorr``)."""
         waits = any(job.state is JobState.QUEUED for job in jobs)
         with self.lock:
             with self.store.transaction():
                 for job in jobs:
+                    if specs is not None:
+                        spec = specs[job.id]
                     if spec is not None:
                         self.specs[job.id] = spec
                         for parent in spec.job_ids():

@@ -17,7 +17,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import sqlite_utils
 
@@ -222,9 +222,11 @@ class Store:
                                          [(job_id, p, t, d) for p, t, d in parents])
         return job_id
 
-    def insert_jobs(self, jobs: list[Job], parents: list[tuple[int, str, int]]) -> None:
+    def insert_jobs(self, jobs: list[Job], parents: list[tuple[int, str, int]],
+                    edges_of: Mapping[int, list[tuple[int, str, int]]] | None = None) -> None:
         """Store many new jobs with the ids they carry (the tasks of an array, numbered after its
-        first task inside the same transaction), each with the same dependency edges."""
+        first task inside the same transaction), each with the same dependency edges, or each
+        with its own where ``edges_of`` (job id -> edges) says (``aftercorr``: task i on task i)."""
         if not jobs:
             return
         rows = [{"id": j.id, **job_to_row(j)} for j in jobs]
@@ -232,9 +234,10 @@ class Store:
         with self.transaction():
             self.db.conn.executemany(f"INSERT INTO jobs ({cols}) VALUES ({', '.join('?' * len(rows[0]))})",
                                      [list(r.values()) for r in rows])
-            if parents:
+            if parents or edges_of:
                 self.db.conn.executemany("INSERT OR IGNORE INTO dependencies VALUES (?, ?, ?, ?)",
-                                         [(j.id, p, t, d) for j in jobs for p, t, d in parents])
+                                         [(j.id, p, t, d) for j in jobs
+                                          for p, t, d in (edges_of[j.id] if edges_of else parents)])
 
     def update_job(self, job: Job) -> None:
         row = job_to_row(job)
