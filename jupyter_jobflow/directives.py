@@ -40,8 +40,6 @@ IGNORED_OPTIONS: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("--cpus-per-task", "-c"), None),
     (("--mem",), None),
     (("--mem-per-cpu",), None),
-    (("--output", "-o"), None),
-    (("--error", "-e"), None),
     (("--open-mode",), None),
     (("--mail-type",), None),
     (("--mail-user",), None),

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from .decide import Decisions, Group, Snapshot, decide
+from . import outfiles
 from .depspec import DepSpec, parse as parse_dependency
 from .executors import ExitStatus, Handle, LaunchRequest
 from .gpus import DeviceUsage, GpuInventory
@@ -508,7 +509,9 @@ class Engine:
                               first_started_at=job.first_started_at or now, allocated_gpus=gpus,
                               retry_at=None, ended_at=None, exit_code=None, signal=None))
         return LaunchRequest(job.id, attempt, tuple(job.command), job.cwd or os.path.expanduser("~"),
-                             self._launch_env(job, attempt, gpus))
+                             self._launch_env(job, attempt, gpus),
+                             output=outfiles.expand(job.output, job) if job.output else None,
+                             error=outfiles.expand(job.error, job) if job.error else None)
 
     def spawn(self, launches: list[LaunchRequest]) -> None:
         """Start what ``apply`` recorded as starting, outside the lock (a spawn costs a millisecond

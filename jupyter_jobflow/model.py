@@ -170,6 +170,9 @@ class Job:
     gpu_memory: int | None = None
     #: the id of the first task of the job array this job is a task of (itself for the first); None: no array
     array_of: int | None = None
+    #: ``--output``/``--error`` file names with their %j/%x/%A/%a patterns (``outfiles.py``); None: the log only
+    output: str | None = None
+    error: str | None = None
 
     def evolve(self, **changes: Any) -> "Job":
         return replace(self, **changes)

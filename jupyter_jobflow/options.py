@@ -25,6 +25,7 @@ from typing import Any, Iterable, Sequence
 
 from . import depspec
 from . import limits
+from . import outfiles
 from .depspec import DepSpec
 from .errors import HelpRequested, InvalidSpec
 from .timespec import parse_delay, parse_time_limit
@@ -65,6 +66,8 @@ class SubmitOptions:
     chdir: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     export: str | None = None  # --export: ALL, NONE, NAME, NAME=value (see parse_export); None: the default list
+    output: str | None = None  # --output file name, with %j %x %A %a patterns (outfiles.py)
+    error: str | None = None  # --error file name
     parsable: bool = False
     shell: bool = False
     inputs: tuple[str, ...] = ()
@@ -240,6 +243,11 @@ def build_parser(
         help="which of your environment variables the job keeps (Slurm's --export): ALL, NONE, or a comma list "
              "of NAME and NAME=value, added to the default list (PATH, HOME, the active venv/conda, CUDA_*, ...; "
              "see docs/security.md) unless NONE or ALL comes first. Tokens of Jupyter and jobflow are never kept")
+    opt("--output", "-o", dest="output", metavar="FILE",
+        help="also write the job's output to FILE (its errors too, unless --error), relative to its working "
+             "directory; %%j = job id, %%x = job name, %%A = array id, %%a = array task index (as sbatch). "
+             "The log stays (gjob log)")
+    opt("--error", "-e", dest="error", metavar="FILE", help="also write the job's errors (stderr) to FILE; same patterns")
     opt("--parsable", dest="parsable", flag=True, help="print only the job id")
     opt("--shell", dest="shell", flag=True, help="run the cell as a shell (bash) script instead of Python")
     opt("--in", dest="inputs", metavar="NAMES", repeat=True,
@@ -339,6 +347,9 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
     if ns.export is not None:
         parse_export(ns.export)
         give("export", export=ns.export.strip())
+    for dest in ("output", "error"):
+        if getattr(ns, dest) is not None:
+            give(dest, **{dest: outfiles.check(f"--{dest}", getattr(ns, dest))})
     if ns.inputs is not None:
         give("inputs", inputs=_names("--in", ns.inputs))
     if ns.outputs is not None:
@@ -540,7 +551,7 @@ def _names(flag: str, texts: list[str]) -> tuple[str, ...]:
 
 # Fields whose value maps one to one onto a submit field of the API.
 _BODY_FIELDS = ("name", "gpu_memory", "priority", "group", "auto_cancel", "hold", "retries", "retry_delay",
-                "retry_backoff", "retry_max_delay", "array")
+                "retry_backoff", "retry_max_delay", "array", "output", "error")
 
 
 def to_submit_body(opts: SubmitOptions, *, scope: str | None = None, scope_name: str | None = None,

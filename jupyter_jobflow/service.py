@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from . import depspec, limits, wire
+from . import depspec, limits, outfiles, wire
 from . import retention as retention_
 from .decide import Group, Snapshot, decide
 from .depspec import DepSpec
@@ -321,7 +321,8 @@ class JobService(GpuServiceMixin):
                retry_delay: float = 0.0, retry_backoff: float = 1.0, retry_max_delay: float | None = None,
                retry_on: Iterable[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None,
                scope: str | None = None, user: str | None = None, scope_name: str = "this notebook",
-               redo_of: int | None = None, array: str | None = None, export: str | None = None) -> Submitted:
+               redo_of: int | None = None, array: str | None = None, export: str | None = None,
+               output: str | None = None, error: str | None = None) -> Submitted:
         """Validate and queue one job; nothing is stored when validation fails (``InvalidSpec``).
 
         :param command: argv (a string is split like a shell would); or give ``script`` text instead,
@@ -337,6 +338,8 @@ class JobService(GpuServiceMixin):
             ``NAME``, ``NAME=value``; default: the list in ``jobenv.py``) keeps is stored, and never
             a token (``JOBFLOW_TOKEN``, ``JPY_*``, this host's tokens). Give ``export="ALL"`` to keep
             every variable of ``env``.
+        :param output: ``--output``: a file that also gets the job's stdout (and stderr, unless
+            ``error``), relative to ``cwd``, with ``%j %x %A %a`` patterns (``outfiles.py``); the log stays.
         """
         self._accepting()
         argv = shlex.split(command) if isinstance(command, str) else list(command or [])
@@ -344,6 +347,8 @@ class JobService(GpuServiceMixin):
             raise InvalidSpec("Nothing to run: give a command, a script, or a cell")
         _check_submit_limits(argv, script, name, group, cwd, env, priority, retries, retry_delay, retry_backoff,
                              retry_max_delay)
+        output, error = (outfiles.check(f"--{f}", v) if v is not None else None
+                         for f, v in (("output", output), ("error", error)))
         count, ids = self._parse_gpus(gpus)
         count, gpu_memory = self._parse_gpu_memory(gpu_memory, count, ids)
         limit = self._time_limit(time_limit)
@@ -378,7 +383,7 @@ class JobService(GpuServiceMixin):
                       gpu_memory=gpu_memory,
                       time_limit=limit, priority=int(priority), group=group, dependency=str(spec) if spec else None,
                       auto_cancel=auto_cancel, retry=policy, submitted_at=now, user=user, scope=scope,
-                      redo_of=redo_of)
+                      redo_of=redo_of, output=output, error=error)
             warnings: list[str] = []
             verdict = evaluate(spec, self.engine.jobs.get)
             if verdict.never and not hold:  # S7: decided now, with the runtime rules, so no race

@@ -74,12 +74,18 @@ def _m4_pending_arrays(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE pending_arrays (first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL)")
 
 
+def _m5_output_files(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE jobs ADD COLUMN output TEXT")  # --output file name pattern (Slurm -o)
+    db.execute("ALTER TABLE jobs ADD COLUMN error TEXT")  # --error file name pattern (Slurm -e)
+
+
 #: Named migrations, applied in order; index + 1 is the schema version they produce.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial schema: jobs, dependencies, attempts, events, groups", _m1_initial),
     ("jobs.gpu_memory: declared GPU memory for shared GPUs", _m2_gpu_memory),
     ("jobs.array_of: the job array (its first task's id) a job belongs to", _m3_array_of),
     ("pending_arrays: arrays whose tasks are still being stored", _m4_pending_arrays),
+    ("jobs.output, jobs.error: --output/--error file names", _m5_output_files),
 ]
 _NOT_PENDING = "NOT EXISTS (SELECT 1 FROM pending_arrays p WHERE jobs.id BETWEEN p.first_id AND p.last_id)"
 
@@ -98,7 +104,7 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "started_at": job.started_at, "ended_at": job.ended_at, "retry_at": job.retry_at,
         "exit_code": job.exit_code, "signal": job.signal, "user": job.user, "scope": job.scope,
         "redo_of": job.redo_of, "stopping": job.stopping, "kill_at": job.kill_at, "retry_count": job.retry_count,
-        "gpu_memory": job.gpu_memory, "array_of": job.array_of,
+        "gpu_memory": job.gpu_memory, "array_of": job.array_of, "output": job.output, "error": job.error,
     }
 
 
@@ -116,7 +122,7 @@ def job_from_row(r: sqlite3.Row | dict[str, Any]) -> Job:
         started_at=r["started_at"], ended_at=r["ended_at"], retry_at=r["retry_at"], exit_code=r["exit_code"],
         signal=r["signal"], user=r["user"], scope=r["scope"], redo_of=r["redo_of"], stopping=r["stopping"],
         kill_at=r["kill_at"], retry_count=r["retry_count"], gpu_memory=r["gpu_memory"],
-        array_of=r["array_of"],
+        array_of=r["array_of"], output=r["output"], error=r["error"],
     )
 
 
