@@ -134,7 +134,7 @@ def submission(argv: list[str], *, scope: str, scope_name: str, cwd: str | None 
     if not opts.command:
         raise InvalidSpec("Nothing to run: give a command, a script file, or - to read a script from stdin")
     script = _script(opts.command, cwd)
-    notes: list[str] = []
+    notes: list[str] = list(opts.notes)  # how a gflow spelling was read (-d 1 = afterok:1)
     extra: dict[str, Any] = {}
     if script is not None:
         import dataclasses
@@ -142,7 +142,8 @@ def submission(argv: list[str], *, scope: str, scope_name: str, cwd: str | None 
         from .directives import read_directives
 
         text, name = script
-        from_directives, notes = read_directives(text)
+        from_directives, directive_notes = read_directives(text)
+        notes += directive_notes
         opts = dataclasses.replace(merge(opts, from_directives), command=[])
         extra = {"script": text, "interpreter": interpreter(text), "name": opts.name or name}
     body = {**to_submit_body(opts, scope=scope, scope_name=scope_name, cwd=cwd), **extra}
@@ -177,7 +178,10 @@ def _gqueue(argv: list[str]) -> int:
     p.add_argument("-t", "--tree", action="store_true", help="dependency tree: each job under its first parent")
     p.add_argument("-s", "--states", metavar="LIST", help="states, names or codes: Queued,R,CD (implies -a)")
     p.add_argument("-j", "--jobs", metavar="IDS", help="job ids: 1,3,5-7 (implies -a)")
-    p.add_argument("-n", "-N", "--name", metavar="TEXT", help="jobs whose name contains TEXT")
+    p.add_argument("-N", "--name", metavar="TEXT", help="jobs whose name contains TEXT")
+    p.add_argument("--limit", type=_limit, metavar="N",
+                   help="as gflow: the first N jobs shown (a negative N: the last N; 0: all)")
+    p.add_argument("-n", dest="gflow_n", metavar="N", help=argparse.SUPPRESS)  # refused below: see _refuse_n
     p.add_argument("-f", "--format", metavar="FIELDS",
                    help="columns: JOBID,NAME,ST,STATE,TIME,TIMELIMIT,NODES,NODELIST(REASON),REASON,PRIORITY,"
                         "DEPENDENCY,GROUP,USER,SUBMIT,COMMAND")
@@ -187,6 +191,8 @@ def _gqueue(argv: list[str]) -> int:
                    help="redraw every SECONDS (default 2) until Ctrl-C")
     add_state_dir(p)
     args = p.parse_args(argv)
+    if args.gflow_n is not None:
+        raise InvalidSpec(_refuse_n(args.gflow_n))
     from . import render
 
     fields = render.parse_fields(args.format)
@@ -198,7 +204,10 @@ def _gqueue(argv: list[str]) -> int:
     def draw() -> str:
         reply = client.jobs(state=args.states, ids=ids, name=args.name,
                             all=bool(args.all or args.states or ids))
-        return render.queue(reply["jobs"], fields, fmt=args.output, tree=args.tree)
+        jobs = reply["jobs"]
+        if args.limit:
+            jobs = jobs[:args.limit] if args.limit > 0 else jobs[args.limit:]
+        return render.queue(jobs, fields, fmt=args.output, tree=args.tree)
 
     if args.watch is None:
         print(draw())
@@ -214,6 +223,20 @@ def _gqueue(argv: list[str]) -> int:
             time.sleep(interval)
     except KeyboardInterrupt:  # Ctrl-C is how a watch ends
         return 0
+
+
+def _limit(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidSpec(f'--limit expects a whole number (5: the first 5 jobs, -5: the last 5, 0: all), got "{text}"') \
+            from None
+
+
+def _refuse_n(value: str) -> str:
+    """``-n``: gflow's limit, once a name filter here. Refused, so that neither reading is silent."""
+    return (f'-n is refused: in gflow "-n {value}" limits the number of jobs shown, here it once filtered names. '
+            f'Write --limit {value} for the limit, or -N {value} (--name) for jobs whose name contains "{value}"')
 
 
 # --- gcancel ------------------------------------------------------------------------------------

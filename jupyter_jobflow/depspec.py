@@ -194,16 +194,34 @@ def resolve(
     return out
 
 
+def is_bare(text: str) -> bool:
+    """Whether ``text`` is job ids, ``@`` or ``@~N`` without a type (``1``, ``@``, ``3,@~1``):
+    gflow's ``--dependency`` spelling, which Slurm reads as ``afterany`` and gflow as ``afterok``."""
+    return all(_BARE_TARGET.fullmatch(t.strip()) for t in text.split(",")) and bool(text.strip())
+
+
+def bare_note(flag: str, text: str) -> str:
+    """The one line that says how a typeless ``--dependency`` is read (gflow's way, afterok)."""
+    targets = ":".join(t.strip() for t in text.split(","))
+    return (f'{flag} {text.strip()} is read as afterok:{targets} (as gflow does: run only if it succeeds); '
+            f'write afterany:{targets} to run after it ends either way (Slurm\'s meaning of a bare id)')
+
+
+def missing_type(clause: str) -> InvalidSpec:
+    """E2b: a bare id where its meaning would change (a Slurm script, the API)."""
+    return InvalidSpec(
+        f'Invalid dependency "{clause}": missing dependency type. '
+        f'Write "afterok:{clause}" (run only if {clause} succeeds; gflow --depends-on) or '
+        f'"afterany:{clause}" (run after {clause} ends either way; Slurm\'s default)'
+    )
+
+
 def _parse_clause(clause: str, col: int) -> list[Condition]:
     type_text, colon, _ = clause.partition(":")
     type_text = type_text.rstrip()
     if not colon:
         if _BARE_TARGET.fullmatch(clause):
-            raise InvalidSpec(
-                f'Invalid dependency "{clause}": missing dependency type. '
-                f'Write "afterok:{clause}" (run only if {clause} succeeds; gflow --depends-on) or '
-                f'"afterany:{clause}" (run after {clause} ends either way; Slurm\'s default)'
-            )
+            raise missing_type(clause)
         if clause.lower() == "singleton":
             raise _e3(clause, clause)
         raise _e2(clause, col)

@@ -16,12 +16,14 @@ different values is an error (E20), and cluster options we do not use are warned
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import re
 import shlex
 from dataclasses import dataclass, fields
 from typing import Any
 
+from . import depspec
 from .errors import InvalidSpec
 from .options import ACCUMULATING, ParsedWords, SubmitOptions, build_parser, merge, parse_words
 
@@ -38,8 +40,6 @@ IGNORED_OPTIONS: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("--cpus-per-task", "-c"), None),
     (("--mem",), None),
     (("--mem-per-cpu",), None),
-    (("--output", "-o"), None),
-    (("--error", "-e"), None),
     (("--open-mode",), None),
     (("--mail-type",), None),
     (("--mail-user",), None),
@@ -87,6 +87,11 @@ def read_directives(source: str) -> tuple[SubmitOptions, list[str]]:
             continue
         prefix, dialect = "#" + m.group(1), m.group(1).strip()
         parsed = _parse_line(number, prefix, line, m.group(2))
+        if parsed.bare_dependency is not None:
+            if dialect in ("SBATCH", "CBATCH"):  # Slurm and Crane read a bare id as afterany: no silent change
+                raise InvalidSpec(f"Line {number}: {depspec.missing_type(parsed.bare_dependency.strip())}")
+            warnings.extend(f"Line {number}: {note}" for note in parsed.options.notes)
+        parsed = dataclasses.replace(parsed, options=dataclasses.replace(parsed.options, notes=()))
         for canonical, written in parsed.ignored:
             if canonical not in warned_ignored:
                 warned_ignored.add(canonical)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace as _replace
 from typing import Any, Callable, Iterable, Mapping
 
 from .decide import Decisions, Group, Snapshot, decide
+from . import outfiles
 from .depspec import DepSpec, parse as parse_dependency
 from .executors import ExitStatus, Handle, LaunchRequest
 from .gpus import DeviceUsage, GpuInventory
@@ -225,13 +226,16 @@ class Engine:
         self.add_many([job], spec)
         return job
 
-    def add_many(self, jobs: list[Job], spec: DepSpec | None) -> None:
+    def add_many(self, jobs: list[Job], spec: DepSpec | None, *, specs: Mapping[int, DepSpec] | None = None) -> None:
         """Stored jobs (an array's tasks: one batch) into the mirror in one lock hold and one
-        transaction for their events, then one wake-up if any may start."""
+        transaction for their events, then one wake-up if any may start. ``specs`` (job id ->
+        spec) gives each job its own dependency instead of ``spec`` (``aftercorr``)."""
         waits = any(job.state is JobState.QUEUED for job in jobs)
         with self.lock:
             with self.store.transaction():
                 for job in jobs:
+                    if specs is not None:
+                        spec = specs[job.id]
                     if spec is not None:
                         self.specs[job.id] = spec
                         for parent in spec.job_ids():
@@ -507,7 +511,9 @@ class Engine:
                               first_started_at=job.first_started_at or now, allocated_gpus=gpus, used_gpus=gpus,
                               retry_at=None, ended_at=None, exit_code=None, signal=None))
         return LaunchRequest(job.id, attempt, tuple(job.command), job.cwd or os.path.expanduser("~"),
-                             self._launch_env(job, attempt, gpus))
+                             self._launch_env(job, attempt, gpus),
+                             output=outfiles.expand(job.output, job) if job.output else None,
+                             error=outfiles.expand(job.error, job) if job.error else None)
 
     def spawn(self, launches: list[LaunchRequest]) -> None:
         """Start what ``apply`` recorded as starting, outside the lock (a spawn costs a millisecond

@@ -81,11 +81,15 @@ def _jupyter_data_dir() -> str:
 
 
 def terminal_scope() -> str:
-    """Whose history ``@`` means: this terminal's (``tty:/dev/pts/3``), else the user's."""
+    """Whose history ``@`` means: this terminal's login session, else the user's.
+
+    A terminal is keyed by its session (``tty:<boot>:<sid>:<start>``: the session id and its
+    leader's start time, this boot), never by its device: ``/dev/pts/3`` is handed to the next
+    terminal once this one closes, and a session id alone is reused too (spec C-6)."""
     for fd in (0, 1):
         try:
             if os.isatty(fd):
-                return f"tty:{os.ttyname(fd)}"
+                return "tty:" + session_key()
         except OSError:
             pass
     # getpass.getuser()'s own order, without importing getpass (5 ms here: contextlib, termios...)
@@ -95,6 +99,51 @@ def terminal_scope() -> str:
 
         user = pwd.getpwuid(os.getuid()).pw_name
     return f"user:{user}"
+
+
+def session_key() -> str:
+    """``<boot>:<sid>:<start>``: this process's session, told apart from any later session that
+    gets the same id (after this one ended, or after a reboot). ``start`` is the session leader's
+    start time in clock ticks since boot (``/proc/<sid>/stat``); if the leader is gone (its session
+    lives on), the start of this process's oldest ancestor still in the session."""
+    sid = os.getsid(0)
+    start = _start_ticks(sid)
+    if start is None:
+        pid = os.getpid()
+        while True:
+            ppid = (_stat(pid) or (0, 0))[1]
+            if ppid <= 1 or _getsid(ppid) != sid:
+                break
+            pid = ppid
+        start = _start_ticks(pid) or 0
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()[:8]
+    except OSError:
+        boot = "-"
+    return f"{boot}:{sid}:{start}"
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """``(start ticks, parent pid)`` from ``/proc/<pid>/stat``, or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rpartition(b")")[2].split()  # the name may hold spaces and ')'
+        return int(fields[19]), int(fields[1])  # stat fields 22 (starttime) and 4 (ppid)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _start_ticks(pid: int) -> int | None:
+    got = _stat(pid)
+    return got[0] if got else None
+
+
+def _getsid(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
 
 
 def _submit(endpoint: tuple[str, int, str, str], argv: list[str]) -> tuple[int, dict] | None:

@@ -176,6 +176,9 @@ class Job:
     array_of: int | None = None
     #: the GPUs its latest attempt held, kept after it ends (``allocated_gpus`` empties then)
     used_gpus: tuple[int, ...] = ()
+    #: ``--output``/``--error`` file names with their %j/%x/%A/%a patterns (``outfiles.py``); None: the log only
+    output: str | None = None
+    error: str | None = None
 
     def evolve(self, **changes: Any) -> "Job":
         return replace(self, **changes)

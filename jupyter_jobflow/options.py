@@ -25,6 +25,7 @@ from typing import Any, Iterable, Sequence
 
 from . import depspec
 from . import limits
+from . import outfiles
 from .depspec import DepSpec
 from .errors import HelpRequested, InvalidSpec
 from .timespec import parse_delay, parse_time_limit
@@ -65,12 +66,15 @@ class SubmitOptions:
     chdir: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     export: str | None = None  # --export: ALL, NONE, NAME, NAME=value (see parse_export); None: the default list
+    output: str | None = None  # --output file name, with %j %x %A %a patterns (outfiles.py)
+    error: str | None = None  # --error file name
     parsable: bool = False
     shell: bool = False
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     command: list[str] = field(default_factory=list)
     explicit: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()  # how a foreign spelling was read (``-d 1`` = afterok:1): one line each
 
     @property
     def time_given(self) -> bool:
@@ -86,6 +90,7 @@ class ParsedWords:
     flags: dict[str, str]  # field -> the option string that set it, as written ("-t")
     ignored: tuple[tuple[str, str], ...] = ()  # (canonical, as written) of ignored foreign options
     unknown: tuple[str, ...] = ()  # unrecognised option words
+    bare_dependency: str | None = None  # a --dependency without a type, read as gflow's afterok
 
 
 def parse_submit_args(argv: Sequence[str]) -> SubmitOptions:
@@ -105,7 +110,8 @@ def parse_words(argv: Sequence[str], parser: argparse.ArgumentParser | None = No
     ns, unknown = parser.parse_known_args(list(argv))
     written: dict[str, str] = getattr(ns, "_written", {})
     options, flags = _normalise(ns, written)
-    return ParsedWords(options, flags, tuple(getattr(ns, "_ignored", ())), tuple(unknown))
+    bare = ns.dependency if options.notes and ns.dependency is not None and depspec.is_bare(ns.dependency) else None
+    return ParsedWords(options, flags, tuple(getattr(ns, "_ignored", ())), tuple(unknown), bare)
 
 
 def merge(cli: SubmitOptions, directives: SubmitOptions) -> SubmitOptions:
@@ -121,7 +127,8 @@ def merge(cli: SubmitOptions, directives: SubmitOptions) -> SubmitOptions:
         elif name in ACCUMULATING:
             value = tuple(dict.fromkeys(getattr(directives, name) + value))
         changes[name] = value
-    return dataclasses.replace(directives, **changes, explicit=directives.explicit | cli.explicit)
+    return dataclasses.replace(directives, **changes, explicit=directives.explicit | cli.explicit,
+                               notes=directives.notes + cli.notes)
 
 
 # --- the parser --------------------------------------------------------------------------------
@@ -206,7 +213,7 @@ def build_parser(
     opt("--group", dest="group", metavar="NAME", help="queue group (parallel limits, pause/resume)")
     opt("--dependency", "-d", dest="dependency", metavar="SPEC",
         help="Slurm/Crane dependency string, e.g. afterok:12:13, afterok:@+10m?afternotok:@~1, "
-             "singleton,afterany:5. A type is required (no bare ids). afternotok is not fired "
+             "singleton,afterany:5. A bare id or @ is gflow's afterok (-d @ = afterok:@). afternotok is not fired "
              "by a user cancel; use afterany for Slurm's behaviour")
     opt("--depends-on", dest="depends_on", metavar="IDS",
         help="gflow: run after these jobs succeed (afterok); ids, @ (last submission) or @~N")
@@ -236,6 +243,11 @@ def build_parser(
         help="which of your environment variables the job keeps (Slurm's --export): ALL, NONE, or a comma list "
              "of NAME and NAME=value, added to the default list (PATH, HOME, the active venv/conda, CUDA_*, ...; "
              "see docs/security.md) unless NONE or ALL comes first. Tokens of Jupyter and jobflow are never kept")
+    opt("--output", "-o", dest="output", metavar="FILE",
+        help="also write the job's output to FILE (its errors too, unless --error), relative to its working "
+             "directory; %%j = job id, %%x = job name, %%A = array id, %%a = array task index (as sbatch). "
+             "The log stays (gjob log)")
+    opt("--error", "-e", dest="error", metavar="FILE", help="also write the job's errors (stderr) to FILE; same patterns")
     opt("--parsable", dest="parsable", flag=True, help="print only the job id")
     opt("--shell", dest="shell", flag=True, help="run the cell as a shell (bash) script instead of Python")
     opt("--in", dest="inputs", metavar="NAMES", repeat=True,
@@ -298,8 +310,13 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
         give("group", group=limits.length("--group", _non_empty("--group", ns.group), limits.MAX_NAME))
     dep_dests = ("dependency", "depends_on", "depends_on_all", "depends_on_any")
     dep_given = [d for d in dep_dests if getattr(ns, d) is not None]
+    notes: list[str] = []
     if dep_given:
-        spec = depspec.from_flags(**{d: getattr(ns, d) for d in dep_dests})
+        dep_values = {d: getattr(ns, d) for d in dep_dests}
+        if dep_given == ["dependency"] and depspec.is_bare(ns.dependency):  # gflow's -d @, --dependency 1
+            dep_values.update(dependency=None, depends_on=ns.dependency)
+            notes.append(depspec.bare_note(written["dependency"], ns.dependency))
+        spec = depspec.from_flags(**dep_values)
         give(dep_given[-1], dependency=spec)
     if ns.no_auto_cancel is not None or ns.kill_on_invalid_dep is not None:
         kill = None if ns.kill_on_invalid_dep is None else _yes_no("--kill-on-invalid-dep", ns.kill_on_invalid_dep)
@@ -331,6 +348,9 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
     if ns.export is not None:
         parse_export(ns.export)
         give("export", export=ns.export.strip())
+    for dest in ("output", "error"):
+        if getattr(ns, dest) is not None:
+            give(dest, **{dest: outfiles.check(f"--{dest}", getattr(ns, dest))})
     if ns.inputs is not None:
         give("inputs", inputs=_names("--in", ns.inputs, refs=True))
     if ns.outputs is not None:
@@ -340,7 +360,7 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
         command = command[1:]
     if command:
         values["command"] = command
-    return SubmitOptions(**values, explicit=frozenset(values)), flags
+    return SubmitOptions(**values, explicit=frozenset(values), notes=tuple(notes)), flags
 
 
 def _non_empty(flag: str, text: str) -> str:
@@ -535,7 +555,7 @@ def _names(flag: str, texts: list[str], refs: bool = False) -> tuple[str, ...]:
 
 # Fields whose value maps one to one onto a submit field of the API.
 _BODY_FIELDS = ("name", "gpu_memory", "priority", "group", "auto_cancel", "hold", "retries", "retry_delay",
-                "retry_backoff", "retry_max_delay", "array")
+                "retry_backoff", "retry_max_delay", "array", "output", "error")
 
 
 def to_submit_body(opts: SubmitOptions, *, scope: str | None = None, scope_name: str | None = None,

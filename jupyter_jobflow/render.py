@@ -99,12 +99,20 @@ def queue(jobs: Sequence[Job], fields: Sequence[str] = DEFAULT_FIELDS, *, now: f
         return "No jobs found." if fmt == "table" else "<p>No jobs found.</p>"
     codes = [j.get("code") or "" for j in jobs]
     if tree:
-        order, prefixes = tree_order(jobs)
         by_id = {j["id"]: (row, j.get("code") or "") for j, row in zip(jobs, cells)}
-        cells, codes = [list(by_id[i][0]) for i in order], [by_id[i][1] for i in order]
         key = fields.index("JOBID") if "JOBID" in fields else 0
-        for row, prefix in zip(cells, (prefixes[i] for i in order)):
+        cells, codes = [], []
+        for jid, prefix, see in tree_rows(jobs):
+            if see:  # a job drawn under its first parent, named under this other one
+                row = [""] * len(fields)
+                row[key] = f"{prefix}see job {jid}"
+                cells.append(row)
+                codes.append("")
+                continue
+            row = list(by_id[jid][0])
             row[key] = prefix + row[key]
+            cells.append(row)
+            codes.append(by_id[jid][1])
     if fmt == "html":
         return _html_table(fields, cells, codes)
     return _columns([list(fields), *cells])
@@ -146,36 +154,50 @@ def tree_order(jobs: Sequence[Job]) -> tuple[list[int], dict[int, str]]:
 
     A job hangs under its first parent that is shown; one with no shown parent is a root.
     """
+    rows = [(jid, prefix) for jid, prefix, see in tree_rows(jobs) if not see]
+    return [jid for jid, _ in rows], dict(rows)
+
+
+def tree_rows(jobs: Sequence[Job]) -> list[tuple[int, str, bool]]:
+    """The ``-t`` view's rows: ``(job id, prefix, see)``. A job with several shown parents is drawn
+    under its first one; under each other one a ``see`` row (``╰─→ see job N``, as gflow) names it."""
     shown = {j["id"] for j in jobs}
     children: dict[int, list[int]] = {}
+    also: dict[int, list[int]] = {}  # parent -> the jobs drawn under another of their parents
     roots: list[int] = []
     for j in sorted(jobs, key=lambda j: j["id"]):
-        parent = next((p for p in parents_of(j) if p in shown and p != j["id"]), None)
-        (children.setdefault(parent, []) if parent is not None else roots).append(j["id"])
-    order: list[int] = []
-    prefixes: dict[int, str] = {}
+        parents = list(dict.fromkeys(p for p in parents_of(j) if p in shown and p != j["id"]))
+        (children.setdefault(parents[0], []) if parents else roots).append(j["id"])
+        for other in parents[1:]:
+            also.setdefault(other, []).append(j["id"])
+    rows: list[tuple[int, str, bool]] = []
     seen: set[int] = set()
 
-    def walk(root: int, lead: str, glyph: str) -> None:
+    def walk(root: int) -> None:
         # an explicit stack, not recursion: a chain of thousands of jobs is one deep branch
-        stack = [(root, lead, glyph)]
+        stack: list[tuple[int, str, str, bool]] = [(root, "", "", False)]
         while stack:
-            node, lead, glyph = stack.pop()
+            node, lead, glyph, see = stack.pop()
+            if see:
+                rows.append((node, lead + glyph, True))
+                continue
             if node in seen:
                 continue
             seen.add(node)
-            order.append(node)
-            prefixes[node] = lead + glyph
-            kids = [c for c in children.get(node, ()) if c not in seen]
+            rows.append((node, lead + glyph, False))
+            kids = [(c, False) for c in children.get(node, ()) if c not in seen] + \
+                [(c, True) for c in also.get(node, ())]
             below = lead + ("" if not glyph else "│  " if glyph == "├─ " else "   ")
             last = len(kids) - 1
-            stack.extend(reversed([(kid, below, "└─ " if n == last else "├─ ") for n, kid in enumerate(kids)]))
+            stack.extend(reversed([
+                (kid, below, ("╰─→ " if n == last else "├─→ ") if see else ("└─ " if n == last else "├─ "), see)
+                for n, (kid, see) in enumerate(kids)]))
 
     for root in roots:
-        walk(root, "", "")
+        walk(root)
     for rest in sorted(shown - seen):  # only a dependency cycle gets here; show it flat
-        walk(rest, "", "")
-    return order, prefixes
+        walk(rest)
+    return rows
 
 
 def show(reply: dict[str, Any], *, now: float | None = None) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from . import depspec, limits, wire
+from . import depspec, limits, outfiles, wire
 from . import retention as retention_
 from .decide import Group, Snapshot, decide
 from .depspec import DepSpec
@@ -332,7 +332,8 @@ class JobService(GpuServiceMixin):
                retry_delay: float = 0.0, retry_backoff: float = 1.0, retry_max_delay: float | None = None,
                retry_on: Iterable[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None,
                scope: str | None = None, user: str | None = None, scope_name: str = "this notebook",
-               redo_of: int | None = None, array: str | None = None, export: str | None = None) -> Submitted:
+               redo_of: int | None = None, array: str | None = None, export: str | None = None,
+               output: str | None = None, error: str | None = None) -> Submitted:
         """Validate and queue one job; nothing is stored when validation fails (``InvalidSpec``).
 
         :param command: argv (a string is split like a shell would); or give ``script`` text instead,
@@ -348,6 +349,8 @@ class JobService(GpuServiceMixin):
             ``NAME``, ``NAME=value``; default: the list in ``jobenv.py``) keeps is stored, and never
             a token (``JOBFLOW_TOKEN``, ``JPY_*``, this host's tokens). Give ``export="ALL"`` to keep
             every variable of ``env``.
+        :param output: ``--output``: a file that also gets the job's stdout (and stderr, unless
+            ``error``), relative to ``cwd``, with ``%j %x %A %a`` patterns (``outfiles.py``); the log stays.
         """
         self._accepting()
         argv = shlex.split(command) if isinstance(command, str) else list(command or [])
@@ -355,6 +358,8 @@ class JobService(GpuServiceMixin):
             raise InvalidSpec("Nothing to run: give a command, a script, or a cell")
         _check_submit_limits(argv, script, name, group, cwd, env, priority, retries, retry_delay, retry_backoff,
                              retry_max_delay)
+        output, error = (outfiles.check(f"--{f}", v) if v is not None else None
+                         for f, v in (("output", output), ("error", error)))
         count, ids = self._parse_gpus(gpus)
         count, gpu_memory = self._parse_gpu_memory(gpu_memory, count, ids)
         limit = self._time_limit(time_limit)
@@ -372,10 +377,15 @@ class JobService(GpuServiceMixin):
             raise InvalidSpec("--array with %N cannot be combined with --group: %N uses a group of its own")
         with self._submit_lock:  # @ resolution and insertion must not interleave within one scope
             if spec is not None:
-                history = self.store.recent_ids(scope=scope, limit=_history_needed(spec)) or \
-                    self.store.recent_ids(user=user, limit=_history_needed(spec))
-                spec = self._expand_arrays(depspec.resolve(spec, history, scope_name=scope_name))
+                history = self.store.recent_ids(scope=scope, limit=_history_needed(spec))
+                if not history and not scope.startswith("tty:"):  # a new terminal's @ is not another's job
+                    history = self.store.recent_ids(user=user, limit=_history_needed(spec))
+                spec = self._expand_arrays(depspec.resolve(spec, history, scope_name=scope_name), corr=bool(indices))
                 self._check_parents_exist(spec)
+                task_specs = self._corr_specs(spec, indices)
+                spec = task_specs[indices[0]] if task_specs else spec  # the first task's own
+            else:
+                task_specs = {}
             now = self.clock()
             base = name or (default_name(argv) if argv else "script")
             job = Job(id=0, name=base, command=tuple(argv),
@@ -384,7 +394,7 @@ class JobService(GpuServiceMixin):
                       gpu_memory=gpu_memory,
                       time_limit=limit, priority=int(priority), group=group, dependency=str(spec) if spec else None,
                       auto_cancel=auto_cancel, retry=policy, submitted_at=now, user=user, scope=scope,
-                      redo_of=redo_of)
+                      redo_of=redo_of, output=output, error=error)
             warnings: list[str] = []
             verdict = evaluate(spec, self.engine.jobs.get)
             if verdict.never and not hold:  # S7: decided now, with the runtime rules, so no race
@@ -398,10 +408,15 @@ class JobService(GpuServiceMixin):
                 jobs = [self._store_job(job, edges, argv, script, interpreter)]
                 self.engine.add_many(jobs, spec)
         if indices:
-            jobs = self._store_array(job, indices, edges, spec, array_limit, base, group, argv, script, interpreter)
+            jobs = self._store_array(job, indices, edges, spec, array_limit, base, group, argv, script, interpreter,
+                                     task_specs=task_specs)
         job_id, job = jobs[0].id, jobs[0]
         if warnings and job.state is JobState.CANCELLED:
             warnings[0] = warnings[0].replace("job ?", f"job {job_id}").replace("Job ?", f"Job {job_id}")
+        never = [t.id for t in jobs[1:] if task_specs and t.state is JobState.CANCELLED]
+        if never:
+            warnings.append(f"Warning: {len(never)} more task(s) of array {job_id} will never start (aftercorr: "
+                            f"their parent task failed) and were cancelled: {', '.join(map(str, never))}")
         return Submitted(job_id, base if array is not None else job.name, job.state, tuple(warnings),
                          tuple(j.id for j in jobs) if array is not None else ())
 
@@ -420,7 +435,7 @@ class JobService(GpuServiceMixin):
 
     def _store_array(self, first: Job, indices: list[int], edges: list[tuple[int, str, int]], spec: DepSpec | None,
                      array_limit: int | None, base: str, group: str | None, argv: list[str], script: str | None,
-                     interpreter: str | None) -> list[Job]:
+                     interpreter: str | None, task_specs: dict[int, DepSpec] | None = None) -> list[Job]:
         """The tasks of an array whose first task ``reserve_array`` stored: built outside every lock,
         stored in batches (each a short transaction, so other requests pass between them), the
         array made whole by the last one; then into the scheduler's mirror, also in batches. Whole
@@ -428,7 +443,8 @@ class JobService(GpuServiceMixin):
         try:
             tasks = []
             for n, index in enumerate(indices):
-                tasks.append(self._task(first, first.id + n, index, base, array_limit, group))
+                task = self._task(first, first.id + n, index, base, array_limit, group)
+                tasks.append(self._corr_task(task, task_specs[index]) if task_specs and n else task)
                 if n % YIELD_EVERY == 0:
                     time.sleep(0)  # let request threads take the GIL now, not after a 5 ms switch interval
             if script is not None:
@@ -436,8 +452,9 @@ class JobService(GpuServiceMixin):
             # each batch is its own short transaction (its rows are built before it): the array is
             # pending, so what is stored of it stays invisible until the last transaction makes it whole
             self.store.update_job(tasks[0])
+            task_edges = {t.id: _edges(task_specs[i]) for t, i in zip(tasks, indices)} if task_specs else None
             for n in range(1, len(tasks), STORE_BATCH):
-                self.store.insert_jobs(tasks[n:n + STORE_BATCH], edges)
+                self.store.insert_jobs(tasks[n:n + STORE_BATCH], edges, edges_of=task_edges)
                 time.sleep(0)
             with self.store.transaction():
                 if array_limit is not None:
@@ -451,8 +468,9 @@ class JobService(GpuServiceMixin):
         try:
             if array_limit is not None:
                 self.set_group(f"array-{first.id}", limit=array_limit)
+            specs = {t.id: task_specs[i] for t, i in zip(tasks, indices)} if task_specs else None
             for n in range(0, len(tasks), ADD_BATCH):  # the mirror in batches: the lock is never held long
-                self.engine.add_many(tasks[n:n + ADD_BATCH], spec)
+                self.engine.add_many(tasks[n:n + ADD_BATCH], spec, specs=specs)
                 time.sleep(0)
         finally:
             self._arrays_in_flight.pop(first.id).set()
@@ -466,14 +484,20 @@ class JobService(GpuServiceMixin):
                           env={**job.env, "JOBFLOW_ARRAY_TASK_ID": str(index), "SLURM_ARRAY_TASK_ID": str(index),
                                "JOBFLOW_ARRAY_JOB_ID": str(first), "SLURM_ARRAY_JOB_ID": str(first)})
 
-    def _expand_arrays(self, spec: DepSpec) -> DepSpec:
+    def _expand_arrays(self, spec: DepSpec, *, corr: bool = False) -> DepSpec:
         """A dependency on a job array (its first task's id, which ``@`` gives) is a dependency on
-        every task of it, with the same type and delay (Slurm; spec §1.3 R3)."""
+        every task of it, with the same type and delay (Slurm; spec §1.3 R3). With ``corr`` (the
+        dependent is an array), ``aftercorr`` on an array stays on the array: ``_corr_specs`` pairs
+        the tasks. ``aftercorr`` when neither is an array is E12."""
         conditions: list[depspec.Condition] = []
         changed = False
         for c in spec.conditions:
             tasks = self.store.array_tasks(c.target) if isinstance(c.target, int) else []
-            if tasks:
+            if c.type == "aftercorr" and not tasks and not corr:
+                raise InvalidSpec("aftercorr requires the submitted job to be an array job")
+            if tasks and corr and c.type == "aftercorr":
+                conditions.append(c)
+            elif tasks:
                 changed = True
                 conditions.extend(depspec.Condition(c.type, t, c.delay) for t in tasks)
             else:
@@ -484,6 +508,44 @@ class JobService(GpuServiceMixin):
         for c in conditions:
             unique.setdefault(c.target, c)  # a task named on its own as well as through its array: once
         return DepSpec(spec.op, tuple(unique.values()), spec.singleton, source=spec.source)
+
+    def _corr_specs(self, spec: DepSpec, indices: list[int]) -> dict[int, DepSpec]:
+        """``aftercorr`` on a job array, per task (Slurm; spec C-5): each task index of the
+        submitted array gets its own dependency, on the parent's task of the same index only (a
+        parent with no such task: on every task of it). Empty when there is nothing to pair."""
+        corr = {c.target: self.store.array_tasks(c.target) for c in spec.conditions
+                if c.type == "aftercorr" and indices and isinstance(c.target, int)}
+        corr = {first: tasks for first, tasks in corr.items() if tasks}
+        if not corr:
+            return {}
+        every = DepSpec("and", tuple(depspec.Condition("afterok", t) for ts in corr.values() for t in ts))
+        self._check_parents_exist(every)  # an array still being stored: wait for all of it
+        by_index = {first: {int(self.engine.jobs[t].env.get("JOBFLOW_ARRAY_TASK_ID", -1)): t for t in tasks}
+                    for first, tasks in corr.items()}
+        out = {}
+        for index in indices:
+            conditions: list[depspec.Condition] = []
+            for c in spec.conditions:
+                if c.target not in corr:
+                    conditions.append(c)
+                elif index in by_index[c.target]:
+                    conditions.append(dataclasses.replace(c, target=by_index[c.target][index]))
+                else:
+                    conditions.extend(dataclasses.replace(c, target=t) for t in corr[c.target])
+            unique: dict[int | str, depspec.Condition] = {}
+            for c in conditions:
+                unique.setdefault(c.target, c)  # a task named twice: its first mention
+            out[index] = DepSpec(spec.op, tuple(unique.values()), spec.singleton, source=spec.source)
+        return out
+
+    def _corr_task(self, task: Job, spec: DepSpec) -> Job:
+        """An array task with its own dependency (``_corr_specs``), decided now as at run time (S7)."""
+        task = task.evolve(dependency=str(spec))
+        if task.state is JobState.HOLD:
+            return task
+        task = task.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None)
+        verdict = evaluate(spec, self.engine.jobs.get)
+        return self._never_at_submit(task, verdict)[0] if verdict.never else task
 
     def _never_at_submit(self, job: Job, verdict: Verdict) -> tuple[Job, str]:
         cond, parent = verdict.failed[0]
@@ -799,9 +861,13 @@ class JobService(GpuServiceMixin):
             if job.state is JobState.RUNNING:
                 raise Conflict(f"Job {job.id} is Running; its dependencies can no longer change")
             spec = None if dependency.strip().lower() in ("", "none") else self._expand_arrays(depspec.resolve(
-                depspec.parse(dependency), self.store.recent_ids(scope=job.scope, limit=64)))
+                depspec.parse(dependency), self.store.recent_ids(scope=job.scope, limit=64)),
+                corr=job.array_of is not None)
             if spec is not None:
                 self._check_parents_exist(spec)
+                if job.array_of is not None:  # aftercorr pairs this task with the parent's of its index
+                    index = int(job.env.get("JOBFLOW_ARRAY_TASK_ID", -1))
+                    spec = self._corr_specs(spec, [index]).get(index, spec)
                 if job.id in spec.job_ids():
                     raise InvalidSpec("Job cannot depend on itself")
                 self._check_cycle(job.id, spec)
@@ -928,6 +994,10 @@ def _check_submit_limits(argv: list[str], script: str | None, name: str | None, 
     limits.in_range("--retry-backoff", retry_backoff, 1, limits.MAX_BACKOFF)
     if retry_max_delay is not None:
         limits.in_range("--retry-max-delay", retry_max_delay, 0, limits.MAX_SECONDS, unit=" seconds")
+
+
+def _edges(spec: DepSpec) -> list[tuple[int, str, int]]:
+    return [(c.target, c.type, c.delay) for c in spec.conditions]
 
 
 def _history_needed(spec: DepSpec) -> int:

@@ -17,14 +17,14 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import sqlite_utils
 
 from .decide import Group
 from .model import Attempt, Job, JobState, Reason, RetryPolicy
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -74,12 +74,18 @@ def _m4_pending_arrays(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE pending_arrays (first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL)")
 
 
+def _m5_output_files(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE jobs ADD COLUMN output TEXT")  # --output file name pattern (Slurm -o)
+    db.execute("ALTER TABLE jobs ADD COLUMN error TEXT")  # --error file name pattern (Slurm -e)
+
+
 #: Named migrations, applied in order; index + 1 is the schema version they produce.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial schema: jobs, dependencies, attempts, events, groups", _m1_initial),
     ("jobs.gpu_memory: declared GPU memory for shared GPUs", _m2_gpu_memory),
     ("jobs.array_of: the job array (its first task's id) a job belongs to", _m3_array_of),
     ("pending_arrays: arrays whose tasks are still being stored", _m4_pending_arrays),
+    ("jobs.output, jobs.error: --output/--error file names", _m5_output_files),
 ]
 #: a job's latest attempt's GPUs (``Job.used_gpus``), read from the attempts table: no column of its own
 _USED_GPUS = "(SELECT a.gpus FROM attempts a WHERE a.job_id = jobs.id ORDER BY a.attempt DESC LIMIT 1) AS used_gpus"
@@ -100,7 +106,7 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "started_at": job.started_at, "ended_at": job.ended_at, "retry_at": job.retry_at,
         "exit_code": job.exit_code, "signal": job.signal, "user": job.user, "scope": job.scope,
         "redo_of": job.redo_of, "stopping": job.stopping, "kill_at": job.kill_at, "retry_count": job.retry_count,
-        "gpu_memory": job.gpu_memory, "array_of": job.array_of,
+        "gpu_memory": job.gpu_memory, "array_of": job.array_of, "output": job.output, "error": job.error,
     }
 
 
@@ -119,6 +125,7 @@ def job_from_row(r: sqlite3.Row | dict[str, Any]) -> Job:
         signal=r["signal"], user=r["user"], scope=r["scope"], redo_of=r["redo_of"], stopping=r["stopping"],
         kill_at=r["kill_at"], retry_count=r["retry_count"], gpu_memory=r["gpu_memory"],
         array_of=r["array_of"], used_gpus=tuple(json.loads(r["used_gpus"] or "[]")) if "used_gpus" in r.keys() else (),
+        output=r["output"], error=r["error"],
     )
 
 
@@ -224,9 +231,11 @@ class Store:
                                          [(job_id, p, t, d) for p, t, d in parents])
         return job_id
 
-    def insert_jobs(self, jobs: list[Job], parents: list[tuple[int, str, int]]) -> None:
+    def insert_jobs(self, jobs: list[Job], parents: list[tuple[int, str, int]],
+                    edges_of: Mapping[int, list[tuple[int, str, int]]] | None = None) -> None:
         """Store many new jobs with the ids they carry (the tasks of an array, numbered after its
-        first task inside the same transaction), each with the same dependency edges."""
+        first task inside the same transaction), each with the same dependency edges, or each
+        with its own where ``edges_of`` (job id -> edges) says (``aftercorr``: task i on task i)."""
         if not jobs:
             return
         rows = [{"id": j.id, **job_to_row(j)} for j in jobs]
@@ -234,9 +243,10 @@ class Store:
         with self.transaction():
             self.db.conn.executemany(f"INSERT INTO jobs ({cols}) VALUES ({', '.join('?' * len(rows[0]))})",
                                      [list(r.values()) for r in rows])
-            if parents:
+            if parents or edges_of:
                 self.db.conn.executemany("INSERT OR IGNORE INTO dependencies VALUES (?, ?, ?, ?)",
-                                         [(j.id, p, t, d) for j in jobs for p, t, d in parents])
+                                         [(j.id, p, t, d) for j in jobs
+                                          for p, t, d in (edges_of[j.id] if edges_of else parents)])
 
     def update_job(self, job: Job) -> None:
         row = job_to_row(job)
@@ -252,7 +262,8 @@ class Store:
 
     def load_jobs(self) -> list[Job]:
         """Every job, but not the tasks of an array still being stored (they join when it is whole)."""
-        return [job_from_row(r) for r in self.db.execute(f"SELECT *, {_USED_GPUS} FROM jobs WHERE {_NOT_PENDING} ORDER BY id")]
+        rows = self.db.execute(f"SELECT *, {_USED_GPUS} FROM jobs WHERE {_NOT_PENDING} ORDER BY id")
+        return [job_from_row(r) for r in rows]
 
     def get_job(self, job_id: int) -> Job | None:
         row = self.db.execute(f"SELECT *, {_USED_GPUS} FROM jobs WHERE id = ?", [job_id]).fetchone()

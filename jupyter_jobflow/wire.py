@@ -31,7 +31,7 @@ def job_to_json(job: Job) -> dict[str, Any]:
         "submitted_at": job.submitted_at, "first_started_at": job.first_started_at,
         "started_at": job.started_at, "ended_at": job.ended_at, "retry_at": job.retry_at,
         "exit_code": job.exit_code, "signal": job.signal, "redo_of": job.redo_of, "stopping": job.stopping,
-        "array_of": job.array_of,
+        "array_of": job.array_of, "output": job.output, "error": job.error,
     }
 
 

@@ -152,7 +152,7 @@ def test_gbatch_default_name_and_cwd_are_the_callers(svc, tmp_path):
     (["-d", "after100", "true"],
      'Invalid dependency "after100" (col 1): expected <type>:<job_id>[+<delay>][:<job_id>[+<delay>]]... where '
      '<type> is after, afterok, afternotok, afterany, aftercorr; or "singleton"'),
-    (["-d", "123", "true"],
+    (["-d", "afterany:1,123", "true"],
      'Invalid dependency "123": missing dependency type. Write "afterok:123" (run only if 123 succeeds; gflow '
      '--depends-on) or "afterany:123" (run after 123 ends either way; Slurm\'s default)'),
     (["-d", "afterOK:5", "true"], 'Unknown dependency type "afterOK" in "afterOK:5" (did you mean "afterok"?)'),
@@ -298,13 +298,13 @@ def test_gqueue_default_shows_active_jobs_with_gflows_columns(svc):
 def test_gqueue_filters_and_machine_formats(svc):
     a = submit(svc, "--hold", "--name", "filter-me-a", "true")
     b = submit(svc, "--hold", "--name", "filter-me-b", "true")
-    data = json.loads(ok(svc, "gqueue", "-n", "filter-me", "-o", "json"))
+    data = json.loads(ok(svc, "gqueue", "-N", "filter-me", "-o", "json"))
     assert [j["id"] for j in data["jobs"]] == [a, b] and data["total"] == 2
     assert data["jobs"][0]["state"] == "Hold"
     csv_out = ok(svc, "gqueue", "-j", f"{a},{b}", "-f", "JOBID,ST", "-o", "csv")
     assert csv_out == f"JOBID,ST\n{a},H\n{b},H\n"
     assert ok(svc, "gqueue", "-s", "H", "-j", str(a), "-f", "JOBID").split() == ["JOBID", str(a)]
-    assert ok(svc, "gqueue", "-s", "Running", "-n", "filter-me") == "No jobs found.\n"
+    assert ok(svc, "gqueue", "-s", "Running", "--name", "filter-me") == "No jobs found.\n"
     assert error(svc, "gqueue", "-f", "JOBID,NOPE").startswith('gqueue: error: Unknown field "NOPE"')
     assert error(svc, "gqueue", "-s", "Sleeping").startswith('gqueue: error: Unknown job state "Sleeping"')
     ok(svc, "gcancel", f"{a},{b}")

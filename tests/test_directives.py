@@ -201,3 +201,14 @@ def test_directives_directive_like_text_gives_options_or_invalid_spec(lines):
         read_directives(source)
     except InvalidSpec:
         pass
+
+
+def test_directives_a_bare_dependency_is_refused_in_slurm_scripts_and_read_as_afterok_in_gflows():
+    # Slurm and Crane read "--dependency=5" as afterany:5: taking it as afterok would change the script
+    assert error_of("#!/bin/bash\n#SBATCH --dependency=5\n").startswith(
+        'Line 2: Invalid dependency "5": missing dependency type. Write "afterok:5"')
+    assert error_of("#CBATCH -d @\n").startswith('Line 1: Invalid dependency "@": missing dependency type.')
+    opts, warnings = read("# GFLOW -d @\n#GBATCH --name x\n")
+    assert str(opts.dependency) == "afterok:@" and opts.notes == ()
+    assert warnings == ["Line 1: -d @ is read as afterok:@ (as gflow does: run only if it succeeds); "
+                        "write afterany:@ to run after it ends either way (Slurm's meaning of a bare id)"]

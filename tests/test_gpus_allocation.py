@@ -202,6 +202,6 @@ def test_gpu_memory_is_stored_sent_and_migrated(tmp_path):
     conn.commit()
     conn.close()
     store = Store(old)
-    assert store.schema_version() == len(MIGRATIONS) == 4
+    assert store.schema_version() == len(MIGRATIONS) >= 4  # later migrations ran too
     assert store.load_jobs()[0].gpu_memory is None
     store.close()

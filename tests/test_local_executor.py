@@ -348,3 +348,71 @@ def test_kill_ends_the_attempt_whole_and_it_reads_as_lost(ex, tmp_path):
     _, alive = psutil.wait_procs(procs, timeout=5)  # (SIGKILL lands at once; the exit takes a moment)
     assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
     assert ex.started(1, 1) and ex.reconcile(h) == "lost"
+
+
+# --- --output / --error files ----------------------------------------------------------------------
+
+
+def out_req(tmp_path, job_id, *argv, output=None, error=None, attempt=1):
+    return dataclasses.replace(req(tmp_path, job_id, *argv, attempt=attempt), output=output, error=error)
+
+
+def test_output_file_gets_stdout_and_stderr_and_the_log_stays(ex, tmp_path):
+    old = os.umask(0o022)
+    try:
+        h = ex.launch(out_req(tmp_path, 1, "sh", "-c", "echo out; echo err >&2; exit 3", output="job.out"))
+    finally:
+        os.umask(old)
+    assert wait_end(ex, h).exit_code == 3  # the job's status, not tee's
+    assert (tmp_path / "job.out").read_text() == "out\nerr\n"  # relative to the job's directory
+    assert (tmp_path / "job.out").stat().st_mode & 0o777 == 0o644  # the user's umask, not the log's 0600
+    assert ex.log_path(1, 1).read_text() == "out\nerr\n"
+    assert (tmp_path / "state" / "status" / "1.1").stat().st_mode & 0o777 == 0o600
+
+
+def test_error_file_gets_stderr_only_and_a_retry_appends(ex, tmp_path):
+    script = 'echo "out $JOBFLOW_N"; echo "err $JOBFLOW_N" >&2'
+    for attempt in (1, 2):
+        r = out_req(tmp_path, 1, "sh", "-c", script, output="o.txt", error=str(tmp_path / "e.txt"), attempt=attempt)
+        h = ex.launch(dataclasses.replace(r, env={**r.env, "JOBFLOW_N": str(attempt)}))
+        assert wait_end(ex, h).exit_code == 0
+    assert (tmp_path / "o.txt").read_text() == "out 1\nout 2\n"
+    assert (tmp_path / "e.txt").read_text() == "err 1\nerr 2\n"
+    assert sorted(ex.log_path(1, 2).read_text().splitlines()) == ["err 2", "out 2"]
+    h = ex.launch(out_req(tmp_path, 2, "sh", "-c", "echo again >&2", error="e.txt"))  # a new job: truncated
+    assert wait_end(ex, h).exit_code == 0
+    assert (tmp_path / "e.txt").read_text() == "again\n" and not (tmp_path / "2").exists()
+    assert ex.log_path(2, 1).read_text() == "again\n"
+
+
+def test_output_file_that_cannot_be_written_fails_the_job_in_one_line(ex, tmp_path):
+    h = ex.launch(out_req(tmp_path, 1, "sh", "-c", "echo ran > ran", output="no/such/dir/x.out"))
+    assert wait_end(ex, h).exit_code == 1
+    assert ex.log_path(1, 1).read_text() == "jobflow: cannot write no/such/dir/x.out\n"
+    assert not (tmp_path / "ran").exists()
+
+
+def test_with_an_output_file_a_cancel_reaches_the_job_which_may_still_print(ex, tmp_path):
+    ready = fifo(tmp_path, "ready")
+    h = ex.launch(out_req(tmp_path, 1, "sh", "-c",
+                          "trap 'echo bye; exit 7' TERM; echo $$ > ready; while :; do sleep 0.05; done",
+                          output="o.txt"))
+    read_line(ready)
+    ex.signal(h, signal.SIGTERM)
+    assert wait_end(ex, h).exit_code == 7  # the job's own status, after its goodbye
+    said = (tmp_path / "o.txt").read_text()  # (the job's shell may first report its sleep "Terminated")
+    assert said.endswith("bye\n") and ex.log_path(1, 1).read_text() == said
+    for attempt in range(1, 11):  # and a job that does not trap it dies of it, as without a file
+        h = ex.launch(out_req(tmp_path, 2, "sleep", "100", output="s.txt", attempt=attempt))
+        ex.signal(h, signal.SIGTERM)
+        assert wait_end(ex, h).signal == signal.SIGTERM
+
+
+def test_an_attempt_with_an_output_file_is_found_again_by_job_and_attempt(ex, tmp_path):
+    os.mkfifo(tmp_path / "go")
+    h = ex.launch(out_req(tmp_path, 7, "sh", "-c", "read x < go; echo done", output="o.txt", attempt=3))
+    found = LocalExecutor(tmp_path / "state").find(7, 3)
+    assert found is not None and found.pid == h.pid
+    with open(tmp_path / "go", "w") as f:
+        f.write("x\n")
+    assert wait_end(ex, h).exit_code == 0 and (tmp_path / "o.txt").read_text() == "done\n"

@@ -158,8 +158,11 @@ def test_options_explicit_names_the_fields_given():
         (["--name", ""], "--name expects a non-empty value"),
         (["--depends-on", "1", "--dependency", "afterok:2"],
          "--dependency cannot be combined with --depends-on/--depends-on-all/--depends-on-any"),
-        (["-d", "123"], 'Invalid dependency "123": missing dependency type. Write "afterok:123" (run only if 123 '
-                        "succeeds; gflow --depends-on) or \"afterany:123\" (run after 123 ends either way; Slurm's default)"),
+        (["-d", "afterany:5,123"], 'Invalid dependency "123": missing dependency type. Write "afterok:123" (run only '
+                                   "if 123 succeeds; gflow --depends-on) or \"afterany:123\" (run after 123 ends either "
+                                   "way; Slurm's default)"),
+        (["-d", "1", "--depends-on", "2"],
+         "--dependency cannot be combined with --depends-on/--depends-on-all/--depends-on-any"),
     ],
 )
 def test_options_errors_are_one_line(argv, message):
@@ -212,3 +215,19 @@ def test_options_import_is_stdlib_only():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("argv, canonical", [
+    (["-d", "@"], "afterok:@"),
+    (["--dependency", "1"], "afterok:1"),
+    (["--dependency=3,@~1"], "afterok:3:@~1"),
+])
+def test_a_bare_dependency_is_gflows_afterok_with_a_note(argv, canonical):
+    opts = parse_submit_args([*argv, "true"])
+    assert str(opts.dependency) == canonical
+    flag, _, text = argv[0].partition("=")
+    text = text or argv[1]
+    targets = canonical.split(":", 1)[1]
+    assert opts.notes == (f"{flag} {text} is read as {canonical} (as gflow does: run only if it succeeds); "
+                          f"write afterany:{targets} to run after it ends either way (Slurm's meaning of a bare id)",)
+    assert parse_submit_args(["-d", "afterany:1", "true"]).notes == ()

@@ -88,13 +88,31 @@ def test_queue_json_is_the_api_shape_and_csv_the_cells():
 def test_tree_puts_children_under_their_first_parent_with_gflows_glyphs():
     out = lines(render.queue(chain(), render.parse_fields("JOBID,NAME,ST"), now=NOW, tree=True))
     assert out == [
-        "JOBID    NAME   ST",
-        "1        prep   CD",
-        "├─ 2     train  R",
-        "│  └─ 4  eval   PD",  # 4 depends on 2 and 3: shown once, under 2, its first parent
-        "└─ 3     other  PD",
-        "5        alone  H",
+        "JOBID             NAME   ST",
+        "1                 prep   CD",
+        "├─ 2              train  R",
+        "│  └─ 4           eval   PD",  # 4 depends on 2 and 3: drawn once, under 2, its first parent
+        "└─ 3              other  PD",
+        "   ╰─→ see job 4",  # and named under 3 (gflow's mark)
+        "5                 alone  H",
     ]
+
+
+def test_tree_marks_every_other_parent_of_a_multi_parent_job():
+    jobs = [job(1, "a"), job(2, "b"), job(3, "c", dependency="afterok:1"),
+            job(4, "d", dependency="afterok:2:1"), job(5, "e", dependency="afterany:1?afterany:2")]
+    out = lines(render.queue(jobs, render.parse_fields("JOBID,NAME"), now=NOW, tree=True))
+    assert out == [
+        "JOBID          NAME",
+        "1              a",
+        "├─ 3           c",
+        "├─ 5           e",
+        "╰─→ see job 4",  # 4 is drawn under 2, its first parent; the marks come after the real children
+        "2              b",
+        "├─ 4           d",
+        "╰─→ see job 5",
+    ]
+    assert render.tree_order(jobs) == ([1, 3, 5, 2, 4], {1: "", 3: "├─ ", 5: "├─ ", 2: "", 4: "├─ "})
 
 
 def test_tree_deeper_levels_and_missing_parents():

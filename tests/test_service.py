@@ -473,3 +473,50 @@ def test_a_finished_job_still_says_which_gpus_it_used(tmp_path):
         assert job_to_json(again.get(sub.id))["used_gpus"] == [seen]
     finally:
         stop_everything(again)
+
+
+def test_aftercorr_pairs_task_i_with_task_i_and_a_failed_task_cancels_only_its_child(service):  # spec C-5
+    parent = service.submit(SH + ['[ "$JOBFLOW_ARRAY_TASK_ID" != 2 ] || exit 3; '
+                                  '[ "$JOBFLOW_ARRAY_TASK_ID" != 3 ] || sleep 0.5'], array="1-3", hold=True)
+    child = service.submit(SH + ["echo child $JOBFLOW_ARRAY_TASK_ID"], array="1-4", dependency=f"aftercorr:{parent.id}")
+    p1, p2, p3 = parent.array_ids
+    c1, c2, c3, c4 = child.array_ids
+    # each child task waits for the parent task of its own index; index 4 has none: it waits for every task
+    assert [service.get(c).dependency for c in child.array_ids] == \
+        [f"aftercorr:{p1}", f"aftercorr:{p2}", f"aftercorr:{p3}", f"aftercorr:{p1}:{p2}:{p3}"]
+    for p in parent.array_ids:
+        service.release(p)
+    done1 = wait_terminal(service, c1)
+    assert done1.state is JobState.FINISHED
+    assert done1.started_at < wait_terminal(service, p3).ended_at  # it did not wait for task 3 (nor 2)
+    assert wait_terminal(service, p2).state is JobState.FAILED
+    cancelled = wait_terminal(service, c2)
+    assert cancelled.state is JobState.CANCELLED and str(cancelled.reason) == f"DependencyFailed:{p2}"
+    done3 = wait_terminal(service, c3)
+    assert done3.state is JobState.FINISHED and done3.started_at >= wait_terminal(service, p3).ended_at
+    assert service.read_log(c3)[0] == "child 3\n"
+    assert wait_terminal(service, c4).state is JobState.CANCELLED  # it needed task 2 too
+    # stored per task: a restarted host reads the same pairs back
+    assert service.store.get_job(c3).dependency == f"aftercorr:{p3}"
+
+
+def test_aftercorr_at_submit_cancels_only_the_tasks_whose_parent_failed(service):
+    parent = service.submit(SH + ['[ "$JOBFLOW_ARRAY_TASK_ID" != 1 ]'], array="0-1")
+    for p in parent.array_ids:
+        wait_terminal(service, p)
+    child = service.submit(["true"], array="0-1", dependency=f"aftercorr:{parent.id}")
+    assert service.get(child.array_ids[1]).state is JobState.CANCELLED  # decided at submit (S7), its sibling not
+    assert child.warnings == (f"Warning: 1 more task(s) of array {child.id} will never start (aftercorr: their "
+                              f"parent task failed) and were cancelled: {child.array_ids[1]}",)
+    assert wait_terminal(service, child.array_ids[0]).state is JobState.FINISHED
+
+
+def test_aftercorr_without_arrays_is_e12_and_on_a_plain_job_is_afterok(service):
+    plain = service.submit(["true"], hold=True)
+    with pytest.raises(InvalidSpec, match="^aftercorr requires the submitted job to be an array job$"):
+        service.submit(["true"], dependency=f"aftercorr:{plain.id}")
+    arr = service.submit(["true"], array="0-2", dependency=f"aftercorr:{plain.id}", hold=True)
+    assert {service.get(t).dependency for t in arr.array_ids} == {f"aftercorr:{plain.id}"}
+    # a plain job on an array waits for every task (as Slurm does)
+    one = service.submit(["true"], dependency=f"aftercorr:{arr.id}", hold=True)
+    assert service.get(one.id).dependency == "aftercorr:" + ":".join(map(str, arr.array_ids))

@@ -20,6 +20,8 @@ class LaunchRequest:
     argv: tuple[str, ...]  # the command, exec'd as is (no shell unless argv says so)
     cwd: str
     env: dict[str, str]  # the FULL environment for the job
+    output: str | None = None  # --output file (patterns expanded; relative to cwd): stdout, and stderr unless error
+    error: str | None = None  # --error file: stderr. Both also go to the log
 
 
 @dataclass(frozen=True)

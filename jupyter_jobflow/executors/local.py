@@ -45,6 +45,42 @@ _SUPERVISOR = (
     '(cd -- "$2" && unset OLDPWD && shift 3 && exec "$@")\n'
     'printf "%d\\n" $? >"$1"\n'
 )
+# --output/--error: the job's streams also go to the user's files through tee, only when asked
+# for (one sh and one or two tee more). It runs as the job (the head of its argv), so the supervisor
+# and its command line stay as they are, and it starts in the job's directory with the user's umask.
+# Attempt 1 truncates the files, a retry appends (Slurm: --open-mode=truncate, append on requeue).
+# The exit status comes back through fd 3 (POSIX sh has no pipefail); fds 3 and 4 are closed for
+# the job and tee. A signal that the supervisor traps (a cancel's SIGTERM) must reach the job
+# alone: the wrapper and the job's subshell trap it with a handler (reset to the default in the
+# job), tee ignores it, so the job may print while it shuts down, and its status is the one kept.
+_SIGS = " ".join(str(int(s)) for s in sorted(_TRAPPED))
+# the wrapper remembers the signal, for the status of a job whose subshell it killed before it ran
+_OPEN = ("".join(f"trap 'g={128 + int(s)}' {int(s)}; " for s in sorted(_TRAPPED)) + "\n"
+         'o=$1 e=$2 a=$3; shift 3\n'
+         'for f in ${o:+"$o"} ${e:+"$e"}; do\n'
+         '  { if [ "$a" = 1 ]; then true >"$f"; else true >>"$f"; fi; } 2>/dev/null ||'
+         ' { printf "jobflow: cannot write %s\\n" "$f" >&2; exit 1; }\n'
+         'done\n'
+         'exec 4>&1\n')
+_JOB = f'{{ trap : {_SIGS}; ( exec "$@" 3>&- 4>&- ); echo $? >&3; }}'  # ( ): default signals before exec
+_TEE_O = f'{{ trap "" {_SIGS}; exec tee -a -- "$o" >&4 3>&-; }}'
+_TEE_E = f'{{ trap "" {_SIGS}; exec tee -a -- "$e" >&4 3>&-; }}'
+_TEE = {  # (output given, error given) -> how the job runs (the $(...) subshell traps too)
+    (True, False): f's=$( trap : {_SIGS}; {{ {_JOB} 2>&1 | {_TEE_O}; }} 3>&1 )\n',
+    (True, True): f's=$( trap : {_SIGS}; {{ {{ {_JOB} | {_TEE_O}; }} 2>&1 | {_TEE_E}; }} 3>&1 )\n',
+    (False, True): f's=$( trap : {_SIGS}; {{ {{ {_JOB} >&4; }} 2>&1 | {_TEE_E}; }} 3>&1 )\n',
+}
+
+
+def output_argv(req: LaunchRequest) -> tuple[str, ...]:
+    """The job's argv, behind the tee wrapper when it asked for --output/--error files."""
+    if not (req.output or req.error):
+        return req.argv
+    script = _OPEN + _TEE[bool(req.output), bool(req.error)] + 'exit "${s:-${g:-1}}"\n'
+    return ("/bin/sh", "-c", script, "jobflow-output", req.output or "", req.error or "", str(req.attempt),
+            *req.argv)
+
+
 # Default dispositions and no blocked signal, whatever the host has (Python ignores SIGPIPE and
 # SIGXFSZ; a server started with nohup or '&' ignores SIGHUP or SIGINT).
 _DEFAULT_SIGNALS = frozenset(_signal.valid_signals()) - {_signal.SIGKILL, _signal.SIGSTOP}
@@ -83,7 +119,7 @@ class LocalExecutor:
             started_at = time.time()
             # posix_spawn (vfork) rather than Popen: as fast, and it resets signal handling.
             pid = os.posix_spawn(
-                "/bin/sh", _supervisor_argv(status, req.cwd, self._umask, req.argv),
+                "/bin/sh", _supervisor_argv(status, req.cwd, self._umask, output_argv(req)),
                 req.env, file_actions=actions, setsid=True, setsigmask=(),
                 setsigdef=_DEFAULT_SIGNALS)
         finally:
@@ -266,9 +302,19 @@ def _job_started(sup: psutil.Process, timeout: float = 1.0) -> bool:
 
 def _not_a_fork(child: psutil.Process, sup: psutil.Process) -> bool:
     try:
-        return child.cmdline() != sup.cmdline()
+        argv = child.cmdline()
+        if argv[:2] == ["/bin/sh", "-c"] and argv[3:4] == ["jobflow-output"]:  # output_argv's wrapper:
+            return any(_cmdline(p) == argv[7:] for p in child.children(recursive=True))  # until the job runs
+        return argv != sup.cmdline()
     except psutil.Error:  # ended already: it did run
         return True
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return proc.cmdline()
+    except psutil.Error:
+        return []
 
 
 def _kill(pid: int, sig: int, group: bool = False) -> None:

@@ -211,7 +211,7 @@ SUBMIT_FIELDS: dict[str, Check] = {
     "depends_on_all": _targets, "depends_on_any": _targets, "auto_cancel": _bool, "hold": _bool,
     "retries": _RETRIES, "retry_delay": _duration, "retry_backoff": _ranged(1, limits.MAX_BACKOFF, _number),
     "retry_max_delay": _duration, "retry_on": _retry_on, "cwd": _PATH, "env": _env, "scope": _NAME,
-    "scope_name": _NAME, "array": _array, "export": _export,
+    "scope_name": _NAME, "array": _array, "export": _export, "output": _PATH, "error": _PATH,
 }
 UPDATE_FIELDS: dict[str, Check] = {
     "time_limit": _time_limit, "priority": _PRIORITY, "name": _NAME, "group": _NAME, "gpus": _count_or_size,
