@@ -103,7 +103,12 @@ export class JobNotifier {
         actions: [{ label: 'Open log', caption: `Show job ${job.id}'s log in the jobflow sidebar`, callback: () => this.opts.openLog(job.id) }]
       });
     }
-    if (!watch || !watch.active.has(job.id)) {
+    if (before === undefined && !watch) {
+      // new since we looked and ended already (a short job: its Running fell in the same frame)
+      watch = { active: new Set(), ended: new Map() };
+      this.watches.set(job.scope ?? '', watch);
+    }
+    if (!watch || (before !== undefined && !watch.active.has(job.id))) {
       return;
     }
     watch.active.delete(job.id);
