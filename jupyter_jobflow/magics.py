@@ -246,7 +246,7 @@ class JobflowMagics(Magics):
             if opts.outputs:
                 command += ["--outputs", ",".join(opts.outputs)]
             body["command"] = command
-        return self._submit(body, warnings, vars_dir)
+        return self._submit(body, [*opts.notes, *warnings], vars_dir)
 
     def _plan_inputs(self, opts: Any, body: dict[str, Any]) -> Any:
         """Where each ``--in`` comes from (cellio.py). ``@`` in the dependency is resolved here,

@@ -149,6 +149,17 @@ def test_directives_in_the_cell_count_and_shell_cells_run_in_bash(ip):
     assert job.wait(30) == "Finished" and job.log() == "shell 42\n"
 
 
+def test_a_gflow_bare_dependency_in_a_cell_says_how_it_is_read(ip, capsys):
+    parent = ip.run_line_magic("gbatch", "true")
+    assert parent.wait(30) == "Finished"
+    job = cell(ip, f"""\
+        %%gbatch -d {parent.id}
+        print("after")
+        """)
+    assert f"-d {parent.id} is read as afterok:{parent.id}" in capsys.readouterr().err
+    assert job.client.job(job.id)["job"]["dependency"] == f"afterok:{parent.id}"
+
+
 def test_line_magic_runs_a_command(ip):
     job = ip.run_line_magic("gbatch", "--name echo sh -c 'echo line magic'")
     assert job.wait(30) == "Finished" and job.log() == "line magic\n"
