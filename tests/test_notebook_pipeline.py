@@ -5,50 +5,15 @@ daemon, through an IPython shell and through real kernels (jupyter_client + ipyk
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 pytest.importorskip("IPython")
 
-from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
-
 from jupyter_jobflow.cellio import NoResult  # noqa: E402
-from jupyter_jobflow.client import Client, ensure_daemon  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory):
-    home = tmp_path_factory.mktemp("jobflow-home")
-    saved = {k: os.environ.get(k) for k in ("JOBFLOW_HOME", "JOBFLOW_URL", "JOBFLOW_TOKEN")}
-    os.environ["JOBFLOW_HOME"] = str(home)
-    os.environ.pop("JOBFLOW_URL", None)
-    os.environ.pop("JOBFLOW_TOKEN", None)
-    ensure_daemon(home)
-    yield home
-    subprocess.run([sys.executable, "-m", "jupyter_jobflow.cli", "jobflow", "stop", "--state-dir", str(home)],
-                   capture_output=True, timeout=60)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.fixture
-def ip(daemon):
-    shell = InteractiveShell.instance()
-    shell.run_cell("%load_ext jupyter_jobflow")
-    magics = shell.magics_manager.registry["JobflowMagics"]
-    magics.scope = f"test:{os.urandom(4).hex()}"  # a fresh notebook
-    magics._client = None  # this module's daemon (the shell is shared with other test modules)
-    yield shell
-
-
-def cell(ip, source: str):
-    return ip.run_cell(textwrap.dedent(source), store_history=True).result
+from jupyter_jobflow.client import Client  # noqa: E402
+from magics_support import cell, daemon, ip  # noqa: E402,F401  (fixtures)
 
 
 def total_jobs() -> int:
