@@ -54,10 +54,9 @@ MAX_SLEEP = 86400.0
 #: Loop failures in a row that are restarted (with a back-off) before the scheduler gives up loudly.
 MAX_RESTARTS = 5
 
+STORE_RETRY_SECONDS = 1.0  # after a commit the database refused, the next try
+
 Subscriber = Callable[[dict[str, Any]], None]
-
-
-STORE_RETRY_SECONDS = 1.0  # after a refused commit, the next try
 
 
 @dataclass
@@ -120,9 +119,9 @@ class Engine:
             self._commit_events()
 
     def _load(self) -> None:
-        """Rebuild the mirror from the store, reading only: at start, and after a commit the store
-        refused (the mirror may then hold changes the store does not). Handles are kept for
-        ``reconcile_attempts``, which the next step runs."""
+        """Rebuild the mirror from the store: at start, and after a commit the store refused (the
+        mirror may then hold changes the store does not). It writes only to fail a row it cannot
+        read. Handles are kept for ``reconcile_attempts``, which the next step runs."""
         self.jobs, self.specs, self.dependents, self.running = {}, {}, defaultdict(set), set()
         self._outbox.clear()
         self.groups = self.store.groups()

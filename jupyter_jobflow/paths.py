@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .privacy import open_private, private_dir
+
 ENDPOINT = "endpoint.json"
 
 
@@ -22,10 +24,10 @@ def default_state_dir() -> Path:
 
 def write_endpoint(state_dir: Path, info: dict[str, Any]) -> Path:
     """Write ``{"url", "token", "pid", "host"}`` with mode 0600 (it holds a token), atomically."""
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(state_dir)
     path = state_dir / ENDPOINT
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = open_private(tmp)
     with os.fdopen(fd, "w") as f:
         json.dump(info, f)
     os.replace(tmp, path)

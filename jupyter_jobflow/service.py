@@ -255,13 +255,6 @@ class JobService(GpuServiceMixin):
     def events_since(self, seq: int = 0) -> list[dict[str, Any]]:
         return self.store.events_since(seq)
 
-    def snapshot(self) -> tuple[int, list[Job]]:
-        """``(seq, jobs)``: every job as of event ``seq``, read under the engine's lock (a job's
-        change and its event are written together under it), so a listener that subscribed
-        first and then skips the events up to ``seq`` misses nothing and sees nothing twice."""
-        with self.engine.lock:
-            return self.store.last_event_seq(), sorted(self.engine.jobs.values(), key=lambda j: j.id)
-
     def stream_snapshot(self, recent: float = SNAPSHOT_RECENT,
                         limit: int = SNAPSHOT_LIMIT) -> tuple[int, list[Job], int]:
         """``(seq, jobs, total)`` for the event stream: every active job and the finished ones
@@ -441,6 +434,23 @@ class JobService(GpuServiceMixin):
         array made whole by the last one; then into the scheduler's mirror, also in batches. Whole
         or not at all: a failure discards it, and a host that dies meanwhile discards it on start."""
         try:
+            tasks = self._stored_tasks(first, indices, edges, array_limit, base, group, argv, script, interpreter,
+                                       task_specs)
+            if array_limit is not None:
+                self.set_group(f"array-{first.id}", limit=array_limit)
+            specs = {t.id: task_specs[i] for t, i in zip(tasks, indices)} if task_specs else None
+            for n in range(0, len(tasks), ADD_BATCH):  # the mirror in batches: the lock is never held long
+                self.engine.add_many(tasks[n:n + ADD_BATCH], spec, specs=specs)
+                time.sleep(0)
+        finally:
+            self._arrays_in_flight.pop(first.id).set()  # a dependent waiting for it looks again
+        return tasks
+
+    def _stored_tasks(self, first: Job, indices: list[int], edges: list[tuple[int, str, int]],
+                      array_limit: int | None, base: str, group: str | None, argv: list[str], script: str | None,
+                      interpreter: str | None, task_specs: dict[int, DepSpec] | None) -> list[Job]:
+        """The array's tasks, stored whole, or discarded (nothing of it stays) when that fails."""
+        try:
             tasks = []
             for n, index in enumerate(indices):
                 task = self._task(first, first.id + n, index, base, array_limit, group)
@@ -463,17 +473,7 @@ class JobService(GpuServiceMixin):
         except BaseException:
             with contextlib.suppress(Exception):
                 self.store.discard_pending_arrays(first.id)
-            self._arrays_in_flight.pop(first.id).set()
             raise
-        try:
-            if array_limit is not None:
-                self.set_group(f"array-{first.id}", limit=array_limit)
-            specs = {t.id: task_specs[i] for t, i in zip(tasks, indices)} if task_specs else None
-            for n in range(0, len(tasks), ADD_BATCH):  # the mirror in batches: the lock is never held long
-                self.engine.add_many(tasks[n:n + ADD_BATCH], spec, specs=specs)
-                time.sleep(0)
-        finally:
-            self._arrays_in_flight.pop(first.id).set()
         return tasks
 
     @staticmethod
@@ -502,12 +502,7 @@ class JobService(GpuServiceMixin):
                 conditions.extend(depspec.Condition(c.type, t, c.delay) for t in tasks)
             else:
                 conditions.append(c)
-        if not changed:
-            return spec
-        unique: dict[int | str, depspec.Condition] = {}
-        for c in conditions:
-            unique.setdefault(c.target, c)  # a task named on its own as well as through its array: once
-        return DepSpec(spec.op, tuple(unique.values()), spec.singleton, source=spec.source)
+        return _with_conditions(spec, conditions) if changed else spec
 
     def _corr_specs(self, spec: DepSpec, indices: list[int]) -> dict[int, DepSpec]:
         """``aftercorr`` on a job array, per task (Slurm; spec C-5): each task index of the
@@ -532,10 +527,7 @@ class JobService(GpuServiceMixin):
                     conditions.append(dataclasses.replace(c, target=by_index[c.target][index]))
                 else:
                     conditions.extend(dataclasses.replace(c, target=t) for t in corr[c.target])
-            unique: dict[int | str, depspec.Condition] = {}
-            for c in conditions:
-                unique.setdefault(c.target, c)  # a task named twice: its first mention
-            out[index] = DepSpec(spec.op, tuple(unique.values()), spec.singleton, source=spec.source)
+            out[index] = _with_conditions(spec, conditions)
         return out
 
     def _corr_task(self, task: Job, spec: DepSpec) -> Job:
@@ -570,8 +562,9 @@ class JobService(GpuServiceMixin):
     def _check_parents_exist(self, spec: DepSpec) -> None:
         for jid in spec.job_ids():
             if jid not in self.engine.jobs:
-                for stored in list(self._arrays_in_flight.values()):  # maybe a task of an array being stored
-                    stored.wait(ARRAY_WAIT)
+                if self._arrays_in_flight and jid <= self.store.max_job_id():  # a task of an array being stored?
+                    for stored in list(self._arrays_in_flight.values()):
+                        stored.wait(ARRAY_WAIT)
                 if jid not in self.engine.jobs:
                     raise InvalidSpec(f"Dependency job {jid} not found")
 
@@ -998,6 +991,15 @@ def _check_submit_limits(argv: list[str], script: str | None, name: str | None, 
 
 def _edges(spec: DepSpec) -> list[tuple[int, str, int]]:
     return [(c.target, c.type, c.delay) for c in spec.conditions]
+
+
+def _with_conditions(spec: DepSpec, conditions: list[depspec.Condition]) -> DepSpec:
+    """``spec`` with these conditions, each target once (a task named on its own as well as
+    through its array: its first mention)."""
+    unique: dict[int | str, depspec.Condition] = {}
+    for c in conditions:
+        unique.setdefault(c.target, c)
+    return DepSpec(spec.op, tuple(unique.values()), spec.singleton, source=spec.source)
 
 
 def _history_needed(spec: DepSpec) -> int:

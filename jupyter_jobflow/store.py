@@ -24,8 +24,6 @@ import sqlite_utils
 from .decide import Group
 from .model import Attempt, Job, JobState, Reason, RetryPolicy
 
-SCHEMA_VERSION = 5
-
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
     # AUTOINCREMENT: ids are never reused, even after the newest jobs are deleted (spec §1.1).
