@@ -30,7 +30,7 @@ WIDGET = ".jp-OutputArea-output .jobflow-widget"
 SIDEBAR = "#jupyter-jobflow-sidebar"
 
 # Records, from the moment the page loads, every state each job's node shows in the widget's
-# graph, and whether the kernel was busy at that moment.
+# graph, and whether the kernel was still running the notebook's last cell at that moment.
 RECORDER = """
 () => {
   window.__seen = {};
@@ -43,8 +43,11 @@ RECORDER = """
       const list = (window.__seen[id] = window.__seen[id] || []);
       if (list[list.length - 1] !== code) {
         list.push(code);
-        const k = window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel;
-        window.__busySeen.push([id, code, k ? k.status : '?']);
+        // the last cell (the kernel's long sleep) still running: its prompt shows [*] until it ends;
+        // the kernel's status is no measure, it turns idle after any message the kernel answers
+        const prompts = document.querySelectorAll('.jp-Notebook .jp-Cell .jp-InputPrompt');
+        const last = prompts.length ? prompts[prompts.length - 1].textContent : '';
+        window.__busySeen.push([id, code, last.includes('*') ? 'busy' : 'idle']);
       }
     }
   };
