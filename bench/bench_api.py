@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchlib import ms, pct, result  # noqa: E402
-from jupyter_jobflow.client import Client, ensure_daemon  # noqa: E402
+
+from jupyter_jobflow.client.http import Client, ensure_daemon  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchlib import ms, pct, result  # noqa: E402
-from jupyter_jobflow.client import Client, ensure_daemon  # noqa: E402
 
+from jupyter_jobflow.client.http import Client, ensure_daemon  # noqa: E402
 
 REQUESTS = {
     "list": lambda c: c.jobs(all=False, limit=100),  # a page: the whole list's cost is bench_api.py's c

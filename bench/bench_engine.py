@@ -29,8 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchlib import ms, pct, result  # noqa: E402
-from jupyter_jobflow.model import JobState  # noqa: E402
-from jupyter_jobflow.service import JobService  # noqa: E402
+
+from jupyter_jobflow.core.model import JobState  # noqa: E402
+from jupyter_jobflow.engine.service import JobService  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

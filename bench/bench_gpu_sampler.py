@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jupyter_jobflow.gpumonitor import GpuMonitor  # noqa: E402
-from jupyter_jobflow.gpusim import SimulatedGpus  # noqa: E402
-from jupyter_jobflow.model import JobState  # noqa: E402
-from jupyter_jobflow.nvml import open_nvml  # noqa: E402
-from jupyter_jobflow.service import JobService  # noqa: E402
+from jupyter_jobflow.core.model import JobState  # noqa: E402
+from jupyter_jobflow.engine.service import JobService  # noqa: E402
+from jupyter_jobflow.gpu.nvml import open_nvml  # noqa: E402
+from jupyter_jobflow.gpu.sampler import GpuMonitor  # noqa: E402
+from jupyter_jobflow.gpu.simulated import SimulatedGpus  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

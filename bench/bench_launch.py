@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jupyter_jobflow.executors import LaunchRequest  # noqa: E402
-from jupyter_jobflow.executors.local import LocalExecutor  # noqa: E402
+from jupyter_jobflow.engine.executors import LaunchRequest  # noqa: E402
+from jupyter_jobflow.engine.executors.local import LocalExecutor  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

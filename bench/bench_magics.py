@@ -30,7 +30,7 @@ def main(reps: int = 200) -> None:
         os.environ.pop(key, None)
     from IPython.core.interactiveshell import InteractiveShell
 
-    from jupyter_jobflow.client import Client, ensure_daemon
+    from jupyter_jobflow.client.http import Client, ensure_daemon
 
     try:
         ensure_daemon(home)

@@ -33,11 +33,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("JOBFLOW_GPU_SOURCE", "none")
 
 from benchlib import ms, result  # noqa: E402
-from jupyter_jobflow import wire  # noqa: E402
-from jupyter_jobflow.model import Attempt, Job, JobState  # noqa: E402
-from jupyter_jobflow.service import PURGE_BATCH, JobService  # noqa: E402
-from jupyter_jobflow.store import Store  # noqa: E402
-from jupyter_jobflow.wire import job_to_json  # noqa: E402
+
+from jupyter_jobflow.core import wire  # noqa: E402
+from jupyter_jobflow.core.model import Attempt, Job, JobState  # noqa: E402
+from jupyter_jobflow.core.wire import job_to_json  # noqa: E402
+from jupyter_jobflow.engine.service import PURGE_BATCH, JobService  # noqa: E402
+from jupyter_jobflow.engine.store import Store  # noqa: E402
 
 DAY = 86400.0
 

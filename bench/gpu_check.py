@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil  # noqa: E402
 
-from jupyter_jobflow.model import JobState  # noqa: E402
-from jupyter_jobflow.nvml import open_nvml  # noqa: E402
-from jupyter_jobflow.service import JobService  # noqa: E402
+from jupyter_jobflow.core.model import JobState  # noqa: E402
+from jupyter_jobflow.engine.service import JobService  # noqa: E402
+from jupyter_jobflow.gpu.nvml import open_nvml  # noqa: E402
 
 WORKLOAD = r'''
 import os, sys, time

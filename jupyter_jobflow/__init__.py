@@ -24,9 +24,10 @@ def _jupyter_server_extension_points() -> list[dict]:
 
 # Where each public name lives. Nothing is imported up front: every console script (gbatch above
 # all) imports this package first, and should pay only for what it uses.
-_PUBLIC = {"JobService": "service", "Panel": "widget", "Job": "model", "JobState": "model", "Reason": "model",
-           **{name: "errors" for name in ("JobflowError", "JobflowSubmitError", "InvalidSpec", "NotFound",
-                                          "Conflict", "Unavailable")}}
+_PUBLIC = {"JobService": "engine.service", "Panel": "notebook.widget",
+           **{name: "core.model" for name in ("Job", "JobState", "Reason")},
+           **{name: "core.errors" for name in ("JobflowError", "JobflowSubmitError", "InvalidSpec", "NotFound",
+                                               "Conflict", "Unavailable")}}
 
 
 def __getattr__(name: str):
@@ -38,6 +39,6 @@ def __getattr__(name: str):
 
 
 def load_ipython_extension(ipython):  # `%load_ext jupyter_jobflow`
-    from .magics import load_ipython_extension as load
+    from .notebook.magics import load_ipython_extension as load
 
     load(ipython)

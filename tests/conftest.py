@@ -3,9 +3,9 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from helpers import stop_everything
-from jupyter_jobflow.service import JobService
+
+from jupyter_jobflow.engine.service import JobService
 
 # The tests never use this machine's own GPUs: a developer's GPU box runs them as CI does. Tests of
 # the NVML path pass a stand-in module; simulated GPUs are asked for explicitly.

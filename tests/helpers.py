@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from jupyter_jobflow.errors import Conflict
-from jupyter_jobflow.model import JobState
-from jupyter_jobflow.service import JobService
+from jupyter_jobflow.core.errors import Conflict
+from jupyter_jobflow.core.model import JobState
+from jupyter_jobflow.engine.service import JobService
 
 
 def wait_until(svc: JobService, job_id: int, predicate, expected: str, timeout: float = 15.0):

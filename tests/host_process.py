@@ -7,7 +7,7 @@ import argparse
 import os
 import signal
 
-from jupyter_jobflow.service import JobService
+from jupyter_jobflow.engine.service import JobService
 
 parser = argparse.ArgumentParser()
 parser.add_argument("state_dir")

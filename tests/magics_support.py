@@ -11,7 +11,7 @@ import textwrap
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from jupyter_jobflow.client import ensure_daemon
+from jupyter_jobflow.client.http import ensure_daemon
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from urllib.parse import quote, urlencode
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from server_support import Daemon
-from jupyter_jobflow.options import build_parser
+
+from jupyter_jobflow.core.options import build_parser
 from jupyter_jobflow.server.parsing import REDO_FIELDS, SUBMIT_FIELDS, UPDATE_FIELDS
 
 FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,10 +4,10 @@ import stat
 import sys
 
 import cloudpickle
-
 from helpers import wait_terminal
-from jupyter_jobflow import cellvars
-from jupyter_jobflow.model import JobState
+
+from jupyter_jobflow.core.model import JobState
+from jupyter_jobflow.engine import cellvars
 
 CELL = "import math\n\nvalue = math.sqrt(x)\nresult = {'double': value * 2}\nprint('ok', result)\n"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_jobflow.client import Client
-from jupyter_jobflow.paths import read_endpoint, write_endpoint
+from jupyter_jobflow.client.discovery import read_endpoint, write_endpoint
+from jupyter_jobflow.client.http import Client
 
 ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = {"Finished", "Failed", "Cancelled", "Timeout"}

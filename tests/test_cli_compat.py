@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_cli import HAVE_DAEMON, cli, error, ok, run_cli, submit, svc, wait_state  # noqa: F401 (svc: fixture)
 
 pytestmark = [pytest.mark.timeout(120),

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from jupyter_jobflow import cli
-from jupyter_jobflow.client import api_root, error_from_reply
-from jupyter_jobflow.errors import Conflict, InvalidSpec, JobflowError, NotFound, Unavailable
-from jupyter_jobflow.options import parse_submit_args, to_submit_body
+from jupyter_jobflow.cli import common as cli
+from jupyter_jobflow.cli import gqueue
+from jupyter_jobflow.client.http import api_root, error_from_reply
+from jupyter_jobflow.core import submission
+from jupyter_jobflow.core.errors import Conflict, InvalidSpec, JobflowError, NotFound, Unavailable
+from jupyter_jobflow.core.options import parse_submit_args, to_submit_body
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_gbatch_help_imports_neither_tornado_nor_sqlite():
     code = ("import sys\n"
-            "from jupyter_jobflow import cli\n"
+            "from jupyter_jobflow.cli import common as cli, gbatch\n"
             "try:\n"
-            "    cli.run('gbatch', cli._gbatch, ['--help'])\n"
+            "    cli.run('gbatch', gbatch.command, ['--help'])\n"
             "except SystemExit as e:\n"
             "    assert e.code == 0\n"
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
@@ -98,18 +100,18 @@ def test_run_turns_any_failure_into_one_line(capsys):
 
     assert cli.run("gqueue", boom, []) == 1
     assert capsys.readouterr().err == "gqueue: error: internal error (KeyError: 'x'); set JOBFLOW_DEBUG=1 for the traceback\n"
-    assert cli.run("gqueue", cli._gqueue, ["-o", "yaml"]) == 1
+    assert cli.run("gqueue", gqueue.command, ["-o", "yaml"]) == 1
     assert capsys.readouterr().err.splitlines()[-1].startswith("gqueue: error: argument -o/--output: invalid choice")
 
 
 def test_script_detection_and_interpreter(tmp_path):
     script = tmp_path / "s.sh"
     script.write_text("#!/usr/bin/env -S python3 -u\nprint(1)\n")
-    assert cli._script([str(script)], str(tmp_path)) == (script.read_text(), "s.sh")
-    assert cli.interpreter(script.read_text()) == "/usr/bin/env -S python3 -u"
-    assert cli.interpreter("echo hi\n") == "/bin/bash"
+    assert submission._script([str(script)], str(tmp_path)) == (script.read_text(), "s.sh")
+    assert submission.interpreter(script.read_text()) == "/usr/bin/env -S python3 -u"
+    assert submission.interpreter("echo hi\n") == "/bin/bash"
     binary = tmp_path / "a.out"
     binary.write_bytes(b"\x7fELF\0\0\0")
-    assert cli._script([str(binary)], str(tmp_path)) is None
-    assert cli._script([str(script), "arg"], str(tmp_path)) is None  # a script with arguments runs as a command
-    assert cli._script(["no-such-file"], str(tmp_path)) is None
+    assert submission._script([str(binary)], str(tmp_path)) is None
+    assert submission._script([str(script), "arg"], str(tmp_path)) is None  # a script with arguments runs as a command
+    assert submission._script(["no-such-file"], str(tmp_path)) is None

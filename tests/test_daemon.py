@@ -11,9 +11,9 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from server_support import Daemon, process_alive, wait_for
-from jupyter_jobflow.errors import Unavailable
+
+from jupyter_jobflow.core.errors import Unavailable
 from jupyter_jobflow.server.parsing import SUBMIT_FIELDS
 
 

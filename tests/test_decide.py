@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from jupyter_jobflow.decide import Group, Snapshot, decide
-from jupyter_jobflow.depspec import parse
-from jupyter_jobflow.model import Job, JobState, Reason, RetryPolicy
+from jupyter_jobflow.core.decide import Snapshot, decide
+from jupyter_jobflow.core.depspec import parse
+from jupyter_jobflow.core.model import Group, Job, JobState, Reason, RetryPolicy
 
 NOW = 1_000_000.0
 Q, H, R, CD, F, CA, TO = (JobState.QUEUED, JobState.HOLD, JobState.RUNNING, JobState.FINISHED, JobState.FAILED,

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jupyter_jobflow.depspec import CONDITION_TYPES, Condition, DepSpec, from_flags, parse, resolve
-from jupyter_jobflow.errors import InvalidSpec
+from jupyter_jobflow.core.depspec import CONDITION_TYPES, Condition, DepSpec, from_flags, parse, resolve
+from jupyter_jobflow.core.errors import InvalidSpec
 
 E2_TAIL = (
     ": expected <type>:<job_id>[+<delay>][:<job_id>[+<delay>]]... where <type> is "

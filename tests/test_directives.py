@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jupyter_jobflow.depspec import parse
-from jupyter_jobflow.directives import read_directives
-from jupyter_jobflow.errors import InvalidSpec
-from jupyter_jobflow.options import SubmitOptions, parse_submit_args
+from jupyter_jobflow.core.depspec import parse
+from jupyter_jobflow.core.directives import read_directives
+from jupyter_jobflow.core.errors import InvalidSpec
+from jupyter_jobflow.core.options import SubmitOptions, parse_submit_args
 
 
 def read(source: str):

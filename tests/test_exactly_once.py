@@ -19,11 +19,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from helpers import stop_everything, wait_terminal, wait_until
-from jupyter_jobflow.model import JobState
-from jupyter_jobflow.service import JobService
-from jupyter_jobflow.store import Store
+
+from jupyter_jobflow.core.model import JobState
+from jupyter_jobflow.engine.service import JobService
+from jupyter_jobflow.engine.store import Store
 
 HOST = Path(__file__).with_name("host_process.py")
 FANOUT = 100

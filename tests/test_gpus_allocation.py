@@ -8,14 +8,14 @@ import sqlite3
 
 import pytest
 
-from jupyter_jobflow.decide import Snapshot, decide
-from jupyter_jobflow.errors import InvalidSpec
-from jupyter_jobflow.gpualloc import GpuPool
-from jupyter_jobflow.gpus import DeviceUsage
-from jupyter_jobflow.model import Job, JobState
-from jupyter_jobflow.options import parse_memory_size, parse_submit_args
-from jupyter_jobflow.store import MIGRATIONS, Store
-from jupyter_jobflow.wire import job_to_json
+from jupyter_jobflow.core.decide import Snapshot, decide
+from jupyter_jobflow.core.errors import InvalidSpec
+from jupyter_jobflow.core.gpualloc import GpuPool
+from jupyter_jobflow.core.gpumodel import DeviceUsage
+from jupyter_jobflow.core.model import Job, JobState
+from jupyter_jobflow.core.options import parse_memory_size, parse_submit_args
+from jupyter_jobflow.core.wire import job_to_json
+from jupyter_jobflow.engine.store import MIGRATIONS, Store
 
 NOW = 1_000_000.0
 G = 1024  # MiB per GiB

@@ -11,14 +11,14 @@ import time
 
 import psutil
 import pytest
-from helpers import stop_everything, wait_job_state, wait_until, wait_terminal
+from helpers import stop_everything, wait_job_state, wait_terminal, wait_until
 
-from jupyter_jobflow.errors import InvalidSpec
-from jupyter_jobflow.gpuattr import Attributor
-from jupyter_jobflow.gpus import JobOnGpu
-from jupyter_jobflow.gpusim import SimulatedGpus
-from jupyter_jobflow.model import JobState
-from jupyter_jobflow.service import JobService
+from jupyter_jobflow.core.errors import InvalidSpec
+from jupyter_jobflow.core.gpumodel import JobOnGpu
+from jupyter_jobflow.core.model import JobState
+from jupyter_jobflow.engine.service import JobService
+from jupyter_jobflow.gpu.attribution import Attributor
+from jupyter_jobflow.gpu.simulated import SimulatedGpus
 
 G = 1024
 # a job whose GPU process is its grandchild: supervisor -> sh -> sleep

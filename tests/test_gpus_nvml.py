@@ -14,12 +14,13 @@ import pytest
 from helpers import stop_everything, wait_job_state, wait_launched, wait_until
 from nvml_standin import Device, StandInNvml
 
-from jupyter_jobflow.errors import InvalidSpec
-from jupyter_jobflow.gpumonitor import GpuMonitor
-from jupyter_jobflow.gpus import NoGpus, inventory_from_env
-from jupyter_jobflow.model import JobState
-from jupyter_jobflow.nvml import NvmlGpus, open_nvml
-from jupyter_jobflow.service import JobService
+from jupyter_jobflow.core.errors import InvalidSpec
+from jupyter_jobflow.core.gpumodel import NoGpus
+from jupyter_jobflow.core.model import JobState
+from jupyter_jobflow.engine.service import JobService
+from jupyter_jobflow.gpu.nvml import NvmlGpus, open_nvml
+from jupyter_jobflow.gpu.sampler import GpuMonitor
+from jupyter_jobflow.gpu.sources import inventory_from_env
 
 
 def two_gpus() -> StandInNvml:
@@ -164,7 +165,7 @@ def test_the_drivers_reserve_is_neither_free_nor_someone_elses():
     gpus, _ = open_nvml(nvml)
     monitor = GpuMonitor(gpus)
     monitor.sample_now()
-    from jupyter_jobflow.gpualloc import GpuPool
+    from jupyter_jobflow.core.gpualloc import GpuPool
     pool = GpuPool.build((0,), [], monitor.usage(), 512)
     assert pool.external == {0: 0} and pool.why_busy(0) is None  # 900 MiB reserve: not over 512
     assert pool.available == {0: 16 * 1024 - 900}

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from jupyter_jobflow.model import JobState
-from jupyter_jobflow.store import Store
+from jupyter_jobflow.core.model import JobState
+from jupyter_jobflow.engine.store import Store
 
 HOST = Path(__file__).with_name("host_process.py")
 

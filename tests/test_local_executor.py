@@ -12,9 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jupyter_jobflow.errors import NotFound
-from jupyter_jobflow.executors import Executor, ExitStatus, LaunchRequest
-from jupyter_jobflow.executors.local import LocalExecutor
+from jupyter_jobflow.core.errors import NotFound
+from jupyter_jobflow.engine.executors import Executor, ExitStatus, LaunchRequest
+from jupyter_jobflow.engine.executors.local import LocalExecutor
 
 
 @pytest.fixture

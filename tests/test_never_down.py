@@ -15,15 +15,15 @@ import time
 from contextlib import redirect_stdout
 
 import pytest
-
 from helpers import stop_everything, wait_job_state, wait_until
-from jupyter_jobflow import limits
-from jupyter_jobflow.errors import HelpRequested, InvalidSpec, Unavailable
-from jupyter_jobflow.model import JobState
-from jupyter_jobflow.options import parse_submit_args
-from jupyter_jobflow.render import tree_order
-from jupyter_jobflow.service import JobService
-from jupyter_jobflow.wire import job_to_json
+
+from jupyter_jobflow.cli.render import tree_order
+from jupyter_jobflow.core import limits
+from jupyter_jobflow.core.errors import HelpRequested, InvalidSpec, Unavailable
+from jupyter_jobflow.core.model import JobState
+from jupyter_jobflow.core.options import parse_submit_args
+from jupyter_jobflow.core.wire import job_to_json
+from jupyter_jobflow.engine.service import JobService
 
 FAR = 25 * 86400  # past what epoll accepts (2**31 ms is 24.8 days)
 
@@ -55,11 +55,12 @@ def test_help_in_any_form_is_a_typed_error_not_an_exit(words):
 
 
 def test_gbatch_help_in_a_terminal_still_prints_and_exits_0():
-    from jupyter_jobflow import cli
+    from jupyter_jobflow.cli import common as cli
+    from jupyter_jobflow.cli.gbatch import command as gbatch_command
 
     out = io.StringIO()
     with redirect_stdout(out):
-        status = cli.run("gbatch", cli._gbatch, ["-h"])
+        status = cli.run("gbatch", gbatch_command, ["-h"])
     assert status == 0 and out.getvalue().startswith("usage: gbatch")
 
 
@@ -249,8 +250,8 @@ def serve_in_thread(service):
     from tornado.httpserver import HTTPServer
     from tornado.netutil import bind_sockets
 
+    from jupyter_jobflow.server.base import HostContext
     from jupyter_jobflow.server.daemon import make_app
-    from jupyter_jobflow.server.handlers import HostContext
 
     ready, box = threading.Event(), {}
 
@@ -277,8 +278,8 @@ def test_a_failed_scheduler_shows_in_status_and_submit_is_a_503(tmp_path, monkey
     import urllib.error
     import urllib.request
 
-    from jupyter_jobflow import cli
-    from jupyter_jobflow.cli_admin import jobflow_main
+    from jupyter_jobflow.cli import common as cli
+    from jupyter_jobflow.cli.jobflow import command as jobflow_main
 
     clock = FailingClock(failures=10_000)
     svc = JobService(tmp_path / "state", clock=clock, kill_grace=1.0).start()

@@ -11,9 +11,10 @@ import pytest
 
 pytest.importorskip("IPython")
 
-from jupyter_jobflow.cellio import NoResult  # noqa: E402
-from jupyter_jobflow.client import Client  # noqa: E402
 from magics_support import cell, daemon, ip  # noqa: E402,F401  (fixtures)
+
+from jupyter_jobflow.client.http import Client  # noqa: E402
+from jupyter_jobflow.notebook.cellio import NoResult  # noqa: E402
 
 
 def total_jobs() -> int:

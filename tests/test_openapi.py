@@ -9,7 +9,7 @@ import yaml
 
 from jupyter_jobflow.server import parsing
 from jupyter_jobflow.server.auth import TOKEN
-from jupyter_jobflow.server.handlers import VERBS, make_handlers
+from jupyter_jobflow.server.routes import VERBS, make_handlers
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = yaml.safe_load((ROOT / "jupyter_jobflow/server/openapi.yaml").read_text())

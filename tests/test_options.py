@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jupyter_jobflow.depspec import parse
-from jupyter_jobflow.errors import InvalidSpec
-from jupyter_jobflow.options import SubmitOptions, build_parser, merge, parse_submit_args
+from jupyter_jobflow.core.depspec import parse
+from jupyter_jobflow.core.errors import InvalidSpec
+from jupyter_jobflow.core.options import SubmitOptions, build_parser, merge, parse_submit_args
 
 
 def error_of(argv: list[str]) -> str:
@@ -208,7 +208,7 @@ def test_help_explains_afternotok_and_user_cancel():
 
 def test_options_import_is_stdlib_only():
     code = (
-        "import sys; before = set(sys.modules); import jupyter_jobflow.options; "
+        "import sys; before = set(sys.modules); import jupyter_jobflow.core.options; "
         "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
         "print(sorted(m for m in new if m in ('sqlite_utils', 'psutil', 'IPython', 'jupyter_server', 'sqlite3')))"
     )

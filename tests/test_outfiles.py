@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_jobflow.errors import InvalidSpec
-from jupyter_jobflow.model import Job
-from jupyter_jobflow.options import parse_submit_args, to_submit_body
-from jupyter_jobflow.outfiles import check, expand
+from jupyter_jobflow.core.errors import InvalidSpec
+from jupyter_jobflow.core.model import Job
+from jupyter_jobflow.core.options import parse_submit_args, to_submit_body
+from jupyter_jobflow.core.outfiles import check, expand
 
 PLAIN = Job(id=42, name="train", command=("true",), user="ann")
 TASK = Job(id=12, name="sweep[7]", command=("true",), user="ann", array_of=10,

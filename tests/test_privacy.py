@@ -13,13 +13,13 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from helpers import stop_everything
 from server_support import wait_for_job
-from jupyter_jobflow.directives import read_directives
-from jupyter_jobflow.errors import InvalidSpec
-from jupyter_jobflow.options import parse_export, parse_submit_args, to_submit_body
-from jupyter_jobflow.service import JobService
+
+from jupyter_jobflow.core.directives import read_directives
+from jupyter_jobflow.core.errors import InvalidSpec
+from jupyter_jobflow.core.options import parse_export, parse_submit_args, to_submit_body
+from jupyter_jobflow.engine.service import JobService
 
 SECRET = "aws-secret-" + "x" * 20
 

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from jupyter_jobflow import render
-from jupyter_jobflow.errors import InvalidSpec
-from jupyter_jobflow.model import Attempt, Job, JobState, Reason
-from jupyter_jobflow.wire import attempt_to_json, job_to_json
+from jupyter_jobflow.cli import render
+from jupyter_jobflow.core.errors import InvalidSpec
+from jupyter_jobflow.core.model import Attempt, Job, JobState, Reason
+from jupyter_jobflow.core.wire import attempt_to_json, job_to_json
 
 NOW = 1_750_000_000.0
 

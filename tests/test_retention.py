@@ -10,15 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import stop_everything, wait_job_state, wait_terminal
-from jupyter_jobflow import wire
-from jupyter_jobflow.errors import InvalidSpec
-from jupyter_jobflow.magics import pack_inputs
-from jupyter_jobflow.model import Job, JobState
-from jupyter_jobflow.retention import format_ids, parse_retention
-from jupyter_jobflow.service import JobService
-from jupyter_jobflow.store import Store
+
+from jupyter_jobflow.core import wire
+from jupyter_jobflow.core.errors import InvalidSpec
+from jupyter_jobflow.core.model import Job, JobState
+from jupyter_jobflow.engine.retention import format_ids, parse_retention
+from jupyter_jobflow.engine.service import JobService
+from jupyter_jobflow.engine.store import Store
+from jupyter_jobflow.notebook.magics import pack_inputs
 
 DAY = 86400.0
 SH = ["sh", "-c"]
@@ -221,8 +221,8 @@ def test_the_stream_snapshot_is_bounded_and_get_jobs_pages_the_rest(tmp_path):
 
 
 def test_jobflow_purge_dry_run_changes_nothing_then_purges(tmp_path):
-    from test_cli import command_env, run_cli
     from server_support import Daemon
+    from test_cli import command_env, run_cli
 
     state = tmp_path / "s"
     insert_finished(state, 3, time.time() - 40 * DAY)

@@ -1,5 +1,5 @@
-from jupyter_jobflow.model import Job, JobState, RetryPolicy
-from jupyter_jobflow.retry import classify, retry_wait, should_retry
+from jupyter_jobflow.core.model import Job, JobState, RetryPolicy
+from jupyter_jobflow.core.retry import classify, retry_wait, should_retry
 
 
 def test_retry_wait_backoff_with_cap():  # §1.17 item 27

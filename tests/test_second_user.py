@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from server_support import Daemon, wait_for
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -144,12 +143,12 @@ def _gbatch_as_other_fails(python: str, state: Path) -> None:
     service's token (endpoint.json is unreadable), so it cannot submit. Needs this checkout to be
     readable by that account; otherwise the raw requests above stand for it."""
     env = ["env", f"JOBFLOW_HOME={state}", f"PYTHONPATH={ROOT}", "HOME=/tmp"]
-    check = subprocess.run(["runuser", "-u", OTHER, "--", *env, python, "-c", "import jupyter_jobflow.gbatch"],
+    check = subprocess.run(["runuser", "-u", OTHER, "--", *env, python, "-c", "import jupyter_jobflow.cli.gbatch"],
                            capture_output=True, cwd="/")
     if check.returncode != 0:
         return
     proc = subprocess.run(["runuser", "-u", OTHER, "--", *env, python, "-c",
-                           "from jupyter_jobflow.gbatch import main; main()", "id"],
+                           "from jupyter_jobflow.cli.gbatch import main; main()", "id"],
                           capture_output=True, text=True, timeout=60, cwd="/tmp")
     assert proc.returncode != 0 and "gbatch: error:" in proc.stderr, (proc.returncode, proc.stdout, proc.stderr)
 

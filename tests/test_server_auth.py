@@ -13,8 +13,8 @@ from tornado.websocket import websocket_connect
 
 from jupyter_jobflow.server.auth import TOKEN
 from jupyter_jobflow.server.events import EventsHandler
-from jupyter_jobflow.server.handlers import VERBS, make_handlers
 from jupyter_jobflow.server.jupyter_auth import JUPYTER
+from jupyter_jobflow.server.routes import VERBS, make_handlers
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 

@@ -13,11 +13,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from server_support import Stream, process_alive, wait_for_job
 from tornado.httpclient import HTTPClientError
 
-from server_support import Stream, process_alive, wait_for_job
-from jupyter_jobflow.server.handlers import make_handlers
 from jupyter_jobflow.server.jupyter_auth import JUPYTER
+from jupyter_jobflow.server.routes import make_handlers
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +152,7 @@ async def test_stop_leaves_jobs_running_and_removes_what_it_published(api, ext, 
     assert not (Path(state_dir) / "endpoint.json").exists()
     assert "JOBFLOW_URL" not in os.environ and "JOBFLOW_TOKEN" not in os.environ
     assert process_alive(pid)
-    from jupyter_jobflow.service import JobService
+    from jupyter_jobflow.engine.service import JobService
 
     again = JobService(state_dir).start()  # the next host re-adopts it
     try:
@@ -181,7 +181,7 @@ async def test_activity_is_reported_while_jobs_wait_or_run(api, ext, jp_serverap
 @pytest.fixture
 def holder(jobflow_server_config):
     """Another host that already schedules the extension's state directory (taken before the server starts)."""
-    from jupyter_jobflow.service import JobService
+    from jupyter_jobflow.engine.service import JobService
 
     svc = JobService(jobflow_server_config["JobflowApp"]["state_dir"]).start()
     yield svc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_jobflow.errors import InvalidSpec
+from jupyter_jobflow.core.errors import InvalidSpec
 from jupyter_jobflow.server import parsing
 
 

@@ -8,11 +8,11 @@ import time
 
 import psutil
 import pytest
-
 from helpers import stop_everything, wait_job_state, wait_launched, wait_terminal, wait_until
-from jupyter_jobflow.errors import Conflict, InvalidSpec, NotFound
-from jupyter_jobflow.model import JobState
-from jupyter_jobflow.service import JobService
+
+from jupyter_jobflow.core.errors import Conflict, InvalidSpec, NotFound
+from jupyter_jobflow.core.model import JobState
+from jupyter_jobflow.engine.service import JobService
 
 SH = ["sh", "-c"]
 
@@ -365,7 +365,7 @@ def test_delay_crosses_restart(state_dir):  # §1.17 item 15
 
 
 def test_second_scheduler_on_same_state_dir_is_refused(service, state_dir):
-    from jupyter_jobflow.errors import Unavailable
+    from jupyter_jobflow.core.errors import Unavailable
 
     with pytest.raises(Unavailable, match=rf"^{state_dir} is already scheduled by process {os.getpid()} \("):
         JobService(state_dir).start()
@@ -457,7 +457,7 @@ def test_changing_retries_keeps_the_rest_of_the_retry_policy(service):
 
 
 def test_a_finished_job_still_says_which_gpus_it_used(tmp_path):
-    from jupyter_jobflow.wire import job_to_json
+    from jupyter_jobflow.core.wire import job_to_json
 
     svc = JobService(tmp_path / "state", simulated_gpus=2, kill_grace=1.0).start()
     try:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_jobflow.hostlock import HostLock
-from jupyter_jobflow.store import MIGRATIONS
+from jupyter_jobflow.engine.hostlock import HostLock
+from jupyter_jobflow.engine.store import MIGRATIONS
 
 pytestmark = pytest.mark.timeout(120)
 

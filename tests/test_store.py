@@ -4,9 +4,9 @@ import sqlite3
 
 import pytest
 
-from jupyter_jobflow.errors import Unavailable
-from jupyter_jobflow.model import Job, JobState, Reason, RetryPolicy
-from jupyter_jobflow.store import MIGRATIONS, Store
+from jupyter_jobflow.core.errors import Unavailable
+from jupyter_jobflow.core.model import Job, JobState, Reason, RetryPolicy
+from jupyter_jobflow.engine.store import MIGRATIONS, Store
 
 
 def test_new_store_is_at_latest_schema_version_and_in_wal_mode(tmp_path):

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jupyter_jobflow.errors import InvalidSpec
-from jupyter_jobflow.timespec import UNITS, format_duration, parse_delay, parse_time_limit
+from jupyter_jobflow.core.errors import InvalidSpec
+from jupyter_jobflow.core.timespec import UNITS, format_duration, parse_delay, parse_time_limit
 
 E22_TAIL = ": expected minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS"
 

@@ -1,4 +1,4 @@
-"""``jupyter_jobflow.widget.Panel`` without a browser: its traits, what a saved notebook shows, and
+"""``jupyter_jobflow.Panel`` without a browser: its traits, what a saved notebook shows, and
 the kernel side of the fallback transport (REST calls relayed for the browser)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("anywidget")
 
-from jupyter_jobflow.errors import NotFound  # noqa: E402
-from jupyter_jobflow.widget import Panel, snapshot_html  # noqa: E402
+from jupyter_jobflow.core.errors import NotFound  # noqa: E402
+from jupyter_jobflow.notebook.widget import Panel, snapshot_html  # noqa: E402
 
 JOBS = [
     {"id": 1, "name": "prep", "state": "Finished", "code": "CD", "reason": None, "dependency": None},
@@ -138,7 +138,7 @@ def test_snapshot_html_without_jobs_and_compact():
 
 
 def test_the_bundle_is_where_the_widget_loads_it():
-    from jupyter_jobflow import widget
+    from jupyter_jobflow.notebook import widget
 
     bundle = widget._STATIC / "widget.js"
     if not bundle.exists():

@@ -67,7 +67,7 @@ def test_the_daemon_serves_it_too(daemon):
 
 
 def test_a_panel_saves_only_the_loader_and_the_kernel_sends_the_bundle():
-    from jupyter_jobflow.widget import Panel
+    from jupyter_jobflow.notebook.widget import Panel
 
     sent: list = []
 

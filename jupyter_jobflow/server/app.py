@@ -29,14 +29,15 @@ from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Dict, Float, Int, TraitError, Unicode, default, validate
 
-from .. import paths
-from ..errors import JobflowError
-from ..model import JobState
-from ..timespec import parse_time_limit
-from .handlers import HostContext, make_handlers
-from .static import static_handlers
+from ..client import discovery as paths
+from ..core.errors import JobflowError
+from ..core.model import JobState
+from ..core.timespec import parse_time_limit
+from .base import HostContext
 from .jupyter_auth import JUPYTER
 from .kernels import REFRESH_MS, KernelPaths
+from .routes import make_handlers
+from .static import static_handlers
 
 ACTIVITY_MS = 30_000  # the server checks for idleness every 60 s
 
@@ -64,7 +65,7 @@ class JobflowApp(ExtensionApp):
 
     @validate("retention")
     def _check_retention(self, proposal: dict[str, Any]) -> str | None:
-        from ..retention import parse_retention
+        from ..engine.retention import parse_retention
 
         try:
             parse_retention(proposal["value"])
@@ -82,7 +83,7 @@ class JobflowApp(ExtensionApp):
         return proposal["value"]
 
     def initialize_settings(self) -> None:
-        from ..service import JobService
+        from ..engine.service import JobService
 
         limit = parse_time_limit(self.default_time_limit) if self.default_time_limit else None
         service: JobService | None = None

@@ -29,10 +29,11 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from .. import paths
-from ..errors import JobflowError
+from ..client import discovery as paths
+from ..core.errors import JobflowError
 from .auth import TOKEN
-from .handlers import HostContext, make_handlers
+from .base import HostContext
+from .routes import make_handlers
 from .static import static_handlers
 
 log = logging.getLogger("jupyter_jobflow.daemon")
@@ -57,7 +58,7 @@ def serve(state_dir: str | os.PathLike[str], port: int = 0, host: str = "127.0.0
 
 
 async def _serve(state_dir: Path, port: int, host: str, token: str, options: dict[str, Any]) -> None:
-    from ..service import JobService
+    from ..engine.service import JobService
 
     service = JobService(state_dir, **options)
     try:

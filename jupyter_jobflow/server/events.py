@@ -25,12 +25,12 @@ from typing import Any
 from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.websocket import WebSocketClosedError
 
-from .. import limits
-from ..errors import InvalidSpec, JobflowError
-from ..model import JobState
-from ..wire import job_to_json
+from ..core import limits
+from ..core.errors import InvalidSpec, JobflowError
+from ..core.model import JobState
+from ..core.wire import job_to_json
 from . import parsing
-from .handlers import JobflowHandler
+from .base import JobflowHandler
 
 LOG_POLL_MS = 500
 

@@ -13,10 +13,10 @@ import os
 import re
 from typing import Any, Callable, Mapping
 
-from .. import limits
-from ..errors import InvalidSpec
-from ..options import RETRY_ON, array_indices, parse_export
-from ..timespec import parse_delay
+from ..core import limits
+from ..core.errors import InvalidSpec
+from ..core.options import RETRY_ON, array_indices, parse_export
+from ..core.timespec import parse_delay
 
 _ID = re.compile(r"[1-9][0-9]*")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -247,7 +247,7 @@ def words_submission(body: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]
         raise InvalidSpec(f'"{sorted(terminal_only)[0]}" only works in a terminal: run gbatch there')
     if not os.path.isabs(args.get("cwd", "")):
         raise InvalidSpec('Field "cwd" must be the submitter\'s absolute working directory')
-    from ..cli import submission
+    from ..core.submission import submission
 
     try:
         return submission(argv, scope=args.get("scope") or "argv",

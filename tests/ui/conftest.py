@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from harness import labextension_dir, launch_browser, missing_prerequisite, start_lab, stop_lab
 
 ARTIFACTS = Path(os.environ.get("UI_ARTIFACTS", Path(__file__).parent / "artifacts"))

@@ -6,9 +6,8 @@ Run: ``pytest tests/ui/test_loading.py -v``."""
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
-
 from harness import lab_command, notebook, wait_kernel_idle
+from playwright.sync_api import expect
 
 LAB_FILES = {"loading.ipynb": notebook([
     "%load_ext jupyter_jobflow",

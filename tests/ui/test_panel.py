@@ -10,12 +10,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from harness import lab_command, notebook, wait_kernel_idle
 from playwright.sync_api import expect
 
-from harness import lab_command, notebook, wait_kernel_idle
-
 PIPELINE = notebook([
-    "%load_ext jupyter_jobflow\nfrom jupyter_jobflow.widget import Panel\nPanel(height=480)",
+    "%load_ext jupyter_jobflow\nfrom jupyter_jobflow import Panel\nPanel(height=480)",
     "%%gbatch --name prep\nimport time\ntime.sleep(1.5)\nprint('prep done')",
     "%%gbatch --name train --gpus 1 --depends-on @\nimport time\nfor step in range(14):\n"
     "    print(f'step {step} loss {1 / (step + 1):.3f}', flush=True)\n    time.sleep(0.5)",
@@ -259,7 +258,7 @@ def test_reload_and_the_widget_is_live_again(lab, page, artifacts):
 def test_kernel_fallback_and_compact_view(lab, page, artifacts):
     ids = state["ids"]
     # a new cell at the end: the panel through the kernel, and the compact one-job view
-    code = (f"from jupyter_jobflow.widget import Panel\n"
+    code = (f"from jupyter_jobflow import Panel\n"
             f"relay = Panel(transport='kernel', tab='jobs', height=300)\n"
             f"display(relay, Panel(job_ids=[{ids['eval']}], compact=True))")
     lab_command(page, "notebook:insert-cell-below")

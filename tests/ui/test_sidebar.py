@@ -7,12 +7,11 @@ dark, in tests/ui/artifacts/ (sidebar-*.png).
 
 from __future__ import annotations
 
+from harness import lab_command, notebook, wait_kernel_idle
 from playwright.sync_api import expect
 
-from harness import lab_command, notebook, wait_kernel_idle
-
 PIPELINE = notebook([
-    "%load_ext jupyter_jobflow\nfrom jupyter_jobflow.widget import Panel\nPanel()",
+    "%load_ext jupyter_jobflow\nfrom jupyter_jobflow import Panel\nPanel()",
     "%%gbatch --name load_digits\nprint('loaded')",
     "%%gbatch --name fit_svm_with_a_long_name --gpus 1 --depends-on @\nprint('fitting')",
     "%%gbatch --name compare --depends-on @\nprint('comparing the scores')\nraise SystemExit(4)",
