@@ -158,7 +158,7 @@ def test_gbatch_default_name_and_cwd_are_the_callers(svc, tmp_path):
     (["-d", "afterOK:5", "true"], 'Unknown dependency type "afterOK" in "afterOK:5" (did you mean "afterok"?)'),
     (["-d", "afterok:1,afterok:2?afterok:3", "true"],
      'Invalid dependency "afterok:1,afterok:2?afterok:3": cannot mix \',\' (AND) and \'?\' (OR) in one dependency; '
-     "use one separator, or a flow 'depends' expression for nesting"),
+     "use one separator (AND and OR cannot be nested)"),
     (["--depends-on", "999999", "true"], "Dependency job 999999 not found"),
     (["--time", "1:2:3:4", "true"],
      'Invalid --time "1:2:3:4": expected minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS'),

@@ -54,7 +54,7 @@ def test_parse_item2_mm_ss_delay_is_e4_with_suggestion():
 def test_parse_item3_mixed_separators_is_e1():
     assert error_of(parse, "afterok:1,afterok:2?afterok:3") == (
         "Invalid dependency \"afterok:1,afterok:2?afterok:3\": cannot mix ',' (AND) and '?' (OR) in one "
-        "dependency; use one separator, or a flow 'depends' expression for nesting"
+        "dependency; use one separator (AND and OR cannot be nested)"
     )
 
 
@@ -230,7 +230,7 @@ def test_parse_e14_empty(text):
 
 def test_resolve_e15_task_ref_outside_a_flow():
     assert error_of(resolve, parse("afterok:prep"), [1]) == (
-        'Task reference "prep" is only valid inside a flow definition; use a job ID or @ here'
+        '"prep" is not a job ID: a dependency names jobs by ID, @ or @~N'
     )
 
 

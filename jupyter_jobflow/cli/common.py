@@ -61,7 +61,7 @@ def warn(text: str) -> None:
 
 
 def parse_ids(words: Sequence[str]) -> list[int]:
-    """gflow's job id syntax (spec K1): ``42``, ``1 2 3``, ``1,2,3``, ``1-5``, ``1,3,5-7,10``."""
+    """gflow's job id syntax (docs/rules.md, Cancelling): ``42``, ``1 2 3``, ``1,2,3``, ``1-5``, ``1,3,5-7,10``."""
     ids: list[int] = []
     for word in words:
         for piece in (p.strip() for p in word.split(",")):

@@ -65,7 +65,7 @@ def terminal_scope() -> str:
 
     A terminal is keyed by its session (``tty:<boot>:<sid>:<start>``: the session id and its
     leader's start time, this boot), never by its device: ``/dev/pts/3`` is handed to the next
-    terminal once this one closes, and a session id alone is reused too (spec C-6)."""
+    terminal once this one closes, and a session id alone is reused too (docs/commands.md, ``@`` in a terminal)."""
     for fd in (0, 1):
         try:
             if os.isatty(fd):

@@ -2,7 +2,7 @@
 
 Pure functions of dicts and a clock: no I/O, no client. Column layout, codes and glyphs follow
 gflow where the two overlap (``gqueue`` columns, ``-t`` tree, ``ginfo``); ``show`` prints
-Slurm/Crane-style ``Key=Value`` lines with Crane's ``Dependency=`` line (spec §1.6).
+Slurm/Crane-style ``Key=Value`` lines with Crane's ``Dependency=`` line (docs/rules.md, When the dependency is judged).
 """
 
 from __future__ import annotations

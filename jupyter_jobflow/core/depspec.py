@@ -1,4 +1,4 @@
-"""The dependency grammar (spec §1.3) and its submit-time errors (§1.5, E1-E5, E9-E15).
+"""The dependency grammar (docs/rules.md, Dependencies) and its submit-time errors (docs/rules.md, Messages).
 
 One grammar for gflow's flags (``--depends-on @``), Slurm's and CraneSched's strings
 (``afterok:12+10m?afternotok:13``). Parsing gives a ``DepSpec`` whose targets may still be
@@ -113,7 +113,7 @@ def parse(text: str) -> DepSpec:
     if "," in text and "?" in text:
         raise InvalidSpec(
             f"Invalid dependency \"{text}\": cannot mix ',' (AND) and '?' (OR) in one dependency; "
-            "use one separator, or a flow 'depends' expression for nesting"
+            "use one separator (AND and OR cannot be nested)"
         )
     sep = "?" if "?" in text else ","
     conditions: list[Condition] = []
@@ -328,7 +328,7 @@ def _resolve_target(target: int | str, history: Sequence[int], scope: str, allow
         raise InvalidSpec(f'"{target}" refers to {which}, but {scope} has submitted {have}')
     if allow_task_refs:
         return target
-    raise InvalidSpec(f'Task reference "{target}" is only valid inside a flow definition; use a job ID or @ here')
+    raise InvalidSpec(f'"{target}" is not a job ID: a dependency names jobs by ID, @ or @~N')
 
 
 def _check_unique(spec: DepSpec, text: str) -> None:

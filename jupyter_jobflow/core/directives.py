@@ -1,4 +1,4 @@
-"""Submit options written inside a cell or script (spec §1.4).
+"""Submit options written inside a cell or script (docs/commands.md).
 
 ::
 

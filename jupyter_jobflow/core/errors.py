@@ -32,7 +32,7 @@ class HelpRequested(InvalidSpec):
         self.text = text
 
 
-#: The name the spec (§1.5) gives to submit-time validation errors.
+#: The name docs/rules.md (Messages) gives to submit-time validation errors.
 JobflowSubmitError = InvalidSpec
 
 
@@ -55,4 +55,4 @@ class Unavailable(JobflowError):
 
 
 class IllegalTransition(Conflict):
-    """An internal state change that §1.2's transition table does not allow."""
+    """An internal state change that docs/rules.md's table "What moves a job" does not allow."""

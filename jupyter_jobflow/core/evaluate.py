@@ -1,4 +1,4 @@
-"""Runtime dependency evaluation: CraneSched's ready-time algebra (spec §1.6).
+"""Runtime dependency evaluation: CraneSched's ready-time algebra (docs/rules.md, When the dependency is judged).
 
 Each condition collapses to an event time (satisfied at ``t``), PENDING or NEVER; its ready time is
 event time + delay. AND takes the max and is NEVER if any part is; OR takes the min over the
@@ -18,7 +18,7 @@ from .model import Job, JobState, format_clock
 PENDING = None
 NEVER = math.inf
 
-#: Cancel reasons that mean "did not run because of the system" (spec §1.6 outcome UPSTREAM).
+#: Cancel reasons that mean "did not run because of the system" (docs/rules.md: they fire ``afternotok``).
 UPSTREAM_REASONS = frozenset({"DependencyFailed", "Expired", "Superseded"})
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 
 class JobState(str, enum.Enum):
-    """The seven states of gflow (spec §1.2). The value is the display name."""
+    """The seven states of gflow (docs/rules.md, States). The value is the display name."""
 
     QUEUED = "Queued"
     HOLD = "Hold"
@@ -67,7 +67,7 @@ def format_clock(ts: float) -> str:
 
 @dataclass(frozen=True)
 class Reason:
-    """Why a job is in its state: a machine-readable ``kind`` plus its arguments (spec §1.2).
+    """Why a job is in its state: a machine-readable ``kind`` plus its arguments (docs/rules.md, Reasons).
 
     ``str(reason)`` is what ``gqueue`` shows in ``NODELIST(REASON)``, without the parentheses.
     """
@@ -93,7 +93,7 @@ def _limit(seconds: float | None) -> str:
     return format_duration(seconds)
 
 
-#: How each reason kind with arguments reads in NODELIST(REASON) (spec §1.2); others read as the kind.
+#: How each reason kind with arguments reads in NODELIST(REASON) (docs/rules.md, Reasons); others read as the kind.
 _REASON_DISPLAY: dict[str, Any] = {
     "DependencyReadyAfter": lambda a: f"ReadyAfter {format_clock(a['at'])}",
     "DependencyNeverSatisfied": lambda a: f"DependencyNeverSatisfied:{a['condition']}",
@@ -120,7 +120,7 @@ HELD_BY_USER = Reason("JobHeldUser")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Per-job retry settings (spec §1.9). ``retries`` extra attempts: total = retries + 1."""
+    """Per-job retry settings (docs/rules.md, Retries). ``retries`` extra attempts: total = retries + 1."""
 
     retries: int = 0
     delay: float = 0.0
@@ -134,7 +134,7 @@ class Job:
     """One submission. Frozen: the engine replaces a job with ``evolve`` on every change.
 
     ``attempt`` counts attempts started so far (0 while it never ran). ``first_started_at`` is
-    the start of attempt 1, the event time of ``after`` dependencies (spec §1.6).
+    the start of attempt 1, the event time of ``after`` dependencies (docs/rules.md, Dependencies).
     """
 
     id: int
@@ -151,7 +151,7 @@ class Job:
     time_limit: float | None = None  # seconds; None = unlimited
     priority: int = 0
     group: str | None = None
-    dependency: str | None = None  # canonical string, ids only (spec §1.3 R1)
+    dependency: str | None = None  # canonical string, ids only, ``@`` resolved at submit
     auto_cancel: bool = True
     retry: RetryPolicy = RetryPolicy()
     attempt: int = 0
@@ -190,7 +190,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One run of a job: its own process, log and exit status (spec §1.1, §1.9 Y4)."""
+    """One run of a job: its own process, log and exit status; each attempt has its own log."""
 
     job_id: int
     attempt: int

@@ -42,7 +42,7 @@ _ARRAY = re.compile(r"[0-9]+(?:-[0-9]+(?::[0-9]+)?)?(?:,[0-9]+(?:-[0-9]+(?::[0-9
 @dataclass(frozen=True)
 class SubmitOptions:
     """Normalised submit options. ``explicit`` names the fields the user actually gave, which is
-    what precedence (CLI > directives > server defaults, spec D3) needs to know.
+    what precedence (CLI > directives > server defaults) needs to know.
     """
 
     name: str | None = None
@@ -166,7 +166,7 @@ class _Record(argparse.Action):
 
 
 class _Ignore(argparse.Action):
-    """A foreign option that is accepted and dropped (directives, spec D4)."""
+    """A foreign option that is accepted and dropped (directives: Slurm's cluster options, docs/commands.md)."""
 
     def __call__(self, parser: Any, ns: Any, values: Any, option_string: str | None = None) -> None:
         ns._ignored = [*getattr(ns, "_ignored", []), (self.option_strings[0], option_string)]

@@ -1,4 +1,4 @@
-"""What an attempt's end means for its job: final state, or another attempt after a wait (§1.9)."""
+"""What an attempt's end means for its job: final state, or another attempt after a wait (docs/rules.md, Retries)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Durations as people type them: dependency delays, ``--time`` limits, and their display.
 
-Two grammars share one unit table because they answer different questions (spec §1.3, §1.8):
+Two grammars share one unit table because they answer different questions (docs/rules.md, Delays and Time limits):
 
 - a *delay* (``afterok:5+90``) sits inside a dependency string, where ``:`` also separates jobs,
   so its clock form is only ``[D-]HH:MM:SS`` with two-digit minutes and seconds;

@@ -10,7 +10,7 @@ Each wake-up is one ``step``, which only calls named steps: ``reap_finished``,
 the store in the same lock before anyone can see it; the mirror is a cache the store can rebuild
 (``recover``), which is also how jobs that ran through a restart are re-adopted.
 
-A job starts exactly once (spec §1.16): ``apply`` records each start as an attempt without a pid
+A job starts exactly once (docs/architecture.md): ``apply`` records each start as an attempt without a pid
 (*starting*) and commits; only then ``spawn`` launches the processes, outside the lock, and records
 their pids in a second commit. A host killed in between leaves attempts that ``reconcile_attempts``
 either finds running (adopts), finds ended (settles) or knows never began (starts them then); a
@@ -111,7 +111,7 @@ class Engine:
 
     # -- mirror ---------------------------------------------------------------------------
     def recover(self) -> None:
-        """Load the store; re-adopt attempts still running; settle those that ended meanwhile (§1.16)."""
+        """Load the store; re-adopt attempts still running; settle those that ended meanwhile."""
         with self.lock:
             if self.store.discard_pending_arrays():  # a host died while storing an array: not submitted
                 log.warning("jobflow: discarded a job array whose submission was cut short")

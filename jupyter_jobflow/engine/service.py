@@ -487,7 +487,7 @@ class JobService(GpuServiceMixin):
 
     def _expand_arrays(self, spec: DepSpec, *, corr: bool = False) -> DepSpec:
         """A dependency on a job array (its first task's id, which ``@`` gives) is a dependency on
-        every task of it, with the same type and delay (Slurm; spec §1.3 R3). With ``corr`` (the
+        every task of it, with the same type and delay (Slurm; docs/rules.md, Job arrays). With ``corr`` (the
         dependent is an array), ``aftercorr`` on an array stays on the array: ``_corr_specs`` pairs
         the tasks. ``aftercorr`` when neither is an array is E12."""
         conditions: list[depspec.Condition] = []
@@ -506,7 +506,7 @@ class JobService(GpuServiceMixin):
         return _with_conditions(spec, conditions) if changed else spec
 
     def _corr_specs(self, spec: DepSpec, indices: list[int]) -> dict[int, DepSpec]:
-        """``aftercorr`` on a job array, per task (Slurm; spec C-5): each task index of the
+        """``aftercorr`` on a job array, per task (Slurm; docs/rules.md, Job arrays and ``aftercorr``): each task index of the
         submitted array gets its own dependency, on the parent's task of the same index only (a
         parent with no such task: on every task of it). Empty when there is nothing to pair."""
         corr = {c.target: self.store.array_tasks(c.target) for c in spec.conditions
@@ -899,7 +899,7 @@ class JobService(GpuServiceMixin):
         return group
 
     def explain(self, job_id: int) -> list[str]:
-        """Every gate between a job and its start (spec Part 3 #5), one line each."""
+        """Every gate between a job and its start (``gjob explain``), one line each."""
         job = self.get(job_id)
         lines = [f"Job {job.id} ({job.name}) is {job.state.value}" + (f" ({job.reason})" if job.reason else "")]
         if job.state is JobState.HOLD:

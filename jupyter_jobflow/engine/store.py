@@ -25,7 +25,7 @@ from ..core.model import Attempt, Group, Job, JobState, Reason, RetryPolicy
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
-    # AUTOINCREMENT: ids are never reused, even after the newest jobs are deleted (spec §1.1).
+    # AUTOINCREMENT: ids are never reused, even after the newest jobs are deleted (docs/rules.md, States).
     db.execute("""
         CREATE TABLE jobs (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -271,7 +271,7 @@ class Store:
 
     def recent_ids(self, *, scope: str | None = None, user: str | None = None, limit: int = 1) -> list[int]:
         """Newest first: the submission history that ``@`` and ``@~N`` resolve against. A job
-        array is one entry, its first task's id (spec §1.3 R3)."""
+        array is one entry, its first task's id (docs/rules.md, ``@`` and ``@~N``)."""
         col, value = ("scope", scope) if scope is not None else ("user", user)
         rows = self.db.execute(f"SELECT COALESCE(array_of, id) AS entry FROM jobs WHERE {col} = ? "
                                f"GROUP BY entry ORDER BY entry DESC LIMIT ?", [value, limit])

@@ -1,7 +1,7 @@
 """What every executor (local now, Slurm later) offers the engine.
 
 An executor starts one *attempt* of a job and afterwards finds it again from a ``Handle`` alone,
-also from a new process after the scheduler restarted (spec §1.16 Z1-Z2). The engine records the
+also from a new process after the scheduler restarted (docs/architecture.md, "Jobs outlive their host"). The engine records the
 attempt as starting *before* ``launch`` and its ``Handle`` right after; an attempt recorded without
 a handle is found again by ``find`` (adopted), or was never ``started`` (started now, once).
 """
@@ -67,7 +67,7 @@ class Executor(Protocol):
         """The attempt's supervisor still runs (and is really that one, not a reused pid)."""
 
     def reconcile(self, handle: Handle) -> Reconciled:
-        """Spec §1.16 Z2 for one attempt: ``"running"``, its ``ExitStatus``, or ``"lost"``."""
+        """After a restart, for one attempt: ``"running"``, its ``ExitStatus``, or ``"lost"``."""
 
     def find(self, job_id: int, attempt: int) -> Handle | None:
         """The running attempt whose launch was recorded but whose handle was not (a crash or a
@@ -84,7 +84,7 @@ class Executor(Protocol):
 
     def signal(self, handle: Handle, sig: int) -> None:
         """Send ``sig`` to the attempt's whole process tree. Escalation (SIGTERM, grace
-        ``kill_wait``, SIGKILL; spec §1.7 K2, §1.8 T3) is the engine's: it calls this twice."""
+        ``kill_wait``, SIGKILL; docs/rules.md, Cancelling and Time limits) is the engine's: it calls this twice."""
 
     def log_path(self, job_id: int, attempt: int) -> Path:
         """The attempt's log file (stdout and stderr merged)."""

@@ -1,4 +1,4 @@
-"""Job attempts on this machine, detached, under a tiny ``/bin/sh`` supervisor (spec §1.16 Z1).
+"""Job attempts on this machine, detached, under a tiny ``/bin/sh`` supervisor (docs/architecture.md, "Jobs outlive their host").
 
 ``/bin/sh -c SUPERVISOR jobflow STATUS CWD UMASK ARGV...`` runs in its own session (pid = pgid =
 sid), stdin /dev/null, stdout+stderr appended to ``logs/<job>/<attempt>.log``; it first creates
@@ -225,7 +225,7 @@ class LocalExecutor:
         return ExitStatus(code, None, ended_at)
 
     def reconcile(self, handle: Handle) -> Reconciled:
-        """Spec §1.16 Z2. In this order: the supervisor writes its status before it exits, so once
+        """Re-adoption after a restart. In this order: the supervisor writes its status before it exits, so once
         it is seen gone, no status means lost, never "not written yet"."""
         if self.is_alive(handle):
             return "running"
@@ -234,7 +234,7 @@ class LocalExecutor:
     def signal(self, handle: Handle, sig: int) -> None:
         """Send ``sig`` to the job's whole tree: its process group plus the descendants that left
         it (``setsid``). No escalation here: the engine sends SIGTERM, waits ``kill_wait``, then
-        sends SIGKILL (spec §1.7 K2, §1.8 T3); the supervisor survives both and records the
+        sends SIGKILL (docs/rules.md, Cancelling and Time limits); the supervisor survives both and records the
         status. Does nothing once the supervisor has ended (its pid may be someone else's)."""
         proc = self._process(handle)
         try:
