@@ -1,0 +1,256 @@
+"""``JobService.submit``: validate a request, resolve ``@``, decide at once what can never run,
+and store the job (an array: see ``arrays.py``). Nothing is stored when validation fails."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from ..core import depspec, limits, outfiles
+from ..core.depspec import DepSpec
+from ..core.errors import InvalidSpec
+from ..core.evaluate import Verdict, evaluate
+from ..core.jobenv import stored_env
+from ..core.model import DEPENDENCY, HELD_BY_USER, Job, JobState, Reason, RetryPolicy
+from ..core.options import array_indices
+from ..core.privacy import private_dir, write_private
+from ..core.timespec import parse_time_limit
+from .arrays import ARRAY_WAIT
+
+INTERPRETERS = {"python", "python3", "bash", "sh", "zsh", "Rscript", "julia", "node", "perl"}
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What a submission returns: the id even when the job was cancelled at once (S7)."""
+
+    id: int
+    name: str
+    state: JobState
+    warnings: tuple[str, ...] = ()
+    #: every task's id, in index order, when the submission was a job array (``id`` is the first)
+    array_ids: tuple[int, ...] = ()
+
+    def __str__(self) -> str:
+        return f"Submitted batch job {self.id} ({self.name})"
+
+
+def default_name(command: Sequence[str]) -> str:
+    """``python train.py --lr 1`` is ``train.py``; ``./run.sh`` is ``run.sh``."""
+    words = list(command)
+    if len(words) > 1 and os.path.basename(words[0]) in INTERPRETERS and not words[1].startswith("-"):
+        return os.path.basename(words[1])
+    return os.path.basename(words[0]) if words else "job"
+
+
+def _check_submit_limits(argv: list[str], script: str | None, name: str | None, group: str | None,
+                         cwd: str | None, env: dict[str, str] | None, priority: int, retries: int,
+                         retry_delay: float, retry_backoff: float, retry_max_delay: float | None) -> None:
+    """``limits``: the same bounds for in-process callers as the API and the parser apply."""
+    limits.argv("The command", argv)
+    if script is not None:
+        limits.length("The script", script, limits.MAX_SCRIPT_CHARS)
+    for what, text, most in (("--name", name, limits.MAX_NAME), ("--group", group, limits.MAX_NAME),
+                             ("The working directory", cwd, limits.MAX_PATH)):
+        if text is not None:
+            limits.length(what, text, most)
+    limits.env("The environment", dict(env or {}))
+    limits.in_range("--priority", priority, *limits.PRIORITY_RANGE)
+    limits.in_range("--retries", retries, 0, limits.MAX_RETRIES)
+    limits.in_range("--retry-delay", retry_delay, 0, limits.MAX_SECONDS, unit=" seconds")
+    limits.in_range("--retry-backoff", retry_backoff, 1, limits.MAX_BACKOFF)
+    if retry_max_delay is not None:
+        limits.in_range("--retry-max-delay", retry_max_delay, 0, limits.MAX_SECONDS, unit=" seconds")
+
+
+def _history_needed(spec: DepSpec) -> int:
+    deepest = 0
+    for c in spec.conditions:
+        if isinstance(c.target, str) and c.target.startswith("@"):
+            deepest = max(deepest, int(c.target[2:] or 0) if c.target.startswith("@~") else 0)
+    return deepest + 1
+
+
+class SubmitVerbs:
+    """The submit verbs of ``JobService`` (a mixin: ``service.py`` composes them)."""
+
+    def submit(self, command: Sequence[str] | str | None = None, *, script: str | None = None,
+               interpreter: str | None = None, name: str | None = None, time_limit: str | float | None = None,
+               gpus: int | str = 0, gpu_memory: int | str | None = None, priority: int = 0, group: str | None = None,
+               dependency: str | DepSpec | None = None, depends_on: Any = None, depends_on_all: Any = None,
+               depends_on_any: Any = None, auto_cancel: bool = True, hold: bool = False, retries: int = 0,
+               retry_delay: float = 0.0, retry_backoff: float = 1.0, retry_max_delay: float | None = None,
+               retry_on: Iterable[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None,
+               scope: str | None = None, user: str | None = None, scope_name: str = "this notebook",
+               redo_of: int | None = None, array: str | None = None, export: str | None = None,
+               output: str | None = None, error: str | None = None) -> Submitted:
+        """Validate and queue one job; nothing is stored when validation fails (``InvalidSpec``).
+
+        :param command: argv (a string is split like a shell would); or give ``script`` text instead,
+            run by ``interpreter`` (default ``/bin/bash``).
+        :param gpu_memory: shared mode (``--gpu-memory``): MiB, or a size like ``"8G"``; implies one GPU.
+        :param dependency: a Slurm/Crane string or a ``DepSpec``; ``depends_on*`` are gflow's flags.
+            ``@`` and ``@~N`` resolve against the submission history of ``scope``.
+        :param array: a job array (``"0-9"``, ``"1,3,5"``, ``"0-15:4"``, ``"1-10%2"``): one job per
+            index, named ``<name>[<index>]``, with ``JOBFLOW_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_ID``
+            and ``JOBFLOW_ARRAY_JOB_ID``/``SLURM_ARRAY_JOB_ID`` (the first task's id) set; ``%N``
+            runs at most N at once (a group ``array-<first id>``). The reply's id is the first task's.
+        :param env: the submitter's environment; only what ``export`` (``--export``: ``ALL``, ``NONE``,
+            ``NAME``, ``NAME=value``; default: the list in ``jobenv.py``) keeps is stored, and never
+            a token (``JOBFLOW_TOKEN``, ``JPY_*``, this host's tokens). Give ``export="ALL"`` to keep
+            every variable of ``env``.
+        :param output: ``--output``: a file that also gets the job's stdout (and stderr, unless
+            ``error``), relative to ``cwd``, with ``%j %x %A %a`` patterns (``outfiles.py``); the log stays.
+        """
+        self._accepting()
+        argv = shlex.split(command) if isinstance(command, str) else list(command or [])
+        if not argv and script is None:
+            raise InvalidSpec("Nothing to run: give a command, a script, or a cell")
+        _check_submit_limits(argv, script, name, group, cwd, env, priority, retries, retry_delay, retry_backoff,
+                             retry_max_delay)
+        output, error = (outfiles.check(f"--{f}", v) if v is not None else None
+                         for f, v in (("output", output), ("error", error)))
+        count, ids = self._parse_gpus(gpus)
+        count, gpu_memory = self._parse_gpu_memory(gpu_memory, count, ids)
+        limit = self._time_limit(time_limit)
+        user = user or getpass.getuser()
+        scope = scope or f"user:{user}"
+        spec = dependency if isinstance(dependency, DepSpec) else depspec.from_flags(
+            dependency=dependency, depends_on=depends_on, depends_on_all=depends_on_all, depends_on_any=depends_on_any)
+        policy = RetryPolicy(retries=int(retries), delay=float(retry_delay), backoff=float(retry_backoff),
+                             max_delay=retry_max_delay, retry_on=frozenset(retry_on or ("failure", "error")))
+        if policy.retries < 0:
+            raise InvalidSpec(f"--retries must be 0 or more, got {policy.retries}")
+        indices, array_limit = array_indices(array) if array is not None else ([], None)
+        env = stored_env(env, export, self._secrets)  # the one place a job's environment is filtered
+        if array_limit is not None and group is not None:
+            raise InvalidSpec("--array with %N cannot be combined with --group: %N uses a group of its own")
+        with self._submit_lock:  # @ resolution and insertion must not interleave within one scope
+            if spec is not None:
+                history = self.store.recent_ids(scope=scope, limit=_history_needed(spec))
+                if not history and not scope.startswith("tty:"):  # a new terminal's @ is not another's job
+                    history = self.store.recent_ids(user=user, limit=_history_needed(spec))
+                spec = self._expand_arrays(depspec.resolve(spec, history, scope_name=scope_name), corr=bool(indices))
+                self._check_parents_exist(spec)
+                task_specs = self._corr_specs(spec, indices)
+                spec = task_specs[indices[0]] if task_specs else spec  # the first task's own
+            else:
+                task_specs = {}
+            now = self.clock()
+            base = name or (default_name(argv) if argv else "script")
+            job = Job(id=0, name=base, command=tuple(argv),
+                      state=JobState.HOLD if hold else JobState.QUEUED, reason=HELD_BY_USER if hold else DEPENDENCY,
+                      script=script, cwd=cwd or os.getcwd(), env=dict(env or {}), gpus=count, gpu_ids=ids,
+                      gpu_memory=gpu_memory,
+                      time_limit=limit, priority=int(priority), group=group, dependency=str(spec) if spec else None,
+                      auto_cancel=auto_cancel, retry=policy, submitted_at=now, user=user, scope=scope,
+                      redo_of=redo_of, output=output, error=error)
+            warnings: list[str] = []
+            verdict = evaluate(spec, self.engine.jobs.get)
+            if verdict.never and not hold:  # S7: decided now, with the runtime rules, so no race
+                job, warning = self._never_at_submit(job, verdict)
+                warnings.append(warning)
+            edges = [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())]
+            if indices:  # its ids now (the order of submissions), its tasks after, without this lock
+                job = job.evolve(id=self.store.reserve_array(job, edges, len(indices)))
+                self._arrays_in_flight[job.id] = threading.Event()
+            else:
+                jobs = [self._store_job(job, edges, argv, script, interpreter)]
+                self.engine.add_many(jobs, spec)
+        if indices:
+            jobs = self._store_array(job, indices, edges, spec, array_limit, base, group, argv, script, interpreter,
+                                     task_specs=task_specs)
+        job_id, job = jobs[0].id, jobs[0]
+        if warnings and job.state is JobState.CANCELLED:
+            warnings[0] = warnings[0].replace("job ?", f"job {job_id}").replace("Job ?", f"Job {job_id}")
+        never = [t.id for t in jobs[1:] if task_specs and t.state is JobState.CANCELLED]
+        if never:
+            warnings.append(f"Warning: {len(never)} more task(s) of array {job_id} will never start (aftercorr: "
+                            f"their parent task failed) and were cancelled: {', '.join(map(str, never))}")
+        return Submitted(job_id, base if array is not None else job.name, job.state, tuple(warnings),
+                         tuple(j.id for j in jobs) if array is not None else ())
+
+    def _store_job(self, job: Job, edges: list[tuple[int, str, int]], argv: list[str], script: str | None,
+                   interpreter: str | None) -> Job:
+        with self.store.transaction():
+            job = job.evolve(id=self.store.insert_job(job, edges))
+            if script is not None:
+                job = self._with_script(job, argv, script, interpreter)
+                self.store.update_job(job)
+        return job
+
+    def _with_script(self, job: Job, argv: list[str], script: str, interpreter: str | None) -> Job:
+        runner = argv or shlex.split(interpreter or "/bin/bash")  # "#!/usr/bin/env bash": two words
+        return job.evolve(command=(*runner, str(self._write_script(job.id, script))))
+
+    def _write_script(self, job_id: int, script: str) -> Path:
+        path = private_dir(self.state_dir / "scripts") / str(job_id)
+        write_private(path, script)
+        return path
+
+    def _check_parents_exist(self, spec: DepSpec) -> None:
+        for jid in spec.job_ids():
+            if jid not in self.engine.jobs:
+                if self._arrays_in_flight and jid <= self.store.max_job_id():  # a task of an array being stored?
+                    for stored in list(self._arrays_in_flight.values()):
+                        stored.wait(ARRAY_WAIT)
+                if jid not in self.engine.jobs:
+                    raise InvalidSpec(f"Dependency job {jid} not found")
+
+    def _never_at_submit(self, job: Job, verdict: Verdict) -> tuple[Job, str]:
+        cond, parent = verdict.failed[0]
+        clause = f"{cond.type}:{cond.target}"
+        detail = f"job {cond.target} is {parent.state.value}" if parent else f"job {cond.target} was purged"
+        if parent is not None and parent.exit_code not in (None, 0) and parent.state is JobState.FAILED:
+            detail += f", exit {parent.exit_code}"
+        if job.auto_cancel:
+            job = job.evolve(state=JobState.CANCELLED, ended_at=job.submitted_at,
+                             reason=Reason("DependencyFailed", {"job": int(cond.target), "condition": clause}))
+            return job, (f"Warning: job ? will never start: {clause} cannot be satisfied ({detail}). "
+                         f"Job ? was cancelled; use --no-auto-cancel to keep it queued.")
+        job = job.evolve(reason=Reason("DependencyNeverSatisfied", {"job": int(cond.target), "condition": clause}))
+        return job, (f"Warning: job will never start unless job {cond.target} is redone in place: "
+                     f"{clause} cannot be satisfied ({detail}).")
+
+    def _parse_gpus(self, gpus: int | str) -> tuple[int, tuple[int, ...] | None]:
+        """``2`` is a count; ``"0,2"`` names devices. Refuse what this machine can never give."""
+        text = str(gpus).strip()
+        devices = self.gpus.device_ids()
+        if "," in text or (isinstance(gpus, str) and text.startswith("[")):
+            try:
+                ids = tuple(sorted({int(x) for x in text.strip("[]").split(",") if x.strip()}))
+            except ValueError:
+                raise InvalidSpec(f'Invalid --gpus "{gpus}": expected a count (2) or device ids (0,2)') from None
+            missing = [i for i in ids if i not in devices]
+            if missing:
+                raise InvalidSpec(f"--gpus {text}: GPU {missing[0]} does not exist here ({self._gpu_summary()})")
+            return len(ids), ids
+        try:
+            count = int(text or 0)
+        except ValueError:
+            raise InvalidSpec(f'Invalid --gpus "{gpus}": expected a count (2) or device ids (0,2)') from None
+        if count < 0:
+            raise InvalidSpec(f"--gpus must be 0 or more, got {count}")
+        if count > len(devices):
+            raise InvalidSpec(f"--gpus {count}: this machine has {self._gpu_summary()}")
+        return count, None
+
+    def _gpu_summary(self) -> str:
+        n = len(self.gpus.device_ids())
+        if n == 0:
+            return self.gpus.reason or "no GPUs"
+        return f"{n} GPU{'s' if n != 1 else ''}" + (" (simulated)" if self.gpus.simulated else "")
+
+    def _time_limit(self, value: str | float | None) -> float | None:
+        if value is None:
+            return self.default_time_limit
+        if isinstance(value, (int, float)):
+            if value <= 0:
+                raise InvalidSpec(f"Time limit must be positive, got {value}")
+            return float(limits.seconds("The time limit", value))
+        return parse_time_limit(value)
