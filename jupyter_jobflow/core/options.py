@@ -26,7 +26,9 @@ from typing import Any, Iterable, Sequence
 from . import depspec, limits, outfiles
 from .depspec import DepSpec
 from .errors import HelpRequested, InvalidSpec
+from .request import REQUEST_FIELDS, UNLIMITED, JobRequest, format_gpus, parse_gpus
 from .timespec import parse_delay, parse_time_limit
+from .wire import request_to_json
 
 RETRY_ON = ("failure", "error", "timeout")
 # Repeatable options add up instead of replacing each other (in merges and across directives).
@@ -34,7 +36,6 @@ ACCUMULATING = frozenset({"env", "inputs", "outputs"})
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_GPU_IDS = re.compile(r"[0-9]+(?:\s*,\s*[0-9]+)*\s*,?")
 _GRES = re.compile(r"gpu(?::[A-Za-z][\w.-]*)?(?::([0-9]+))?")
 _ARRAY = re.compile(r"[0-9]+(?:-[0-9]+(?::[0-9]+)?)?(?:,[0-9]+(?:-[0-9]+(?::[0-9]+)?)?)*(?:%[0-9]+)?")
 
@@ -295,7 +296,7 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
     if ns.gpus is not None and ns.gres is not None:
         raise InvalidSpec("--gres cannot be combined with --gpus")
     if ns.gpus is not None:
-        count, ids = _gpus(ns.gpus)
+        count, ids = parse_gpus(ns.gpus)
         give("gpus", gpus=count, gpu_ids=ids)
     if ns.gres is not None:
         give("gres", gpus=_gres(ns.gres), gpu_ids=None)
@@ -404,18 +405,6 @@ def _yes_no(flag: str, text: str) -> bool:
     if t not in ("yes", "no"):
         raise InvalidSpec(f'{flag} expects yes or no, got "{text}"')
     return t == "yes"
-
-
-def _gpus(text: str) -> tuple[int, tuple[int, ...] | None]:
-    t = text.strip()
-    if re.fullmatch(r"[0-9]{1,4}", t):
-        return int(t), None
-    if _GPU_IDS.fullmatch(t) and len(t) < 200:
-        ids = tuple(int(i) for i in t.split(",") if i.strip())
-        if len(set(ids)) != len(ids):
-            raise InvalidSpec(f'--gpus lists a GPU twice: "{text}"')
-        return len(ids), ids
-    raise InvalidSpec(f'--gpus expects a count (2) or GPU ids (0,2), got "{text}"')
 
 
 _SIZE = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?:([KMGT])(?:I?B)?)?", re.IGNORECASE)
@@ -549,45 +538,44 @@ def _names(flag: str, texts: list[str], refs: bool = False) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-# --- the JSON submit body (docs/api.md, POST jobs) ----------------------------------------------
+# --- the job request and its JSON body (docs/api.md, POST jobs) ---------------------------------
 
-# Fields whose value maps one to one onto a submit field of the API.
-_BODY_FIELDS = ("name", "gpu_memory", "priority", "group", "auto_cancel", "hold", "retries", "retry_delay",
-                "retry_backoff", "retry_max_delay", "array", "output", "error")
+#: Options fields that spell a request field another way (``to_request`` converts them), and
+#: the fronts' own options, which are not part of a job request. Every other field of
+#: ``SubmitOptions`` is the request field of the same name (tests/test_request.py checks it).
+SPELLINGS = {"gpu_ids": "gpus", "chdir": "cwd"}
+FRONT_ONLY = frozenset({"parsable", "shell", "inputs", "outputs", "explicit", "notes"})
+
+
+def to_request(opts: SubmitOptions, *, scope: str | None = None, scope_name: str | None = None,
+               cwd: str | None = None) -> JobRequest:
+    """The job request of ``opts``: the fields the user gave, the rest left to the server.
+
+    ``@`` stays unresolved: the server resolves it against ``scope``'s history. ``--chdir`` wins
+    over ``cwd`` (the front's own directory; the server's is meaningless to the user).
+    """
+    values: dict[str, Any] = {name: getattr(opts, name) for name in REQUEST_FIELDS if name in opts.explicit}
+    if "time_limit" in values and values["time_limit"] is None:
+        values["time_limit"] = UNLIMITED
+    if "gpus" in values:
+        values["gpus"] = format_gpus(opts.gpus, opts.gpu_ids)
+    # --env values are kept with the job: the service keeps what --export names (jobenv.py)
+    export = ",".join([*([opts.export] if opts.export else []), *opts.env])
+    if export:
+        values["export"] = export
+    if opts.chdir or cwd:  # a relative --chdir is relative to the front's directory
+        values["cwd"] = os.path.join(cwd or "", os.path.expanduser(opts.chdir)) if opts.chdir else cwd
+    if scope:
+        values["scope"] = scope
+    if scope_name:
+        values["scope_name"] = scope_name
+    return JobRequest(**values)
 
 
 def to_submit_body(opts: SubmitOptions, *, scope: str | None = None, scope_name: str | None = None,
                    cwd: str | None = None) -> dict[str, Any]:
-    """The ``POST jobs`` body for ``opts`` (docs/api.md), shared by ``gbatch`` and the magics.
-
-    Only the options the user gave are sent, so the server's defaults (a default time limit, say)
-    apply to the rest. ``@`` stays unresolved: the server resolves it against ``scope``'s history.
-    ``--chdir`` wins over ``cwd`` (the front's own directory; the server's is meaningless to the
-    user). Front-only options (``--parsable``, ``--shell``, ``--in``, ``--out``) are not sent.
+    """The ``POST jobs`` body for ``opts`` (``to_request``'s JSON), shared by ``gbatch`` and the
+    magics. Front-only options (``--parsable``, ``--shell``, ``--in``, ``--out``) are not sent.
     The caller adds ``command`` or ``script``/``interpreter``.
     """
-    given = opts.explicit
-    body: dict[str, Any] = {f: getattr(opts, f) for f in _BODY_FIELDS if f in given}
-    if "time_limit" in given:
-        body["time_limit"] = "UNLIMITED" if opts.time_limit is None else opts.time_limit
-    if "gpus" in given:
-        body["gpus"] = ",".join(map(str, opts.gpu_ids)) if opts.gpu_ids is not None else opts.gpus
-    if "dependency" in given and opts.dependency is not None:
-        body["dependency"] = str(opts.dependency)
-    if "retry_on" in given:
-        body["retry_on"] = sorted(opts.retry_on)
-    if opts.env:
-        body["env"] = dict(opts.env)
-    # --env values are kept with the job: the service keeps what --export names (jobenv.py)
-    export = ",".join([*([opts.export] if opts.export else []), *opts.env])
-    if export:
-        body["export"] = export
-    if opts.chdir or cwd:  # a relative --chdir is relative to the front's directory
-        body["cwd"] = os.path.join(cwd or "", os.path.expanduser(opts.chdir)) if opts.chdir else cwd
-    if opts.command:
-        body["command"] = list(opts.command)
-    if scope:
-        body["scope"] = scope
-    if scope_name:
-        body["scope_name"] = scope_name
-    return body
+    return request_to_json(to_request(opts, scope=scope, scope_name=scope_name, cwd=cwd))

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from .model import Attempt, Job
+from .request import API_FIELDS, DEFAULTS, JobRequest, format_gpus, parse_gpus
 from .timespec import format_duration
 
 
@@ -33,6 +34,26 @@ def job_to_json(job: Job) -> dict[str, Any]:
         "exit_code": job.exit_code, "signal": job.signal, "redo_of": job.redo_of, "stopping": job.stopping,
         "array_of": job.array_of, "output": job.output, "error": job.error,
     }
+
+
+def request_to_json(request: JobRequest) -> dict[str, Any]:
+    """The ``POST jobs`` body of ``request``: its API fields that differ from the defaults, so the
+    server's own defaults (a default time limit) apply to the rest (docs/api.md)."""
+    body: dict[str, Any] = {}
+    for name in API_FIELDS:
+        value = getattr(request, name)
+        if value is None or value == DEFAULTS[name] or (isinstance(value, (dict, list, tuple)) and not value):
+            continue
+        if name == "gpus" and not isinstance(value, (int, str)):
+            value = format_gpus(*parse_gpus(value))
+        elif isinstance(value, (set, frozenset)):
+            value = sorted(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif not isinstance(value, (str, int, float, bool, list, dict)):
+            value = str(value)  # a DepSpec: its canonical text
+        body[name] = value
+    return body
 
 
 def attempt_to_json(a: Attempt) -> dict[str, Any]:

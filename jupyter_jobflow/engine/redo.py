@@ -10,6 +10,7 @@ from ..core import depspec, limits
 from ..core.depspec import DepSpec
 from ..core.errors import Conflict, InvalidSpec
 from ..core.model import DEPENDENCY, Job, JobState
+from ..core.request import JobRequest, request_from_job
 from .locking import atomic, submitting_atomic
 
 
@@ -26,25 +27,23 @@ class RedoVerbs:
         if not job.state.terminal:
             raise Conflict(f"Job {job.id} is {job.state.value}; only a finished, failed, cancelled or timed-out "
                            f"job can be redone")
-        changes = self._overrides(job, overrides)
         if in_place:
+            changes = self._overrides(job, overrides)
             new = self.engine.change(job.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None,
                                                 exit_code=None, signal=None, retry_at=None, retry_count=0, **changes),
                                      kind="redo")
             if cascade:
                 self._revive_cancelled_dependents(job.id)
             return new
-        with self._submit_lock:
-            spec = self.engine.specs.get(job.id)
-            copy = job.evolve(id=0, state=JobState.QUEUED, reason=DEPENDENCY, attempt=0, submitted_at=self.clock(),
-                              first_started_at=None, started_at=None, ended_at=None, retry_at=None, exit_code=None,
-                              signal=None, allocated_gpus=(), used_gpus=(), retry_count=0, redo_of=job.id, stopping=None,
-                              kill_at=None, array_of=None, **changes)
-            new_id = self.store.insert_job(copy, [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())])
-            new = self.engine.add(copy.evolve(id=new_id), spec)
+        new_id = self.submit_request(self._redo_request(job, overrides)).id
         if cascade:
             self._redo_cancelled_dependents(job.id, new_id)
-        return new
+        return self.engine.jobs[new_id]
+
+    def _redo_request(self, job: Job, overrides: dict[str, Any]) -> JobRequest:
+        """A copy of ``job``'s request with the fields redo may change (those ``_overrides`` knows)."""
+        self._overrides(job, overrides)  # the same checks and messages as update
+        return request_from_job(job, **{k: v for k, v in overrides.items() if v is not None})
 
     def _cancelled_because_of(self, job_id: int) -> list[Job]:
         return [self.engine.jobs[c] for c in sorted(self.engine.dependents.get(job_id, ()))
@@ -71,15 +70,7 @@ class RedoVerbs:
             spec = self.engine.specs[child.id]
             rewired = DepSpec(spec.op, tuple(c if c.target != old_id else type(c)(c.type, new_id, c.delay)
                                              for c in spec.conditions), spec.singleton)
-            new_child = self.submit(list(child.command), name=child.name, time_limit=child.time_limit,
-                                    gpus=",".join(map(str, child.gpu_ids)) if child.gpu_ids else child.gpus,
-                                    gpu_memory=child.gpu_memory,
-                                    priority=child.priority, group=child.group, dependency=rewired,
-                                    auto_cancel=child.auto_cancel, retries=child.retry.retries,
-                                    retry_delay=child.retry.delay, retry_backoff=child.retry.backoff,
-                                    retry_max_delay=child.retry.max_delay, retry_on=child.retry.retry_on,
-                                    cwd=child.cwd, env=child.env, export="ALL", scope=child.scope, user=child.user,
-                                    redo_of=child.id)
+            new_child = self.submit_request(request_from_job(child, dependency=rewired))
             todo.append((child.id, new_child.id))
 
     def _overrides(self, job: Job, fields: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import shlex
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from ..core import depspec, limits, outfiles
 from ..core.depspec import DepSpec
@@ -19,6 +19,7 @@ from ..core.jobenv import stored_env
 from ..core.model import DEPENDENCY, HELD_BY_USER, Job, JobState, Reason, RetryPolicy
 from ..core.options import array_indices
 from ..core.privacy import private_dir, write_private
+from ..core.request import JobRequest, format_gpus, parse_gpus
 from ..core.timespec import parse_time_limit
 from .arrays import ARRAY_WAIT
 
@@ -79,55 +80,57 @@ def _history_needed(spec: DepSpec) -> int:
 class SubmitVerbs:
     """The submit verbs of ``JobService`` (a mixin: ``service.py`` composes them)."""
 
-    def submit(self, command: Sequence[str] | str | None = None, *, script: str | None = None,
-               interpreter: str | None = None, name: str | None = None, time_limit: str | float | None = None,
-               gpus: int | str = 0, gpu_memory: int | str | None = None, priority: int = 0, group: str | None = None,
-               dependency: str | DepSpec | None = None, depends_on: Any = None, depends_on_all: Any = None,
-               depends_on_any: Any = None, auto_cancel: bool = True, hold: bool = False, retries: int = 0,
-               retry_delay: float = 0.0, retry_backoff: float = 1.0, retry_max_delay: float | None = None,
-               retry_on: Iterable[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None,
-               scope: str | None = None, user: str | None = None, scope_name: str = "this notebook",
-               redo_of: int | None = None, array: str | None = None, export: str | None = None,
-               output: str | None = None, error: str | None = None) -> Submitted:
+    def submit(self, command: Sequence[str] | str | None = None, **fields: Any) -> Submitted:
+        """``submit_request(JobRequest(command, **fields))``: ``svc.submit(["python", "train.py"], gpus=1)``.
+        The fields are ``JobRequest``'s (``core/request.py``)."""
+        return self.submit_request(JobRequest(command, **fields))
+
+    def submit_request(self, request: JobRequest) -> Submitted:
         """Validate and queue one job; nothing is stored when validation fails (``InvalidSpec``).
 
-        :param command: argv (a string is split like a shell would); or give ``script`` text instead,
-            run by ``interpreter`` (default ``/bin/bash``).
-        :param gpu_memory: shared mode (``--gpu-memory``): MiB, or a size like ``"8G"``; implies one GPU.
-        :param dependency: a Slurm/Crane string or a ``DepSpec``; ``depends_on*`` are gflow's flags.
-            ``@`` and ``@~N`` resolve against the submission history of ``scope``.
-        :param array: a job array (``"0-9"``, ``"1,3,5"``, ``"0-15:4"``, ``"1-10%2"``): one job per
-            index, named ``<name>[<index>]``, with ``JOBFLOW_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_ID``
-            and ``JOBFLOW_ARRAY_JOB_ID``/``SLURM_ARRAY_JOB_ID`` (the first task's id) set; ``%N``
-            runs at most N at once (a group ``array-<first id>``). The reply's id is the first task's.
-        :param env: the submitter's environment; only what ``export`` (``--export``: ``ALL``, ``NONE``,
-            ``NAME``, ``NAME=value``; default: the list in ``jobenv.py``) keeps is stored, and never
-            a token (``JOBFLOW_TOKEN``, ``JPY_*``, this host's tokens). Give ``export="ALL"`` to keep
-            every variable of ``env``.
-        :param output: ``--output``: a file that also gets the job's stdout (and stderr, unless
-            ``error``), relative to ``cwd``, with ``%j %x %A %a`` patterns (``outfiles.py``); the log stays.
+        ``request.command`` is argv (a string is split like a shell would); or ``script`` text,
+        run by ``interpreter`` (default ``/bin/bash``). ``gpu_memory`` is shared mode
+        (``--gpu-memory``: MiB, or a size like ``"8G"``) and implies one GPU. ``dependency`` is a
+        Slurm/Crane string or a ``DepSpec``, ``depends_on*`` gflow's flags; ``@`` and ``@~N``
+        resolve against the submission history of ``scope``.
+
+        ``array`` (``"0-9"``, ``"1,3,5"``, ``"0-15:4"``, ``"1-10%2"``) submits one job per index,
+        named ``<name>[<index>]``, with ``JOBFLOW_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_ID`` and
+        ``JOBFLOW_ARRAY_JOB_ID``/``SLURM_ARRAY_JOB_ID`` (the first task's id) set; ``%N`` runs at
+        most N at once (a group ``array-<first id>``). The reply's id is the first task's.
+
+        ``env`` is the submitter's environment; only what ``export`` (``--export``: ``ALL``,
+        ``NONE``, ``NAME``, ``NAME=value``; default: the list in ``jobenv.py``) keeps is stored,
+        and never a token (``JOBFLOW_TOKEN``, ``JPY_*``, this host's tokens): ``export="ALL"``
+        keeps every variable of ``env``. ``output``/``error`` (``--output``/``--error``) are files
+        that also get the job's stdout/stderr, relative to ``cwd``, with ``%j %x %A %a`` patterns
+        (``outfiles.py``); the log stays.
         """
+        r = request
+        command, script, interpreter, name, group, cwd = r.command, r.script, r.interpreter, r.name, r.group, r.cwd
+        priority, retries, hold, array = r.priority, r.retries, r.hold, r.array
         self._accepting()
         argv = shlex.split(command) if isinstance(command, str) else list(command or [])
         if not argv and script is None:
             raise InvalidSpec("Nothing to run: give a command, a script, or a cell")
-        _check_submit_limits(argv, script, name, group, cwd, env, priority, retries, retry_delay, retry_backoff,
-                             retry_max_delay)
+        _check_submit_limits(argv, script, name, group, cwd, r.env, priority, retries, r.retry_delay, r.retry_backoff,
+                             r.retry_max_delay)
         output, error = (outfiles.check(f"--{f}", v) if v is not None else None
-                         for f, v in (("output", output), ("error", error)))
-        count, ids = self._parse_gpus(gpus)
-        count, gpu_memory = self._parse_gpu_memory(gpu_memory, count, ids)
-        limit = self._time_limit(time_limit)
-        user = user or getpass.getuser()
-        scope = scope or f"user:{user}"
-        spec = dependency if isinstance(dependency, DepSpec) else depspec.from_flags(
-            dependency=dependency, depends_on=depends_on, depends_on_all=depends_on_all, depends_on_any=depends_on_any)
-        policy = RetryPolicy(retries=int(retries), delay=float(retry_delay), backoff=float(retry_backoff),
-                             max_delay=retry_max_delay, retry_on=frozenset(retry_on or ("failure", "error")))
+                         for f, v in (("output", r.output), ("error", r.error)))
+        count, ids = self._parse_gpus(r.gpus)
+        count, gpu_memory = self._parse_gpu_memory(r.gpu_memory, count, ids)
+        limit = self._time_limit(r.time_limit)
+        user = r.user or getpass.getuser()
+        scope = r.scope or f"user:{user}"
+        spec = r.dependency if isinstance(r.dependency, DepSpec) else depspec.from_flags(
+            dependency=r.dependency, depends_on=r.depends_on, depends_on_all=r.depends_on_all,
+            depends_on_any=r.depends_on_any)
+        policy = RetryPolicy(retries=int(retries), delay=float(r.retry_delay), backoff=float(r.retry_backoff),
+                             max_delay=r.retry_max_delay, retry_on=frozenset(r.retry_on or ("failure", "error")))
         if policy.retries < 0:
             raise InvalidSpec(f"--retries must be 0 or more, got {policy.retries}")
         indices, array_limit = array_indices(array) if array is not None else ([], None)
-        env = stored_env(env, export, self._secrets)  # the one place a job's environment is filtered
+        env = stored_env(r.env, r.export, self._secrets)  # the one place a job's environment is filtered
         if array_limit is not None and group is not None:
             raise InvalidSpec("--array with %N cannot be combined with --group: %N uses a group of its own")
         with self._submit_lock:  # @ resolution and insertion must not interleave within one scope
@@ -135,7 +138,8 @@ class SubmitVerbs:
                 history = self.store.recent_ids(scope=scope, limit=_history_needed(spec))
                 if not history and not scope.startswith("tty:"):  # a new terminal's @ is not another's job
                     history = self.store.recent_ids(user=user, limit=_history_needed(spec))
-                spec = self._expand_arrays(depspec.resolve(spec, history, scope_name=scope_name), corr=bool(indices))
+                spec = self._expand_arrays(depspec.resolve(spec, history, scope_name=r.scope_name),
+                                           corr=bool(indices))
                 self._check_parents_exist(spec)
                 task_specs = self._corr_specs(spec, indices)
                 spec = task_specs[indices[0]] if task_specs else spec  # the first task's own
@@ -148,8 +152,8 @@ class SubmitVerbs:
                       script=script, cwd=cwd or os.getcwd(), env=dict(env or {}), gpus=count, gpu_ids=ids,
                       gpu_memory=gpu_memory,
                       time_limit=limit, priority=int(priority), group=group, dependency=str(spec) if spec else None,
-                      auto_cancel=auto_cancel, retry=policy, submitted_at=now, user=user, scope=scope,
-                      redo_of=redo_of, output=output, error=error)
+                      auto_cancel=r.auto_cancel, retry=policy, submitted_at=now, user=user, scope=scope,
+                      redo_of=r.redo_of, output=output, error=error)
             warnings: list[str] = []
             verdict = evaluate(spec, self.engine.jobs.get)
             if verdict.never and not hold:  # S7: decided now, with the runtime rules, so no race
@@ -217,28 +221,18 @@ class SubmitVerbs:
         return job, (f"Warning: job will never start unless job {cond.target} is redone in place: "
                      f"{clause} cannot be satisfied ({detail}).")
 
-    def _parse_gpus(self, gpus: int | str) -> tuple[int, tuple[int, ...] | None]:
-        """``2`` is a count; ``"0,2"`` names devices. Refuse what this machine can never give."""
-        text = str(gpus).strip()
+    def _parse_gpus(self, gpus: int | str | Sequence[int]) -> tuple[int, tuple[int, ...] | None]:
+        """``--gpus`` by the one rule (``request.parse_gpus``); then refuse what this machine can never give."""
+        count, ids = parse_gpus(gpus)
         devices = self.gpus.device_ids()
-        if "," in text or (isinstance(gpus, str) and text.startswith("[")):
-            try:
-                ids = tuple(sorted({int(x) for x in text.strip("[]").split(",") if x.strip()}))
-            except ValueError:
-                raise InvalidSpec(f'Invalid --gpus "{gpus}": expected a count (2) or device ids (0,2)') from None
+        if ids is not None:
             missing = [i for i in ids if i not in devices]
             if missing:
-                raise InvalidSpec(f"--gpus {text}: GPU {missing[0]} does not exist here ({self._gpu_summary()})")
-            return len(ids), ids
-        try:
-            count = int(text or 0)
-        except ValueError:
-            raise InvalidSpec(f'Invalid --gpus "{gpus}": expected a count (2) or device ids (0,2)') from None
-        if count < 0:
-            raise InvalidSpec(f"--gpus must be 0 or more, got {count}")
-        if count > len(devices):
+                raise InvalidSpec(f"--gpus {format_gpus(count, ids)}: GPU {missing[0]} does not exist here "
+                                  f"({self._gpu_summary()})")
+        elif count > len(devices):
             raise InvalidSpec(f"--gpus {count}: this machine has {self._gpu_summary()}")
-        return count, None
+        return count, ids
 
     def _gpu_summary(self) -> str:
         n = len(self.gpus.device_ids())

@@ -38,7 +38,7 @@ class JobsHandler(JobflowHandler):
         body, notes, parsable = self.body(), [], False
         if isinstance(body, dict) and "argv" in body:  # gbatch's words, as typed
             body, notes, parsable = parsing.words_submission(body)
-        sub = self.service.submit(**parsing.submit_args(body))
+        sub = self.service.submit_request(parsing.submit_request(body))
         reply = {"id": sub.id, "name": sub.name, "state": sub.state.value, "parsable": parsable,
                  "warnings": [f"gbatch: warning: {n}" for n in notes] + list(sub.warnings), "message": str(sub)}
         if sub.array_ids:

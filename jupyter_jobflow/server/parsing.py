@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 from ..core import limits
 from ..core.errors import InvalidSpec
 from ..core.options import RETRY_ON, array_indices, parse_export
+from ..core.request import API_FIELDS, JobRequest
 from ..core.timespec import parse_delay
 
 _ID = re.compile(r"[1-9][0-9]*")
@@ -204,23 +205,20 @@ _NAME, _PATH, _DEP = _text(limits.MAX_NAME), _text(limits.MAX_PATH), _text(limit
 _PRIORITY = _ranged(*limits.PRIORITY_RANGE, _int)
 _RETRIES = _ranged(0, limits.MAX_RETRIES, _int)
 
-SUBMIT_FIELDS: dict[str, Check] = {
-    "command": _command, "script": _text(limits.MAX_SCRIPT_CHARS), "interpreter": _PATH, "name": _NAME,
-    "time_limit": _time_limit, "gpus": _count_or_size, "gpu_memory": _count_or_size, "priority": _PRIORITY,
-    "group": _NAME, "dependency": _DEP, "depends_on": _targets,
-    "depends_on_all": _targets, "depends_on_any": _targets, "auto_cancel": _bool, "hold": _bool,
-    "retries": _RETRIES, "retry_delay": _duration, "retry_backoff": _ranged(1, limits.MAX_BACKOFF, _number),
-    "retry_max_delay": _duration, "retry_on": _retry_on, "cwd": _PATH, "env": _env, "scope": _NAME,
-    "scope_name": _NAME, "array": _array, "export": _export, "output": _PATH, "error": _PATH,
+#: The check of each kind of request field (``core/request.py`` says each field's kind).
+KIND_CHECKS: dict[str, Check] = {
+    "command": _command, "script": _text(limits.MAX_SCRIPT_CHARS), "path": _PATH, "name": _NAME,
+    "time_limit": _time_limit, "count_or_size": _count_or_size, "priority": _PRIORITY, "dependency": _DEP,
+    "targets": _targets, "bool": _bool, "retries": _RETRIES, "duration": _duration,
+    "backoff": _ranged(1, limits.MAX_BACKOFF, _number), "retry_on": _retry_on, "env": _env, "array": _array,
+    "export": _export,
 }
-UPDATE_FIELDS: dict[str, Check] = {
-    "time_limit": _time_limit, "priority": _PRIORITY, "name": _NAME, "group": _NAME, "gpus": _count_or_size,
-    "gpu_memory": _count_or_size, "retries": _RETRIES, "dependency": _DEP,
-}
-REDO_FIELDS: dict[str, Check] = {
-    "in_place": _bool, "cascade": _bool, "time_limit": _time_limit, "gpus": _count_or_size, "priority": _PRIORITY,
-    "name": _NAME,
-}
+#: ``POST jobs``: the fields of ``JobRequest`` a body may give, each with the check of its kind
+SUBMIT_FIELDS: dict[str, Check] = {name: KIND_CHECKS[kind] for name, kind in API_FIELDS.items()}
+UPDATE_FIELDS: dict[str, Check] = {name: SUBMIT_FIELDS[name] for name in (
+    "time_limit", "priority", "name", "group", "gpus", "gpu_memory", "retries", "dependency")}
+REDO_FIELDS: dict[str, Check] = {"in_place": _bool, "cascade": _bool, **{name: SUBMIT_FIELDS[name] for name in (
+    "time_limit", "gpus", "priority", "name")}}
 
 
 def fields(body: Mapping[str, Any], allowed: Mapping[str, Check], what: str) -> dict[str, Any]:
@@ -258,8 +256,13 @@ def words_submission(body: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]
 
 
 def submit_args(body: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of ``JobService.submit`` from a ``POST jobs`` body."""
+    """The checked fields of a ``POST jobs`` body (``JobRequest``'s, nulls left out)."""
     return fields(body, SUBMIT_FIELDS, "a submission")
+
+
+def submit_request(body: Mapping[str, Any]) -> JobRequest:
+    """The ``JobRequest`` of a ``POST jobs`` body."""
+    return JobRequest(**submit_args(body))
 
 
 def cancel_args(body: Mapping[str, Any]) -> tuple[list[int], bool, bool]:
