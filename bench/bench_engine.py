@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchlib import ms, pct, result  # noqa: E402
 
-from jupyter_jobflow.core.model import JobState  # noqa: E402
+from jupyter_jobflow.core.model import TERMINAL, JobState  # noqa: E402
 from jupyter_jobflow.engine.service import JobService  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ def wait_all_done(svc: JobService, ids: list[int], timeout: float) -> float:
     lock = threading.Lock()
 
     def on_event(event: dict) -> None:
-        if event.get("job_id") in remaining and event.get("state") in ("Finished", "Failed", "Cancelled", "Timeout"):
+        if event.get("job_id") in remaining and event.get("state") in TERMINAL:
             with lock:
                 remaining.discard(event["job_id"])
                 if not remaining:

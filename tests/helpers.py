@@ -6,7 +6,7 @@ import threading
 import time
 
 from jupyter_jobflow.core.errors import Conflict
-from jupyter_jobflow.core.model import JobState
+from jupyter_jobflow.core.model import TERMINAL, JobState
 from jupyter_jobflow.engine.service import JobService
 
 
@@ -54,8 +54,7 @@ def wait_launched(svc: JobService, job_id: int, timeout: float = 15.0):
 
 
 def wait_terminal(svc: JobService, job_id: int, timeout: float = 15.0):
-    return wait_job_state(svc, job_id, JobState.FINISHED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT,
-                          timeout=timeout)
+    return wait_job_state(svc, job_id, *TERMINAL, timeout=timeout)
 
 
 def stop_everything(svc: JobService) -> None:

@@ -18,7 +18,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
-TERMINAL = ("Finished", "Failed", "Cancelled", "Timeout")
+from jupyter_jobflow.core import model
+
+TERMINAL = tuple(s.value for s in model.TERMINAL)  # the product's terminal states, as the API writes them
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = 15.0, proc: subprocess.Popen | None = None,

@@ -16,9 +16,9 @@ import pytest
 
 from jupyter_jobflow.client.discovery import read_endpoint, write_endpoint
 from jupyter_jobflow.client.http import Client
+from jupyter_jobflow.core.model import TERMINAL
 
 ROOT = Path(__file__).resolve().parent.parent
-TERMINAL = {"Finished", "Failed", "Cancelled", "Timeout"}
 HAVE_DAEMON = (ROOT / "jupyter_jobflow" / "server" / "daemon.py").exists()
 pytestmark = [pytest.mark.timeout(120),
               pytest.mark.skipif(not HAVE_DAEMON, reason="jupyter_jobflow/server/daemon.py is not there yet")]

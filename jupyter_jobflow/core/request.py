@@ -141,6 +141,13 @@ def format_gpus(count: int, ids: Sequence[int] | None) -> int | str:
 # --- from a stored job -----------------------------------------------------------------------
 
 
+#: Request fields a stored job does not give back: its runner words are its command, its
+#: dependency holds the gflow flags resolved, a copy is queued (not held) and is one job (a task
+#: of an array keeps its task's environment), and ``@`` is resolved already.
+NOT_FROM_JOB = frozenset({"interpreter", "depends_on", "depends_on_all", "depends_on_any", "hold", "array",
+                          "scope_name"})
+
+
 def request_from_job(job: Job, **changes: Any) -> JobRequest:
     """The request that submits ``job`` again as it was asked (redo, ``--cascade``), with ``changes``.
 

@@ -20,11 +20,9 @@ from typing import Any, Iterator
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ..core.errors import HelpRequested, InvalidSpec, JobflowError
+from ..core.model import TERMINAL
 from ..core.options import merge, parse_submit_args, to_submit_body
 from .cellio import NoResult, Results, gresult_parser, plan_inputs, split_ref, why_no_result
-
-TERMINAL_STATES = ("Finished", "Failed", "Cancelled", "Timeout")
-
 
 class JobHandle:
     """What ``%%gbatch`` returns: a submitted job, by id, on one service."""
@@ -47,7 +45,7 @@ class JobHandle:
         pause = 0.02
         while True:
             state = self.state
-            if state in TERMINAL_STATES or (deadline is not None and time.monotonic() >= deadline):
+            if state in TERMINAL or (deadline is not None and time.monotonic() >= deadline):
                 return state
             time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
             pause = min(pause * 1.5, 0.5)

@@ -54,7 +54,6 @@ from ..core.errors import JobflowError
 from ..server.static import STATIC as _STATIC
 from ..server.static import bundle_hash
 
-TERMINAL = {"Finished", "Failed", "Cancelled", "Timeout"}
 TABS = ("graph", "jobs", "logs", "gpus")
 _COLOURS = {"PD": "#b7791f", "H": "#805ad5", "R": "#2b6cb0", "CD": "#2f855a", "F": "#c53030",
             "CA": "#718096", "TO": "#c05621"}
