@@ -107,7 +107,8 @@ def _asked(job: Job) -> dict:
 def test_redo_cascade_resubmits_a_dependent_with_every_field_of_the_original(tmp_path):
     svc = JobService(tmp_path / "state", simulated_gpus=2, default_time_limit=600, kill_grace=1.0).start()
     try:
-        parent = svc.submit(["sh", "-c", "exit 3"], hold=True, name="parent", priority=-2, output="p-%j.out")
+        parent = svc.submit(["sh", "-c", "exit 3"], hold=True, name="parent", priority=-2, output="p-%j.out",
+                            cwd=str(tmp_path))
         child = svc.get(svc.submit(
             ["/bin/sh"], script="echo hi\n", name="train", time_limit="UNLIMITED", gpus="1,", gpu_memory="1G",
             priority=7, group="g1", dependency=f"afterok:{parent.id}", retries=2, retry_delay=5, retry_backoff=2,
