@@ -5,49 +5,53 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { conditionStatus, parseDelay, parseDependency } from '../src/view/deps';
+import { conditionStatus, dependencyOf } from '../src/view/deps';
 import { layout, NODE_H, NODE_W, packIsotonic } from '../src/view/layout';
 import { gpuText, reasonText } from '../src/view/dom';
 import { JobStore } from '../src/view/store';
 import type { Job } from '../src/view/types';
 
-test('canonical dependency strings become edges', () => {
-  assert.deepEqual(parseDependency('afterok:1:2,afterany:3').edges, [
-    { parent: 1, type: 'afterok', delay: 0, or: false },
-    { parent: 2, type: 'afterok', delay: 0, or: false },
-    { parent: 3, type: 'afterany', delay: 0, or: false }
-  ]);
-  const or = parseDependency('afterok:1?afternotok:2');
+test("the server's structured edges: AND-ed groups, OR-groups, delays, singleton", () => {
+  const and = dependencyOf({
+    edges: [
+      { parent: 1, type: 'afterok', delay: null, group: 0 },
+      { parent: 2, type: 'afterok', delay: null, group: 1 },
+      { parent: 3, type: 'afterany', delay: 5400, group: 2 }
+    ],
+    singleton: true
+  });
+  assert.deepEqual(and, {
+    op: 'and',
+    singleton: true,
+    edges: [
+      { parent: 1, type: 'afterok', delay: 0, or: false },
+      { parent: 2, type: 'afterok', delay: 0, or: false },
+      { parent: 3, type: 'afterany', delay: 5400, or: false }
+    ]
+  });
+  const or = dependencyOf({
+    edges: [
+      { parent: 1, type: 'afterok', delay: null, group: 0 },
+      { parent: 2, type: 'afternotok', delay: 60, group: 0 }
+    ]
+  });
   assert.equal(or.op, 'or');
   assert.deepEqual(
-    or.edges.map(e => [e.parent, e.type, e.or]),
+    or.edges.map(e => [e.parent, e.type, e.delay, e.or]),
     [
-      [1, 'afterok', true],
-      [2, 'afternotok', true]
+      [1, 'afterok', 0, true],
+      [2, 'afternotok', 60, true]
     ]
   );
-  // a delay in depspec's canonical [D-]HH:MM:SS has colons of its own
-  assert.deepEqual(
-    parseDependency('afterok:100+01:30:00:7,afternotok:3').edges.map(e => [e.parent, e.delay]),
-    [
-      [100, 5400],
-      [7, 0],
-      [3, 0]
-    ]
-  );
-  assert.equal(parseDependency('after:3+1-02:00:00').edges[0].delay, 93600);
-  const single = parseDependency('singleton,afterok:4');
-  assert.equal(single.singleton, true);
-  assert.equal(single.edges.length, 1);
-  assert.deepEqual(parseDependency(null).edges, []);
-  assert.deepEqual(parseDependency('afterok:@').edges, []); // unresolved: nothing to draw
+  // a job from an older server (no edges) or with no dependency: nothing to draw
+  assert.deepEqual(dependencyOf({}).edges, []);
+  assert.deepEqual(dependencyOf({ edges: [], singleton: false }).edges, []);
 });
 
-test('delays in every spelling', () => {
-  assert.equal(parseDelay('00:10:00'), 600);
-  assert.equal(parseDelay('10m'), 600);
-  assert.equal(parseDelay('1h30m'), 5400);
-  assert.equal(parseDelay('10'), 600);
+test('the store reads edges from the structured field, not from the text', () => {
+  const s = store([job(1), job(2), { ...job(3), dependency: 'shown as is', edges: [{ parent: 2, type: 'afterany', delay: null, group: 0 }] }]);
+  assert.deepEqual(s.parents.get(3), [{ parent: 2, type: 'afterany', delay: 0, or: false }]);
+  assert.deepEqual([...s.children.get(2)!], [3]);
 });
 
 test('where a condition stands', () => {
@@ -60,8 +64,18 @@ test('where a condition stands', () => {
   assert.equal(conditionStatus('afterok', 'R'), 'wait');
 });
 
+/**
+ * A job as wire.py sends it; `dependency` in the canonical form of the few shapes used here
+ * (`afterok:1:2`, `afterok:1?afterok:2`), its edges written out as the server builds them.
+ */
 function job(id: number, dependency: string | null = null, code = 'PD'): Job {
-  return { id, name: `j${id}`, state: 'Queued', code, reason: null, reason_kind: null, dependency };
+  const or = !!dependency?.includes('?');
+  const edges = (dependency ? dependency.split(or ? '?' : ',') : []).flatMap(clause => {
+    const [type, ...parents] = clause.split(':');
+    return parents.map(p => ({ parent: Number(p), type, delay: null, group: 0 }));
+  });
+  edges.forEach((e, i) => (e.group = or ? 0 : i));
+  return { id, name: `j${id}`, state: 'Queued', code, reason: null, reason_kind: null, dependency, edges };
 }
 
 function store(jobs: Job[]): JobStore {

@@ -4,7 +4,7 @@
  */
 import { Actions } from './actions';
 import { injectStyle } from './css';
-import { conditionStatus, parseDependency } from './deps';
+import { conditionStatus, dependencyOf } from './deps';
 import { DetailsView, HostAction } from './details';
 import { button, elapsed, formatSeconds, h, reasonText, STATE_NAME, STATES } from './dom';
 import { GpuView } from './gpus';
@@ -380,7 +380,7 @@ function mountCompact(host: HTMLElement, session: Session, options: PanelOptions
       return h('div', { class: 'jf-compact-line', 'data-id': id }, h('span', { class: 'jf-badge' }, '…'), ` job ${id}`);
     }
     const ran = elapsed(job, now);
-    const deps = parseDependency(job.dependency).edges.map(e => {
+    const deps = dependencyOf(job).edges.map(e => {
       const p = store.get(e.parent);
       const st = conditionStatus(e.type, p?.code);
       return h('span', { class: `jf-dep ${st}`, title: `${e.type}:${e.parent} ${st === 'met' ? 'met' : st === 'never' ? 'can never be met' : 'waiting'}` }, `${e.type} ${e.parent}${p ? ` ${p.code}` : ''}`);
