@@ -51,13 +51,12 @@ import anywidget
 import traitlets
 
 from ..core.errors import JobflowError
+from ..core.model import STATE_COLOURS
 from ..server.static import STATIC as _STATIC
 from ..server.static import bundle_hash
 
 TERMINAL = {"Finished", "Failed", "Cancelled", "Timeout"}
 TABS = ("graph", "jobs", "logs", "gpus")
-_COLOURS = {"PD": "#b7791f", "H": "#805ad5", "R": "#2b6cb0", "CD": "#2f855a", "F": "#c53030",
-            "CA": "#718096", "TO": "#c05621"}
 
 
 class Panel(anywidget.AnyWidget):
@@ -340,7 +339,7 @@ def snapshot_html(jobs: list[dict[str, Any]] | None, *, compact: bool = False, i
     rows = []
     for j in sorted(jobs, key=lambda j: j.get("id") or 0):
         code = str(j.get("code") or "")
-        colour = _COLOURS.get(code, "#555")
+        colour = STATE_COLOURS.get(code, "#555")
         badge = (f'<span style="display:inline-block;min-width:22px;padding:0 5px;border:1px solid {colour};'
                  f'border-radius:9px;color:{colour};font-weight:600;font-size:11px;text-align:center">{esc(code)}</span>')
         reason = j.get("reason") or ""
