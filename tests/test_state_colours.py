@@ -10,7 +10,7 @@ from pathlib import Path
 from jupyter_jobflow.cli import render
 from jupyter_jobflow.core.model import Job, JobState
 from jupyter_jobflow.core.wire import job_to_json
-from jupyter_jobflow.notebook import widget
+from jupyter_jobflow.notebook import snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLES = json.loads((ROOT / "jupyter_jobflow/core/states.json").read_text())
@@ -29,11 +29,11 @@ def test_the_queue_table_and_the_saved_snapshot_show_each_state_in_its_colour():
         job = job_to_json(Job(id=n, name=f"j{n}", command=("true",), state=state, submitted_at=1.0))
         colour = STYLES[state.code]["colour"]
         assert f"border-left:4px solid {colour}" in render.queue([job], fmt="html")
-        assert f"border:1px solid {colour}" in widget.snapshot_html([job])
+        assert f"border:1px solid {colour}" in snapshot.snapshot_html([job])
 
 
 def test_the_panels_css_builds_its_state_rules_from_the_same_file():
     css = (ROOT / "labextension/src/view/css.ts").read_text()
     assert "from '../../../jupyter_jobflow/core/states.json'" in css
     assert not re.search(r"\.s-[A-Z]+\s*\{\s*--jf-c:\s*#", css), "a state colour written in css.ts again"
-    assert not re.search(r"#[0-9a-f]{6}", (ROOT / "jupyter_jobflow/render.py").read_text())
+    assert not re.search(r"#[0-9a-f]{6}", (ROOT / "jupyter_jobflow/cli/render.py").read_text())
