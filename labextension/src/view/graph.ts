@@ -5,6 +5,9 @@
  *
  * Nodes say why a queued job waits; OR-groups meet in an "or" junction above the job. The SVG
  * pieces are in graphsvg.ts, zoom and pan in viewport.ts, the find box in find.ts.
+ *
+ * Long because: what is left is the update logic (restyle in place vs lay out again), which
+ * reads best in one place.
  */
 import { conditionStatus } from './deps';
 import { Drawn } from './drawn';
