@@ -12,7 +12,7 @@ pytest.importorskip("IPython")
 from magics_support import cell, daemon, ip  # noqa: E402,F401  (fixtures)
 
 from jupyter_jobflow.client.http import Client  # noqa: E402
-from jupyter_jobflow.notebook.magics import JobHandle  # noqa: E402
+from jupyter_jobflow.notebook.jobhandle import JobHandle  # noqa: E402
 
 
 def test_cell_becomes_a_job_and_prints_submission(ip, capsys):

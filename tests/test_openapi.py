@@ -53,3 +53,28 @@ def test_docs_api_md_lists_every_route():
         doc_path = path.lstrip("/").replace("{job_id}", "{id}")
         for verb in verbs:
             assert re.search(rf"\| {verb.upper()}[^|]* \| `{re.escape(doc_path)}` \|", table), (verb, doc_path)
+
+
+def test_a_submitted_jobs_dependency_comes_as_structured_edges_the_document_describes(daemon):
+    """The front end draws `edges` and never parses the dependency grammar: AND-ed conditions get
+    a group each, an OR-group shares one, a delay is seconds, `singleton` is its own field."""
+    a, b = (daemon.ok("POST", "jobs", {"command": ["true"], "hold": True})["id"] for _ in range(2))
+    both = daemon.ok("POST", "jobs", {"command": ["true"], "dependency": f"singleton,afterok:{a},afterany:{b}+10m"})
+    either = daemon.ok("POST", "jobs", {"command": ["true"], "dependency": f"afterok:{a}?afternotok:{b}"})
+    alone = daemon.ok("POST", "jobs", {"command": ["true"]})
+    listed = {j["id"]: j for j in daemon.ok("GET", "jobs")["jobs"]}
+    got = daemon.ok("GET", f"jobs/{both['id']}")["job"]
+    assert got["dependency"] == f"singleton,afterok:{a},afterany:{b}+00:10:00"  # the text stays, for display
+    assert (got["edges"], got["singleton"]) == ([
+        {"parent": a, "type": "afterok", "delay": None, "group": 0},
+        {"parent": b, "type": "afterany", "delay": 600, "group": 1}], True)
+    assert listed[either["id"]]["edges"] == [
+        {"parent": a, "type": "afterok", "delay": None, "group": 0},
+        {"parent": b, "type": "afternotok", "delay": None, "group": 0}]
+    assert (listed[alone["id"]]["edges"], listed[alone["id"]]["singleton"]) == ([], False)
+    edge = DOC["components"]["schemas"]["Edge"]
+    job_props = DOC["components"]["schemas"]["Job"]["properties"]
+    assert job_props["edges"]["items"]["$ref"] == "#/components/schemas/Edge" and "singleton" in job_props
+    for e in got["edges"] + listed[either["id"]]["edges"]:
+        assert set(e) == set(edge["properties"]) == set(edge["required"])
+        assert e["type"] in edge["properties"]["type"]["enum"]

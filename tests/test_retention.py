@@ -18,7 +18,7 @@ from jupyter_jobflow.core.model import Job, JobState
 from jupyter_jobflow.engine.retention import format_ids, parse_retention
 from jupyter_jobflow.engine.service import JobService
 from jupyter_jobflow.engine.store import Store
-from jupyter_jobflow.notebook.magics import pack_inputs
+from jupyter_jobflow.notebook.jobhandle import pack_inputs
 
 DAY = 86400.0
 SH = ["sh", "-c"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -21,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel_prefix(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    # the build reuses the front end that the editable install built (skip-if-exists), else builds it
+    # the build reuses the front end that `jlpm build:prod` built (an editable install runs it; its
+    # static/production.txt says so), else builds it
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(ROOT)],
                            capture_output=True, text=True, env={**os.environ, "CI": "true"})
     assert build.returncode == 0, build.stderr[-2000:]
@@ -55,12 +58,49 @@ def request(url: str, token: str, method: str = "GET", body: dict | None = None)
         return json.loads(reply.read())
 
 
+def assert_production(widget: str, loader: str) -> None:
+    # minified, no source map: ~100 KB (a development bundle is ~500 KB with its inline map), and
+    # the loader (each saved panel's copy) a few KB
+    assert "sourceMappingURL" not in widget and len(widget) < 200_000, len(widget)
+    assert len(loader) < 4096 and "jobflow/static/widget.js" in loader
+
+
 def test_the_wheel_ships_production_bundles(wheel_prefix):
     static = site_packages(wheel_prefix) / "jupyter_jobflow" / "static"
-    widget, loader = (static / "widget.js").read_text(), (static / "loader.js").read_text()
-    # minified, no inline source map: ~90 KB, and the loader (each saved panel's copy) a few KB
-    assert "sourceMappingURL=data:" not in widget and len(widget) < 200_000
-    assert len(loader) < 4096 and "jobflow/static/widget.js" in loader
+    assert_production((static / "widget.js").read_text(), (static / "loader.js").read_text())
+    assert (static / "production.txt").exists()
+    lab = wheel_prefix / "share/jupyter/labextensions/jupyter-jobflow/static"
+    for js in lab.glob("*.js"):  # (css-loader's runtime has the words in a string: a map is a comment)
+        assert not re.search(r"^//# sourceMappingURL=", js.read_text(), re.M), js.name
+
+
+def test_a_wheel_built_from_a_development_tree_still_ships_production_bundles(tmp_path):
+    """`jlpm build` (development: source maps, not minified) left its bundles in the tree; building
+    the wheel rebuilds them for production instead of packing them."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed: building the front end needs it")
+    tree = tmp_path / "tree"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file() and not name.startswith("labextension/node_modules"):
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tree / name)
+    (tree / "labextension/node_modules").symlink_to((ROOT / "labextension/node_modules").resolve())
+    static = tree / "jupyter_jobflow/static"
+    static.mkdir(parents=True)
+    dev = "console.log('dev');\n//# sourceMappingURL=data:application/json;base64," + "A" * 400_000 + "\n"
+    (static / "widget.js").write_text(dev)
+    (static / "loader.js").write_text(dev)
+    shutil.copytree(ROOT / "jupyter_jobflow/labextension", tree / "jupyter_jobflow/labextension")
+    out = tmp_path / "out"
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # jlpm
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(tree)],
+                           capture_output=True, text=True, env={**os.environ, "CI": "true", "PATH": path}, timeout=600)
+    assert build.returncode == 0, build.stderr[-2000:]
+    with zipfile.ZipFile(next(out.glob("jupyter_jobflow-*.whl"))) as wheel:
+        assert_production(wheel.read("jupyter_jobflow/static/widget.js").decode(),
+                          wheel.read("jupyter_jobflow/static/loader.js").decode())
 
 
 def test_jupyter_server_from_the_built_wheel_runs_a_job(wheel_prefix, tmp_path):

@@ -8,7 +8,8 @@ import pytest
 pytest.importorskip("anywidget")
 
 from jupyter_jobflow.core.errors import NotFound  # noqa: E402
-from jupyter_jobflow.notebook.widget import Panel, snapshot_html  # noqa: E402
+from jupyter_jobflow.notebook.snapshot import snapshot_html  # noqa: E402
+from jupyter_jobflow.notebook.widget import Panel  # noqa: E402
 
 JOBS = [
     {"id": 1, "name": "prep", "state": "Finished", "code": "CD", "reason": None, "dependency": None},

@@ -14,7 +14,7 @@ import time
 from typing import Any, Callable, Iterable, Sequence
 
 from ..core.errors import InvalidSpec
-from ..core.model import format_clock
+from ..core.model import STATE_COLOURS, format_clock
 from ..core.timespec import format_duration
 
 Job = dict[str, Any]
@@ -116,11 +116,6 @@ def queue(jobs: Sequence[Job], fields: Sequence[str] = DEFAULT_FIELDS, *, now: f
     if fmt == "html":
         return _html_table(fields, cells, codes)
     return _columns([list(fields), *cells])
-
-
-#: gflow's state codes as colours, for the notebook's table (the widget uses the same ones)
-STATE_COLOURS = {"PD": "#9e9e9e", "H": "#8d6e63", "R": "#1e88e5", "CD": "#43a047", "F": "#e53935",
-                 "CA": "#fb8c00", "TO": "#8e24aa"}
 
 
 def _html_table(fields: Sequence[str], rows: Sequence[Sequence[str]], codes: Sequence[str]) -> str:

@@ -9,6 +9,9 @@ and ``str(spec)`` is the canonical string that is stored and shown.
 'afterok:100+01:30:00,afterany:7'
 
 Checks that need the store (E6 unknown job, E7 self, E8 cycle) belong to the engine.
+
+Long because: the parser and its error messages are one piece. Each message quotes the column and
+the fragment it failed at, so the messages live beside the code that knows the position.
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ Nothing here touches the disk, the clock or a process. The core speaks plain Eng
 from __future__ import annotations
 
 import enum
+import json as _json
 import time as _time
 from dataclasses import dataclass, field, replace
+from pathlib import Path as _Path
 from typing import Any
 
 
@@ -56,6 +58,13 @@ _CODES = {
     JobState.CANCELLED: "CA",
     JobState.TIMEOUT: "TO",
 }
+
+#: each state code's colour, from states.json: the one definition, which the panel's build
+#: (labextension/src/view/css.ts) imports too, so the notebook's tables and the panel agree
+STATE_COLOURS: dict[str, str] = {
+    code: style["colour"]
+    for code, style in _json.loads(_Path(__file__).with_name("states.json").read_text()).items()}
+
 TERMINAL = frozenset({JobState.FINISHED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT})
 ACTIVE = frozenset({JobState.QUEUED, JobState.HOLD, JobState.RUNNING})
 

@@ -7,8 +7,11 @@ Times are Unix seconds (floats); durations are seconds; ``None`` is JSON null.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
+from . import depspec
+from .errors import InvalidSpec
 from .model import Attempt, Job
 from .request import API_FIELDS, DEFAULTS, JobRequest, format_gpus, parse_gpus
 from .timespec import format_duration
@@ -25,7 +28,7 @@ def job_to_json(job: Job) -> dict[str, Any]:
         "allocated_gpus": list(job.allocated_gpus), "used_gpus": list(job.used_gpus), "gpu_memory": job.gpu_memory,
         "time_limit": job.time_limit, "time_limit_display": format_duration(job.time_limit),
         "priority": job.priority, "group": job.group, "dependency": job.dependency,
-        "auto_cancel": job.auto_cancel,
+        **dependency_to_json(job.dependency), "auto_cancel": job.auto_cancel,
         "retries": job.retry.retries, "retry_delay": job.retry.delay, "retry_backoff": job.retry.backoff,
         "retry_max_delay": job.retry.max_delay, "retry_on": sorted(job.retry.retry_on),
         "attempt": job.attempt, "retry_count": job.retry_count,
@@ -54,6 +57,29 @@ def request_to_json(request: JobRequest) -> dict[str, Any]:
             value = str(value)  # a DepSpec: its canonical text
         body[name] = value
     return body
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> tuple[tuple[tuple[tuple[str, Any], ...], ...], bool]:
+    try:
+        spec = depspec.parse(text)
+    except InvalidSpec:  # an unreadable stored row still renders (its text says what it was)
+        return (), False
+    edges = tuple(
+        (("parent", c.target), ("type", c.type), ("delay", c.delay or None),
+         ("group", 0 if spec.op == "or" else i))
+        for i, c in enumerate(spec.conditions) if isinstance(c.target, int))
+    return edges, spec.singleton
+
+
+def dependency_to_json(text: str | None) -> dict[str, Any]:
+    """The canonical dependency as structured edges, so no client parses the grammar again: one
+    edge per parent, ``group`` numbers the AND-ed groups (edges sharing one are OR-ed), ``delay``
+    is seconds or null. ``singleton`` is the one clause that names no parent."""
+    if not text:
+        return {"edges": [], "singleton": False}
+    edges, singleton = _parsed(text)
+    return {"edges": [dict(e) for e in edges], "singleton": singleton}
 
 
 def attempt_to_json(a: Attempt) -> dict[str, Any]:

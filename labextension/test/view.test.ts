@@ -5,49 +5,56 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { conditionStatus, parseDelay, parseDependency } from '../src/view/deps';
-import { layout, NODE_H, NODE_W, packIsotonic } from '../src/view/layout';
+import { conditionStatus, dependencyOf } from '../src/view/deps';
+import { layout, NODE_H, NODE_W, packIsotonic, placeNew } from '../src/view/layout';
+import { addDummies, assignLayers, edgesAmong } from '../src/view/layers';
+import { orderLayers } from '../src/view/order';
+import { placeX, wrapRows } from '../src/view/coords';
 import { gpuText, reasonText } from '../src/view/dom';
 import { JobStore } from '../src/view/store';
 import type { Job } from '../src/view/types';
 
-test('canonical dependency strings become edges', () => {
-  assert.deepEqual(parseDependency('afterok:1:2,afterany:3').edges, [
-    { parent: 1, type: 'afterok', delay: 0, or: false },
-    { parent: 2, type: 'afterok', delay: 0, or: false },
-    { parent: 3, type: 'afterany', delay: 0, or: false }
-  ]);
-  const or = parseDependency('afterok:1?afternotok:2');
+test("the server's structured edges: AND-ed groups, OR-groups, delays, singleton", () => {
+  const and = dependencyOf({
+    edges: [
+      { parent: 1, type: 'afterok', delay: null, group: 0 },
+      { parent: 2, type: 'afterok', delay: null, group: 1 },
+      { parent: 3, type: 'afterany', delay: 5400, group: 2 }
+    ],
+    singleton: true
+  });
+  assert.deepEqual(and, {
+    op: 'and',
+    singleton: true,
+    edges: [
+      { parent: 1, type: 'afterok', delay: 0, or: false },
+      { parent: 2, type: 'afterok', delay: 0, or: false },
+      { parent: 3, type: 'afterany', delay: 5400, or: false }
+    ]
+  });
+  const or = dependencyOf({
+    edges: [
+      { parent: 1, type: 'afterok', delay: null, group: 0 },
+      { parent: 2, type: 'afternotok', delay: 60, group: 0 }
+    ]
+  });
   assert.equal(or.op, 'or');
   assert.deepEqual(
-    or.edges.map(e => [e.parent, e.type, e.or]),
+    or.edges.map(e => [e.parent, e.type, e.delay, e.or]),
     [
-      [1, 'afterok', true],
-      [2, 'afternotok', true]
+      [1, 'afterok', 0, true],
+      [2, 'afternotok', 60, true]
     ]
   );
-  // a delay in depspec's canonical [D-]HH:MM:SS has colons of its own
-  assert.deepEqual(
-    parseDependency('afterok:100+01:30:00:7,afternotok:3').edges.map(e => [e.parent, e.delay]),
-    [
-      [100, 5400],
-      [7, 0],
-      [3, 0]
-    ]
-  );
-  assert.equal(parseDependency('after:3+1-02:00:00').edges[0].delay, 93600);
-  const single = parseDependency('singleton,afterok:4');
-  assert.equal(single.singleton, true);
-  assert.equal(single.edges.length, 1);
-  assert.deepEqual(parseDependency(null).edges, []);
-  assert.deepEqual(parseDependency('afterok:@').edges, []); // unresolved: nothing to draw
+  // a job from an older server (no edges) or with no dependency: nothing to draw
+  assert.deepEqual(dependencyOf({}).edges, []);
+  assert.deepEqual(dependencyOf({ edges: [], singleton: false }).edges, []);
 });
 
-test('delays in every spelling', () => {
-  assert.equal(parseDelay('00:10:00'), 600);
-  assert.equal(parseDelay('10m'), 600);
-  assert.equal(parseDelay('1h30m'), 5400);
-  assert.equal(parseDelay('10'), 600);
+test('the store reads edges from the structured field, not from the text', () => {
+  const s = store([job(1), job(2), { ...job(3), dependency: 'shown as is', edges: [{ parent: 2, type: 'afterany', delay: null, group: 0 }] }]);
+  assert.deepEqual(s.parents.get(3), [{ parent: 2, type: 'afterany', delay: 0, or: false }]);
+  assert.deepEqual([...s.children.get(2)!], [3]);
 });
 
 test('where a condition stands', () => {
@@ -60,8 +67,18 @@ test('where a condition stands', () => {
   assert.equal(conditionStatus('afterok', 'R'), 'wait');
 });
 
+/**
+ * A job as wire.py sends it; `dependency` in the canonical form of the few shapes used here
+ * (`afterok:1:2`, `afterok:1?afterok:2`), its edges written out as the server builds them.
+ */
 function job(id: number, dependency: string | null = null, code = 'PD'): Job {
-  return { id, name: `j${id}`, state: 'Queued', code, reason: null, reason_kind: null, dependency };
+  const or = !!dependency?.includes('?');
+  const edges = (dependency ? dependency.split(or ? '?' : ',') : []).flatMap(clause => {
+    const [type, ...parents] = clause.split(':');
+    return parents.map(p => ({ parent: Number(p), type, delay: null, group: 0 }));
+  });
+  edges.forEach((e, i) => (e.group = or ? 0 : i));
+  return { id, name: `j${id}`, state: 'Queued', code, reason: null, reason_kind: null, dependency, edges };
 }
 
 function store(jobs: Job[]): JobStore {
@@ -121,6 +138,60 @@ test('a thousand jobs: no overlap, every edge routed, quickly', () => {
   assert.deepEqual(overlaps(lay), []);
   assert.equal(lay.edges.length, jobs.filter(j => j.dependency).length);
   assert.ok(ms < 400, `layout took ${ms} ms`);
+});
+
+test('layering: longest path from the roots, a root pulled down next to its child, dummies on long edges', () => {
+  // 1 -> 2 -> 3 -> 4, 1 -> 4 (long), 5 -> 4 (a root whose only child is deep), 6 alone
+  const s = store([job(1), job(2, 'afterok:1'), job(3, 'afterok:2'), job(4, 'afterok:1:3:5'), job(5), job(6)]);
+  const g = edgesAmong({ ids: [1, 2, 3, 4, 5, 6], parents: id => s.parents.get(id) ?? [] });
+  assert.equal(g.edgeList.length, 5);
+  const layer = assignLayers(g);
+  assert.deepEqual(layer, [0, 1, 2, 3, 2, 0]);
+  const d = addDummies(g, layer);
+  assert.deepEqual(d.loose.map(i => g.ids[i]), [6]);
+  assert.equal(d.layerCount, 4);
+  // the edge 1 -> 4 crosses layers 1 and 2: two dummy points, chained from parent to child
+  const chain = d.chains[g.edgeList.findIndex(e => g.ids[e.p] === 1 && g.ids[e.c] === 4)];
+  assert.deepEqual(chain.map(k => d.items[k].layer), [0, 1, 2, 3]);
+  assert.deepEqual(chain.slice(1, -1).map(k => d.items[k].id), [-1, -1]);
+});
+
+test('ordering puts children under their parents, so two chains do not cross', () => {
+  // two chains 1 -> 3 and 2 -> 4, listed crosswise: the sweeps uncross them
+  const s = store([job(1), job(2), job(3, 'afterok:2'), job(4, 'afterok:1')]);
+  const g = edgesAmong({ ids: [1, 2, 3, 4], parents: id => s.parents.get(id) ?? [] });
+  const d = addDummies(g, assignLayers(g));
+  const layers = orderLayers(d.items, d.layerCount);
+  const order = (id: number) => d.items[layers.flat().find(k => d.items[k].id === id)!].order;
+  assert.equal(order(1) < order(2), order(4) < order(3));
+});
+
+test('coordinates: a wide layer wraps into rows, and no two nodes of a row overlap', () => {
+  const jobs = [job(1), ...Array.from({ length: 9 }, (_, i) => job(i + 2, 'afterok:1'))];
+  const s = store(jobs);
+  const g = edgesAmong({ ids: jobs.map(j => j.id), parents: id => s.parents.get(id) ?? [] });
+  const d = addDummies(g, assignLayers(g));
+  const layers = orderLayers(d.items, d.layerCount);
+  const { rows } = wrapRows(d.items, layers, 4);
+  assert.deepEqual(rows.map(r => r.length), [1, 1, 4, 4]); // 9 children in rows of 4, the short one first
+  placeX(d.items, rows);
+  for (const row of rows) {
+    const xs = row.map(k => d.items[k].x);
+    xs.slice(1).forEach((x, i) => assert.ok(x - xs[i] >= NODE_W + 22 - 1e-9));
+    assert.ok(row.every(k => d.items[k].y === d.items[row[0]].y));
+  }
+});
+
+test('a new job is put under its parents, on a free spot, and the layout grows to hold it', () => {
+  const s = store([job(1), job(2, 'afterok:1')]);
+  const lay = layout({ ids: [1, 2], parents: id => s.parents.get(id) ?? [] });
+  const height = lay.height;
+  const p = placeNew(lay, 3, [1]);
+  assert.ok(p.y > lay.nodes.get(1)!.y);
+  assert.deepEqual(overlaps(lay), []);
+  assert.deepEqual(lay.nodes.get(3), { id: 3, x: p.x, y: p.y, layer: -1 });
+  const lone = placeNew(lay, 4, []);
+  assert.ok(lone.y >= height && lay.height >= lone.y + NODE_H);
 });
 
 test('isotonic packing keeps order and gaps, as close as possible', () => {

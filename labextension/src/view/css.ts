@@ -3,6 +3,22 @@
  * widget elsewhere (VS Code, Notebook 7) look the same without a CSS loader. JupyterLab's theme
  * variables are used where present (light and dark themes), with plain fallbacks.
  */
+// the package's states.json: the same relative path from src/view, from tsc's lib/view, and for esbuild
+import STATES from '../../../jupyter_jobflow/core/states.json';
+
+type StateStyle = { colour: string; tint: string; dark: { colour: string; tint: string } };
+/** each state's colour and tint: the one definition, shared with the Python side */
+const STATE_RULES = Object.entries(STATES as Record<string, StateStyle>)
+  .map(([code, s]) => `.jobflow-root .s-${code} { --jf-c: ${s.colour}; --jf-t: ${s.tint}; }`)
+  .join('\n');
+/** dark themes (JupyterLab's, VS Code's): lighter state colours, for contrast */
+const DARK_STATE_RULES = Object.entries(STATES as Record<string, StateStyle>)
+  .map(
+    ([code, s]) =>
+      `body[data-jp-theme-light="false"] .jobflow-root .s-${code}, .vscode-dark .jobflow-root .s-${code} { --jf-c: ${s.dark.colour}; --jf-t: ${s.dark.tint}; }`
+  )
+  .join('\n');
+
 const CSS = `
 .jobflow-root {
   --jf-fg: var(--jp-ui-font-color1, #1f1f1f);
@@ -22,13 +38,7 @@ const CSS = `
 }
 .jobflow-root.jf-dialog-holder { position: absolute; width: 0; height: 0; overflow: visible; background: none; }
 .jobflow-root *, .jobflow-root *::before, .jobflow-root *::after { box-sizing: border-box; }
-.jobflow-root .s-PD { --jf-c: #b7791f; --jf-t: rgba(214, 158, 46, 0.16); }
-.jobflow-root .s-H  { --jf-c: #805ad5; --jf-t: rgba(128, 90, 213, 0.15); }
-.jobflow-root .s-R  { --jf-c: #2b6cb0; --jf-t: rgba(49, 130, 206, 0.17); }
-.jobflow-root .s-CD { --jf-c: #2f855a; --jf-t: rgba(56, 161, 105, 0.15); }
-.jobflow-root .s-F  { --jf-c: #c53030; --jf-t: rgba(229, 62, 62, 0.15); }
-.jobflow-root .s-CA { --jf-c: #718096; --jf-t: rgba(113, 128, 150, 0.14); }
-.jobflow-root .s-TO { --jf-c: #c05621; --jf-t: rgba(221, 107, 32, 0.16); }
+${STATE_RULES}
 
 .jobflow-root.jobflow-panel { display: flex; flex-direction: column; position: relative; min-height: 240px; border: 1px solid var(--jf-border); border-radius: 4px; overflow: hidden; }
 .jobflow-root.jobflow-panel.jf-resizable { resize: vertical; max-height: none; }
@@ -277,14 +287,7 @@ const CSS = `
 `;
 
 const KEYFRAMES = `
-/* dark themes (JupyterLab's, VS Code's): lighter state colours, for contrast */
-body[data-jp-theme-light="false"] .jobflow-root .s-PD, .vscode-dark .jobflow-root .s-PD { --jf-c: #f6c453; --jf-t: rgba(246, 196, 83, 0.16); }
-body[data-jp-theme-light="false"] .jobflow-root .s-H, .vscode-dark .jobflow-root .s-H { --jf-c: #b794f4; --jf-t: rgba(183, 148, 244, 0.16); }
-body[data-jp-theme-light="false"] .jobflow-root .s-R, .vscode-dark .jobflow-root .s-R { --jf-c: #63b3ed; --jf-t: rgba(99, 179, 237, 0.18); }
-body[data-jp-theme-light="false"] .jobflow-root .s-CD, .vscode-dark .jobflow-root .s-CD { --jf-c: #68d391; --jf-t: rgba(104, 211, 145, 0.15); }
-body[data-jp-theme-light="false"] .jobflow-root .s-F, .vscode-dark .jobflow-root .s-F { --jf-c: #fc8181; --jf-t: rgba(252, 129, 129, 0.17); }
-body[data-jp-theme-light="false"] .jobflow-root .s-CA, .vscode-dark .jobflow-root .s-CA { --jf-c: #a0aec0; --jf-t: rgba(160, 174, 192, 0.14); }
-body[data-jp-theme-light="false"] .jobflow-root .s-TO, .vscode-dark .jobflow-root .s-TO { --jf-c: #f6ad55; --jf-t: rgba(246, 173, 85, 0.17); }
+${DARK_STATE_RULES}
 @keyframes jf-blink { 50% { opacity: 0.3; } }
 @keyframes jf-pulse { 50% { opacity: 0.35; } }
 `;

@@ -1,11 +1,9 @@
 /**
- * The job's canonical `dependency` string (depspec.py's `str(spec)`) read back into edges.
- *
- *   afterok:1:2,afterany:3          AND of three conditions
- *   afterok:1?afternotok:2          OR of two (an OR-group)
- *   singleton,afterok:4             singleton plus one condition
- *   afterok:100+01:30:00:7          a delay after 100, none after 7 ([D-]HH:MM:SS)
+ * A job's dependency as the server sends it: `edges` (one per parent, with its condition type,
+ * delay and AND-group), built by `wire.py` from the parsed dependency, so the view never parses
+ * the grammar; `dependency` stays the text shown to people.
  */
+import type { Job } from './types';
 
 export type DepType = 'after' | 'afterok' | 'afternotok' | 'afterany' | 'aftercorr' | string;
 
@@ -26,79 +24,21 @@ export interface ParsedDependency {
 
 const EMPTY: ParsedDependency = { op: 'and', singleton: false, edges: [] };
 
-// a target: an id, then an optional delay: canonical [D-]HH:MM:SS, or a unit form (10m, 1h30m)
-const TARGET = /^(\d+)(?:\+((?:\d+-)?\d+:\d{2}:\d{2}|\d+(?:[smhdw]\d*)*[smhdw]?|\d+))?(?::|$)/i;
-
-/** Seconds of a delay text: `01:30:00`, `1-02:00:00`, `10m`, `1h30m`, or bare minutes (`10`). */
-export function parseDelay(text: string | undefined): number {
-  if (!text) {
-    return 0;
-  }
-  const clock = /^(?:(\d+)-)?(\d+):(\d{2}):(\d{2})$/.exec(text);
-  if (clock) {
-    const [, d, h, m, s] = clock;
-    return (Number(d ?? 0) * 24 + Number(h)) * 3600 + Number(m) * 60 + Number(s);
-  }
-  if (/^\d+$/.test(text)) {
-    return Number(text) * 60;
-  }
-  const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-  let total = 0;
-  for (const [, n, u] of text.matchAll(/(\d+)([smhdw])/gi)) {
-    total += Number(n) * units[u.toLowerCase()];
-  }
-  return total;
-}
-
-function parseClause(clause: string, or: boolean, out: DepEdge[]): void {
-  const colon = clause.indexOf(':');
-  if (colon < 0) {
-    return; // "singleton" or something we do not draw
-  }
-  const type = clause.slice(0, colon).trim().toLowerCase();
-  let rest = clause.slice(colon + 1).trim();
-  while (rest.length) {
-    const m = TARGET.exec(rest);
-    if (!m) {
-      break; // not an id (an unresolved reference): nothing to draw
-    }
-    out.push({ parent: Number(m[1]), type, delay: parseDelay(m[2]), or });
-    rest = rest.slice(m[0].length);
-  }
-}
-
-const cache = new Map<string, ParsedDependency>();
-
-/** Parse a canonical dependency string; unknown pieces are skipped, never thrown. Memoised. */
-export function parseDependency(text: string | null | undefined): ParsedDependency {
-  if (!text) {
+/**
+ * The view's reading of a job's structured `edges`: an edge is `or` when its group holds more
+ * than one parent (the server's groups are AND-ed, the edges of one group OR-ed).
+ */
+export function dependencyOf(job: Pick<Job, 'edges' | 'singleton'>): ParsedDependency {
+  const wire = job.edges ?? [];
+  if (!wire.length && !job.singleton) {
     return EMPTY;
   }
-  const hit = cache.get(text);
-  if (hit) {
-    return hit;
+  const size = new Map<number, number>();
+  for (const e of wire) {
+    size.set(e.group, (size.get(e.group) ?? 0) + 1);
   }
-  const or = text.includes('?');
-  const edges: DepEdge[] = [];
-  let singleton = false;
-  for (const piece of text.split(or ? '?' : ',')) {
-    const clause = piece.trim();
-    if (clause === 'singleton') {
-      singleton = true;
-    } else if (clause) {
-      parseClause(clause, or, edges);
-    }
-  }
-  const parsed: ParsedDependency = {
-    op: or && edges.length > 1 ? 'or' : 'and',
-    singleton,
-    edges: or && edges.length < 2 ? edges.map(e => ({ ...e, or: false })) : edges
-  };
-  if (cache.size > 20000) {
-    cache.clear();
-  }
-  cache.set(text, parsed);
-  return parsed;
+  const edges = wire.map(e => ({ parent: e.parent, type: e.type, delay: e.delay ?? 0, or: size.get(e.group)! > 1 }));
+  return { op: edges.some(e => e.or) ? 'or' : 'and', singleton: !!job.singleton, edges };
 }
 
 const TERMINAL = new Set(['CD', 'F', 'CA', 'TO']);

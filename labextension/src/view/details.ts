@@ -1,6 +1,6 @@
 /** The details of the selected job: state and reason, dependencies with where each stands, the
  * jobs that wait on it, why it waits (explain), times, and its actions. */
-import { conditionStatus, formatDelay, parseDependency } from './deps';
+import { conditionStatus, dependencyOf, formatDelay } from './deps';
 import { button, clock, elapsed, formatSeconds, gpuText, h, reasonText, STATE_NAME } from './dom';
 import { errorText, Session } from './session';
 import { Job } from './types';
@@ -90,7 +90,7 @@ export class DetailsView {
           : ['Command', h('code', { class: 'jf-mono jf-cmd', title: cmd }, cmd.length > 200 ? cmd.slice(0, 199) + '…' : cmd)]
       );
     }
-    const dep = parseDependency(job.dependency);
+    const dep = dependencyOf(job);
     if (dep.edges.length || dep.singleton) {
       const list = h('ul', { class: 'jf-deplist' });
       if (dep.op === 'or') {

@@ -11,6 +11,6 @@ export { JobStore, GpuStore } from './store';
 export type { Change } from './store';
 export { GraphView } from './graph';
 export { layout } from './layout';
-export { parseDependency, conditionStatus } from './deps';
+export { dependencyOf, conditionStatus } from './deps';
 export { injectStyle } from './css';
 export * from './types';

@@ -2,6 +2,9 @@
  * The log pane: one job's output, live (`log:<id>` topic) while it runs, any earlier attempt by
  * REST; follow toggle (scrolling up pauses it, scrolling to the end resumes it), search with
  * highlighted matches and next/previous.
+ *
+ * Long because: following, trimming and search all move the same text buffer and its marks; a
+ * split would have to share that buffer's invariants across modules.
  */
 import { button, h, reasonText, STATE_NAME } from './dom';
 import { Session } from './session';

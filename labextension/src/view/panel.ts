@@ -1,54 +1,22 @@
 /**
  * `mount(host, session, options)`: the whole panel (graph, jobs, logs, GPUs), or the compact
- * one-job line that `%%gbatch` shows under its cell. Used as is by the sidebar and the widget.
+ * one-job line that `%%gbatch` shows under its cell (compact.ts). Used as is by the sidebar and
+ * the widget.
  */
 import { Actions } from './actions';
 import { injectStyle } from './css';
-import { conditionStatus, parseDependency } from './deps';
-import { DetailsView, HostAction } from './details';
-import { button, elapsed, formatSeconds, h, reasonText, STATE_NAME, STATES } from './dom';
+import { mountCompact } from './compact';
+import { DetailsView } from './details';
+import { h, STATES } from './dom';
 import { GpuView } from './gpus';
 import { GraphView } from './graph';
 import { LogPane } from './logs';
 import { Session } from './session';
 import { Change } from './store';
 import { TableView } from './table';
-import { Job } from './types';
+import { PanelHandle, PanelOptions, statusLine, Tab, throttled, toaster, ViewState } from './panelparts';
 
-export type Tab = 'graph' | 'jobs' | 'logs' | 'gpus';
-
-export interface PanelOptions {
-  /** `sidebar`: tall and narrow, the wheel zooms; `cell`: under a notebook cell; `compact`: one job per line */
-  mode: 'sidebar' | 'cell' | 'compact';
-  /** show these jobs and the jobs connected to them (compact: only these); all jobs when absent */
-  jobIds?: number[] | null;
-  tab?: Tab;
-  /** pixel height of a `cell` panel */
-  height?: number;
-  /** extra buttons in a job's details (the sidebar's "Insert dependent cell") */
-  hostActions?: HostAction[];
-  /** called (at most every 2 s) with the shown jobs, for the widget's saved snapshot */
-  onJobs?: (jobs: Job[]) => void;
-  /** a line under the title, e.g. how the widget connects */
-  note?: string;
-  /** kept by the host across re-renders of the same widget: the tab, the selection, the open log */
-  state?: ViewState;
-}
-
-export interface ViewState {
-  tab?: Tab;
-  selected?: number | null;
-  logJob?: number | null;
-}
-
-export interface PanelHandle {
-  readonly el: HTMLElement;
-  readonly session: Session;
-  showTab(tab: Tab): void;
-  select(id: number | null): void;
-  openLog(id: number): void;
-  dispose(): void;
-}
+export type { PanelHandle, PanelOptions, Tab, ViewState } from './panelparts';
 
 export function mount(host: HTMLElement, session: Session, options: PanelOptions): PanelHandle {
   injectStyle(host.ownerDocument ?? document);
@@ -59,62 +27,6 @@ export function mount(host: HTMLElement, session: Session, options: PanelOptions
 const NARROW_BELOW = 480;
 const TINY_BELOW = 360;
 const MIN_CELL_HEIGHT = 220;
-
-// -- the status line, shared --------------------------------------------------------------------
-function statusLine(session: Session): { el: HTMLElement; update(): void } {
-  const dot = h('span', { class: 'jf-dot' });
-  const text = h('span', { class: 'jf-conn-text' });
-  const el = h('span', { class: 'jf-conn' }, dot, text);
-  const update = () => {
-    const s = session.state;
-    const via = session.transport.kind === 'kernel' ? ' (through the kernel)' : '';
-    const label = {
-      connecting: 'connecting…',
-      live: `live${via}`,
-      reconnecting: 'reconnecting…',
-      offline: 'offline'
-    }[s];
-    el.dataset.state = s;
-    text.textContent = label;
-    el.title =
-      s === 'live'
-        ? `Updates arrive as they happen${via}`
-        : `${label}${session.error ? ` (${session.error})` : ''}; it retries on its own`;
-  };
-  update();
-  return { el, update };
-}
-
-function toaster(): { el: HTMLElement; show(text: string, kind?: 'ok' | 'error'): void } {
-  const el = h('div', { class: 'jf-toasts', role: 'status', 'aria-live': 'polite' });
-  return {
-    el,
-    show(text: string, kind: 'ok' | 'error' = 'ok') {
-      const t = h('div', { class: `jf-toast ${kind}` }, text);
-      el.appendChild(t);
-      setTimeout(() => t.remove(), kind === 'error' ? 9000 : 5000);
-      while (el.children.length > 3) {
-        el.firstElementChild?.remove();
-      }
-    }
-  };
-}
-
-function throttled(fn: () => void, ms: number): () => void {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let last = 0;
-  return () => {
-    if (timer) {
-      return;
-    }
-    const wait = Math.max(0, last + ms - Date.now());
-    timer = setTimeout(() => {
-      timer = undefined;
-      last = Date.now();
-      fn();
-    }, wait);
-  };
-}
 
 // -- the full panel -----------------------------------------------------------------------------
 function mountFull(host: HTMLElement, session: Session, options: PanelOptions): PanelHandle {
@@ -343,127 +255,3 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
     }
   };
 }
-
-// -- the compact one-job view -------------------------------------------------------------------
-function mountCompact(host: HTMLElement, session: Session, options: PanelOptions): PanelHandle {
-  const store = session.store;
-  const ids = options.jobIds ?? [];
-  const root = h('div', { class: 'jobflow-root jobflow-compact', 'data-transport': session.transport.kind });
-  const toast = toaster();
-  const actions = new Actions(session, toast.show, () => root);
-  const conn = statusLine(session);
-  const lines = h('div', { class: 'jf-compact-lines' });
-  const logBox = h('div', { class: 'jf-compact-log', hidden: true });
-  let logs: LogPane | null = null;
-  let logOpenFor: number | null = null;
-
-  const toggleLog = (id: number) => {
-    if (logOpenFor === id) {
-      logOpenFor = null;
-      logBox.hidden = true;
-      logs?.close();
-      render();
-      return;
-    }
-    logOpenFor = id;
-    if (!logs) {
-      logs = new LogPane(session, { compact: true });
-      logBox.appendChild(logs.el);
-    }
-    logBox.hidden = false;
-    logs.open(id);
-    render();
-  };
-
-  const line = (job: Job | undefined, id: number, now: number): HTMLElement => {
-    if (!job) {
-      return h('div', { class: 'jf-compact-line', 'data-id': id }, h('span', { class: 'jf-badge' }, '…'), ` job ${id}`);
-    }
-    const ran = elapsed(job, now);
-    const deps = parseDependency(job.dependency).edges.map(e => {
-      const p = store.get(e.parent);
-      const st = conditionStatus(e.type, p?.code);
-      return h('span', { class: `jf-dep ${st}`, title: `${e.type}:${e.parent} ${st === 'met' ? 'met' : st === 'never' ? 'can never be met' : 'waiting'}` }, `${e.type} ${e.parent}${p ? ` ${p.code}` : ''}`);
-    });
-    const active = job.code === 'PD' || job.code === 'H' || job.code === 'R';
-    const bar = h('span', { class: 'jf-compact-actions' });
-    bar.append(button(logOpenFor === job.id ? 'Hide log' : 'Log', () => toggleLog(job.id), { 'data-act': 'log', class: 'jf-btn jf-small' }));
-    if (active) {
-      bar.append(button('Cancel…', () => void actions.cancel([job.id]), { 'data-act': 'cancel', class: 'jf-btn jf-small' }));
-    }
-    if (job.code === 'PD') {
-      bar.append(button('Hold', () => void actions.hold(job.id), { 'data-act': 'hold', class: 'jf-btn jf-small' }));
-    }
-    if (job.code === 'H') {
-      bar.append(button('Release', () => void actions.release(job.id), { 'data-act': 'release', class: 'jf-btn jf-small' }));
-    }
-    if (!active) {
-      bar.append(button('Redo', () => void actions.redo(job.id), { 'data-act': 'redo', class: 'jf-btn jf-small' }));
-    }
-    const gpus = job.allocated_gpus?.length ? `GPU ${job.allocated_gpus.join(',')}` : '';
-    const reason = reasonText(job);
-    return h(
-      'div',
-      { class: `jf-compact-line s-${job.code}`, 'data-id': job.id, 'data-code': job.code },
-      h('span', { class: `jf-badge s-${job.code}`, title: STATE_NAME[job.code] ?? job.state }, job.code),
-      h('b', {}, `${job.id} ${job.name}`),
-      h('span', { class: 'jf-compact-state' }, `${STATE_NAME[job.code] ?? job.state}${reason && reason !== job.state ? ` (${reason})` : ''}`),
-      ran !== null ? h('span', { class: 'jf-compact-time' }, formatSeconds(ran)) : null,
-      gpus ? h('span', { class: 'jf-compact-gpu' }, gpus) : null,
-      deps.length ? h('span', { class: 'jf-compact-deps' }, 'after ', ...deps) : null,
-      bar
-    );
-  };
-
-  const render = () => {
-    const now = Date.now() / 1000;
-    lines.replaceChildren(...ids.map(id => line(store.get(id), id, now)));
-  };
-  root.append(h('div', { class: 'jf-compact-head' }, lines, conn.el), logBox, toast.el);
-  host.appendChild(root);
-  const ticker = setInterval(() => {
-    if (ids.some(id => store.get(id)?.code === 'R')) {
-      render();
-    }
-  }, 1000);
-  const sendJobs = options.onJobs
-    ? throttled(() => options.onJobs!(ids.map(id => store.get(id)).filter((j): j is Job => !!j)), 2000)
-    : () => undefined;
-  const unsubStore = store.subscribe(change => {
-    const mine = new Set(ids);
-    for (const id of ids) {
-      for (const e of store.parents.get(id) ?? []) {
-        mine.add(e.parent);
-      }
-    }
-    if (change.reset || [...change.ids].some(id => mine.has(id))) {
-      render();
-      for (const id of change.ids) {
-        const job = store.get(id);
-        if (job) {
-          logs?.jobChanged(job);
-        }
-      }
-      sendJobs();
-    }
-  });
-  const unsubState = session.onState(conn.update);
-  const release = session.acquire();
-  render();
-  return {
-    el: root,
-    session,
-    showTab: () => undefined,
-    select: () => undefined,
-    openLog: id => toggleLog(id),
-    dispose() {
-      clearInterval(ticker);
-      unsubStore();
-      unsubState();
-      logs?.dispose();
-      release();
-      root.remove();
-    }
-  };
-}
-

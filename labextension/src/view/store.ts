@@ -3,7 +3,7 @@
  * edges read from each job's `dependency`, and each GPU's readings over the last ten minutes.
  * Pure data, no DOM: the parts of the view listen and redraw what changed.
  */
-import { DepEdge, parseDependency } from './deps';
+import { DepEdge, dependencyOf } from './deps';
 import { EventMessage, GpuEntry, GpuSample, GpuView, Job, SnapshotMessage } from './types';
 
 export interface Change {
@@ -139,7 +139,7 @@ export class JobStore {
       }
     }
     this.jobs.set(job.id, job);
-    const edges = parseDependency(job.dependency).edges;
+    const edges = dependencyOf(job).edges;
     this.parents.set(job.id, edges);
     for (const e of edges) {
       let set = this.children.get(e.parent);

@@ -2,6 +2,9 @@
  * The job table: sortable by any column, filtered by state (gflow's codes), by text (id, name,
  * group, reason) and by group, with each row's actions (log, cancel, hold/release, redo).
  * Narrow (the sidebar at its default width): id, name and state only, the actions in a row menu.
+ *
+ * Long because: sorting, filtering and the row actions share one row cache (a state change
+ * restyles one row in place); split apart, each would need the cache and its invalidation.
  */
 import { clock, elapsed, formatSeconds, gpuText, h, reasonText, STATE_NAME, STATES } from './dom';
 import { Change, JobStore } from './store';

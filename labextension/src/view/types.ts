@@ -28,7 +28,10 @@ export interface Job {
   time_limit_display?: string | null;
   priority?: number;
   group?: string | null;
+  /** the canonical dependency text, for display; `edges` is the same, structured */
   dependency: string | null;
+  edges?: WireEdge[];
+  singleton?: boolean;
   auto_cancel?: boolean;
   retries?: number;
   attempt?: number;
@@ -42,6 +45,16 @@ export interface Job {
   signal?: number | null;
   redo_of?: number | null;
   stopping?: string | null;
+}
+
+/** One parent of a job, as `wire.dependency_to_json` sends it. */
+export interface WireEdge {
+  parent: number;
+  type: 'after' | 'afterok' | 'afternotok' | 'afterany' | 'aftercorr' | string;
+  /** seconds after the satisfying event; null when none */
+  delay: number | null;
+  /** the AND-ed group it belongs to: the edges of one group are OR-ed */
+  group: number;
 }
 
 export interface Attempt {
