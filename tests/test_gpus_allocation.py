@@ -13,7 +13,8 @@ from jupyter_jobflow.core.errors import InvalidSpec
 from jupyter_jobflow.core.gpualloc import GpuPool
 from jupyter_jobflow.core.gpumodel import DeviceUsage
 from jupyter_jobflow.core.model import Job, JobState
-from jupyter_jobflow.core.options import parse_memory_size, parse_submit_args
+from jupyter_jobflow.core.options import parse_submit_args
+from jupyter_jobflow.core.optvalues import parse_memory_size
 from jupyter_jobflow.core.wire import job_to_json
 from jupyter_jobflow.engine.store import MIGRATIONS, Store
 

@@ -234,7 +234,7 @@ def test_cell_numbers_and_ids_from_a_real_kernels_prompt(kernel):
 
         raise ValueError("bad cell")
         """, cell_id="a1b2c3d4-e5f6-7890-abcd-ef0123456789")
-    assert printed.startswith(f"Submitted batch job ") and f"(digits[{prompt}])" in printed
+    assert printed.startswith("Submitted batch job ") and f"(digits[{prompt}])" in printed
     _, log = kernel.run("job = _\njob.wait(60)\nprint(job.log())")
     assert f'  File "digits.ipynb, cell [{prompt}] (id a1b2c3d4)", line 4, in <module>\n' in log
     assert '    raise ValueError("bad cell")\n' in log

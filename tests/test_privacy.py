@@ -18,7 +18,8 @@ from server_support import wait_for_job
 
 from jupyter_jobflow.core.directives import read_directives
 from jupyter_jobflow.core.errors import InvalidSpec
-from jupyter_jobflow.core.options import parse_export, parse_submit_args, to_submit_body
+from jupyter_jobflow.core.options import parse_submit_args, to_submit_body
+from jupyter_jobflow.core.optvalues import parse_export
 from jupyter_jobflow.engine.service import JobService
 
 SECRET = "aws-secret-" + "x" * 20

@@ -12,10 +12,24 @@ from helpers import stop_everything, wait_terminal
 
 from jupyter_jobflow.core.errors import InvalidSpec
 from jupyter_jobflow.core.model import Job, JobState, RetryPolicy
-from jupyter_jobflow.core.options import FRONT_ONLY, SPELLINGS, SubmitOptions, build_parser, parse_submit_args, \
-    to_submit_body
-from jupyter_jobflow.core.request import API_FIELDS, DEFAULTS, NOT_FROM_JOB, REQUEST_FIELDS, JobRequest, \
-    format_gpus, parse_gpus, request_from_job
+from jupyter_jobflow.core.options import (
+    FRONT_ONLY,
+    SPELLINGS,
+    SubmitOptions,
+    build_parser,
+    parse_submit_args,
+    to_submit_body,
+)
+from jupyter_jobflow.core.request import (
+    API_FIELDS,
+    DEFAULTS,
+    NOT_FROM_JOB,
+    REQUEST_FIELDS,
+    JobRequest,
+    format_gpus,
+    parse_gpus,
+    request_from_job,
+)
 from jupyter_jobflow.core.wire import request_to_json
 from jupyter_jobflow.engine.service import JobService
 from jupyter_jobflow.server import parsing

@@ -16,7 +16,7 @@ import re
 from typing import Iterable, Mapping
 
 from .errors import InvalidSpec
-from .options import parse_export
+from .optvalues import parse_export
 
 #: Kept from the submitter's environment by default: what finds programs, libraries, the active
 #: virtualenv/conda env, locale and time zone, caches and GPU/thread settings of training code.

@@ -19,7 +19,7 @@ from ..core.errors import InvalidSpec
 from ..core.gpualloc import GpuPool
 from ..core.gpumodel import JobOnGpu, format_mib
 from ..core.model import Job
-from ..core.options import parse_memory_size
+from ..core.optvalues import parse_memory_size
 from ..gpu.attribution import KernelLookup
 from ..gpu.sampler import GpuMonitor
 from ..gpu.view import explain_gpus, gpu_view

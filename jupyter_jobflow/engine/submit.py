@@ -17,7 +17,7 @@ from ..core.errors import InvalidSpec
 from ..core.evaluate import Verdict, evaluate
 from ..core.jobenv import stored_env
 from ..core.model import DEPENDENCY, HELD_BY_USER, Job, JobState, Reason, RetryPolicy
-from ..core.options import array_indices
+from ..core.optvalues import array_indices
 from ..core.privacy import private_dir, write_private
 from ..core.request import JobRequest, format_gpus, parse_gpus
 from ..core.timespec import parse_time_limit

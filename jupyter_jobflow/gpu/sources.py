@@ -44,6 +44,6 @@ def _memory_from_env(env: Mapping[str, str]) -> dict[str, int]:
     text = env.get("JOBFLOW_SIMULATED_GPU_MEMORY", "").strip()
     if not text:
         return {}
-    from ..core.options import parse_memory_size
+    from ..core.optvalues import parse_memory_size
 
     return {"memory_mib": parse_memory_size(text, "JOBFLOW_SIMULATED_GPU_MEMORY")}

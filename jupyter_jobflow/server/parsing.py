@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from ..core import limits
 from ..core.errors import InvalidSpec
-from ..core.options import RETRY_ON, array_indices, parse_export
+from ..core.optvalues import RETRY_ON, array_indices, parse_export
 from ..core.request import API_FIELDS, JobRequest
 from ..core.timespec import parse_delay
 
