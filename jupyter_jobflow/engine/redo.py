@@ -10,6 +10,7 @@ from ..core import depspec, limits
 from ..core.depspec import DepSpec
 from ..core.errors import Conflict, InvalidSpec
 from ..core.model import DEPENDENCY, Job, JobState
+from ..core.transitions import initial, transition
 from .locking import atomic, submitting_atomic
 
 
@@ -28,15 +29,16 @@ class RedoVerbs:
                            f"job can be redone")
         changes = self._overrides(job, overrides)
         if in_place:
-            new = self.engine.change(job.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None,
-                                                exit_code=None, signal=None, retry_at=None, retry_count=0, **changes),
+            new = self.engine.change(transition(job, JobState.QUEUED, cause="redo-in-place", reason=DEPENDENCY,
+                                                ended_at=None, exit_code=None, signal=None, retry_at=None,
+                                                retry_count=0, **changes),
                                      kind="redo")
             if cascade:
                 self._revive_cancelled_dependents(job.id)
             return new
         with self._submit_lock:
             spec = self.engine.specs.get(job.id)
-            copy = job.evolve(id=0, state=JobState.QUEUED, reason=DEPENDENCY, attempt=0, submitted_at=self.clock(),
+            copy = initial(job, JobState.QUEUED, id=0, reason=DEPENDENCY, attempt=0, submitted_at=self.clock(),
                               first_started_at=None, started_at=None, ended_at=None, retry_at=None, exit_code=None,
                               signal=None, allocated_gpus=(), used_gpus=(), retry_count=0, redo_of=job.id, stopping=None,
                               kill_at=None, array_of=None, **changes)
@@ -57,7 +59,7 @@ class RedoVerbs:
         todo = [job_id]
         while todo:
             for child in self._cancelled_because_of(todo.pop()):
-                self.engine.change(child.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None),
+                self.engine.change(transition(child, JobState.QUEUED, cause="revive", reason=DEPENDENCY, ended_at=None),
                                    kind="revived")
                 todo.append(child.id)
 
