@@ -543,6 +543,8 @@ class Engine:
                 self._refused(err)
                 return
             self._commit_events()
+        if any(handle is None for _, handle, _ in results):  # its dependents and its GPUs: judge them now
+            self.wake()
 
     def _launched(self, job: Job, handle: Handle | None, err: Exception | None) -> None:
         if handle is None:
