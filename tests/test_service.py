@@ -520,3 +520,14 @@ def test_aftercorr_without_arrays_is_e12_and_on_a_plain_job_is_afterok(service):
     # a plain job on an array waits for every task (as Slurm does)
     one = service.submit(["true"], dependency=f"aftercorr:{arr.id}", hold=True)
     assert service.get(one.id).dependency == "aftercorr:" + ":".join(map(str, arr.array_ids))
+
+
+def test_a_job_that_cannot_start_settles_its_dependents_at_once(service):
+    """A spawn error ends the attempt outside a scheduler step: the loop must wake for the
+    dependents it marked, not wait for the next unrelated event."""
+    parent = service.submit(["true"], cwd="/nonexistent-dir", hold=True)
+    child = service.submit(["true"], dependency=f"afterok:{parent.id}")
+    service.release(parent.id)
+    assert wait_job_state(service, child.id, JobState.CANCELLED).reason.args == {"job": parent.id,
+                                                                                 "condition": f"afterok:{parent.id}"}
+    assert service.get(parent.id).reason.kind == "SpawnError"

@@ -22,6 +22,7 @@ from .evaluate import evaluate
 from .gpualloc import GpuPool
 from .gpumodel import DeviceUsage
 from .model import DEPENDENCY, Group, Job, JobState, Reason
+from .transitions import transition
 
 
 @dataclass
@@ -133,7 +134,7 @@ def _check_dependencies(snap: Snapshot, candidates: Iterable[int], out: Decision
                 roots[jid] = roots.get(int(cond.target), int(cond.target))
                 out.cancels.append(Cancel(jid, reason, roots[jid]))
                 out.reasons.pop(jid, None)
-                cancelled[jid] = job.evolve(state=JobState.CANCELLED, reason=reason, ended_at=snap.now)
+                cancelled[jid] = transition(job, JobState.CANCELLED, cause="cascade", reason=reason, ended_at=snap.now)
                 for child in sorted(snap.dependents.get(jid, ())):
                     if child not in queued_in_work:
                         work.append(child)

@@ -12,6 +12,7 @@ from ..core.depspec import DepSpec
 from ..core.errors import InvalidSpec
 from ..core.evaluate import evaluate
 from ..core.model import DEPENDENCY, Group, Job, JobState
+from ..core.transitions import initial
 
 #: array tasks added to the engine's mirror per lock hold
 ADD_BATCH = 100
@@ -151,6 +152,6 @@ class ArrayVerbs:
         task = task.evolve(dependency=str(spec))
         if task.state is JobState.HOLD:
             return task
-        task = task.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None)
+        task = initial(task, JobState.QUEUED, cause="array-task", reason=DEPENDENCY, ended_at=None)
         verdict = evaluate(spec, self.engine.jobs.get)
         return self._never_at_submit(task, verdict)[0] if verdict.never else task

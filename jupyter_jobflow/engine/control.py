@@ -11,6 +11,7 @@ from typing import Iterable
 from ..core.decide import Snapshot, decide
 from ..core.errors import Conflict, InvalidSpec
 from ..core.model import DEPENDENCY, HELD_BY_USER, Job, JobState, Reason
+from ..core.transitions import transition
 from .locking import atomic
 
 
@@ -55,7 +56,7 @@ class ControlVerbs:
         job = self.get(job_id)
         if job.state is not JobState.QUEUED:
             raise Conflict(f"Job {job.id} is {job.state.value}; only queued jobs can be held")
-        return self.engine.change(job.evolve(state=JobState.HOLD, reason=HELD_BY_USER))
+        return self.engine.change(transition(job, JobState.HOLD, cause="hold", reason=HELD_BY_USER))
 
     @atomic
     def release(self, job_id: int) -> Job:
@@ -63,7 +64,7 @@ class ControlVerbs:
         job = self.get(job_id)
         if job.state is not JobState.HOLD:
             raise Conflict(f"Job {job.id} is {job.state.value}; only held jobs can be released")
-        return self.engine.change(job.evolve(state=JobState.QUEUED, reason=DEPENDENCY))
+        return self.engine.change(transition(job, JobState.QUEUED, cause="release", reason=DEPENDENCY))
 
     @atomic
     def cancel(self, ids: Iterable[int], *, dry_run: bool = False, cascade: bool = False) -> CancelReport:
@@ -98,7 +99,7 @@ class ControlVerbs:
         if job.state is JobState.RUNNING:
             self.engine.stop_running(job.id, "cancel")
         else:
-            self.engine.change(job.evolve(state=JobState.CANCELLED, reason=Reason("CancelledByUser",
+            self.engine.change(transition(job, JobState.CANCELLED, cause="cancel", reason=Reason("CancelledByUser",
                                {"user": getpass.getuser()}), ended_at=self.clock()))
 
     def predict_cancel(self, ids: list[int]) -> list[Fate]:
@@ -107,7 +108,7 @@ class ControlVerbs:
         now = self.clock()
         with self.engine.lock:
             jobs = self.engine.jobs
-            what_if = {i: jobs[i].evolve(state=JobState.CANCELLED, reason=Reason("CancelledByUser"), ended_at=now,
+            what_if = {i: transition(jobs[i], JobState.CANCELLED, reason=Reason("CancelledByUser"), ended_at=now,
                                          first_started_at=jobs[i].first_started_at) for i in ids}
             order, seen, frontier = [], set(ids), list(ids)
             while frontier:
@@ -119,7 +120,7 @@ class ControlVerbs:
             view = ChainMap(what_if, jobs)
             held = [c for c in order if jobs[c].state is JobState.HOLD]
             # a held job is judged as if released, and its fate says it waits for the release
-            view = ChainMap({c: jobs[c].evolve(state=JobState.QUEUED) for c in held}, view)
+            view = ChainMap({c: transition(jobs[c], JobState.QUEUED, cause="release") for c in held}, view)
             d = decide(Snapshot(jobs=view, now=now, specs=self.engine.specs, dependents=self.engine.dependents),
                        [c for c in order if view[c].state is JobState.QUEUED])
         cancels = {c.job_id: c.reason for c in d.cancels}

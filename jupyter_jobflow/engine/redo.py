@@ -11,6 +11,7 @@ from ..core.depspec import DepSpec
 from ..core.errors import Conflict, InvalidSpec
 from ..core.model import DEPENDENCY, Job, JobState
 from ..core.request import JobRequest, request_from_job
+from ..core.transitions import transition
 from .locking import atomic, submitting_atomic
 
 
@@ -29,8 +30,9 @@ class RedoVerbs:
                            f"job can be redone")
         if in_place:
             changes = self._overrides(job, overrides)
-            new = self.engine.change(job.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None,
-                                                exit_code=None, signal=None, retry_at=None, retry_count=0, **changes),
+            new = self.engine.change(transition(job, JobState.QUEUED, cause="redo-in-place", reason=DEPENDENCY,
+                                                ended_at=None, exit_code=None, signal=None, retry_at=None,
+                                                retry_count=0, **changes),
                                      kind="redo")
             if cascade:
                 self._revive_cancelled_dependents(job.id)
@@ -56,7 +58,7 @@ class RedoVerbs:
         todo = [job_id]
         while todo:
             for child in self._cancelled_because_of(todo.pop()):
-                self.engine.change(child.evolve(state=JobState.QUEUED, reason=DEPENDENCY, ended_at=None),
+                self.engine.change(transition(child, JobState.QUEUED, cause="revive", reason=DEPENDENCY, ended_at=None),
                                    kind="revived")
                 todo.append(child.id)
 

@@ -44,6 +44,7 @@ from ..core.gpumodel import DeviceUsage, GpuInventory
 from ..core.jobenv import launch_env
 from ..core.model import DEPENDENCY, Attempt, Group, Job, JobState, Reason
 from ..core.retry import Outcome, classify, retry_wait, should_retry
+from ..core.transitions import transition
 from ..core.wire import job_to_json
 from .executors import ExitStatus, Handle, LaunchRequest
 from .store import Store
@@ -169,16 +170,17 @@ class Engine:
     def _unlaunch(self, job: Job) -> None:
         """Back to the queue: a start that was recorded but never reached a process."""
         self.store.delete_attempt(job.id, job.attempt)
-        self._save(job.evolve(state=JobState.QUEUED, reason=DEPENDENCY, attempt=job.attempt - 1,
+        self._save(transition(job, JobState.QUEUED, cause="unlaunch", reason=DEPENDENCY, attempt=job.attempt - 1,
                               started_at=None, first_started_at=job.first_started_at if job.attempt > 1 else None,
                               allocated_gpus=()))
         self._dirty.add(job.id)
 
     def _remember_broken(self, job: Job, err: Exception) -> None:
         log.error("job %s has a stored value that cannot be read (%s); it fails", job.id, err)
-        failed = job.evolve(state=JobState.FAILED if not job.state.terminal else job.state, dependency=None,
+        failed = job.evolve(dependency=None,
                             reason=Reason("SpawnError", {"message": f"unreadable stored job: {err}"}),
                             ended_at=job.ended_at or self.clock())
+        failed = failed if job.state.terminal else transition(failed, JobState.FAILED, cause="unreadable")
         with suppress(sqlite3.Error):  # a store that refuses writes: failed in the mirror, and next time
             self.store.update_job(failed)
         self._remember(failed)
@@ -465,7 +467,8 @@ class Engine:
             self._signal_stop(self.jobs[jid], "timeout", now)
         roots: dict[int, list[int]] = defaultdict(list)
         for c in d.cancels:
-            self._save(self.jobs[c.job_id].evolve(state=JobState.CANCELLED, reason=c.reason, ended_at=now))
+            self._save(transition(self.jobs[c.job_id], JobState.CANCELLED, cause="cascade", reason=c.reason,
+                                  ended_at=now))
             roots[c.root].append(c.job_id)
         for root, ids in roots.items():  # one grouped event per cascade (C5)
             self._event("cascade", None, root=root, cancelled=ids,
@@ -508,7 +511,7 @@ class Engine:
         transaction: after a crash, recovery knows it may have begun."""
         attempt = job.attempt + 1
         self.store.insert_attempt(Attempt(job.id, attempt, now, gpus=gpus))
-        self._save(job.evolve(state=JobState.RUNNING, reason=None, attempt=attempt, started_at=now,
+        self._save(transition(job, JobState.RUNNING, cause="start", reason=None, attempt=attempt, started_at=now,
                               first_started_at=job.first_started_at or now, allocated_gpus=gpus, used_gpus=gpus,
                               retry_at=None, ended_at=None, exit_code=None, signal=None))
         return LaunchRequest(job.id, attempt, tuple(job.command), job.cwd or os.path.expanduser("~"),
@@ -540,6 +543,8 @@ class Engine:
                 self._refused(err)
                 return
             self._commit_events()
+        if any(handle is None for _, handle, _ in results):  # its dependents and its GPUs: judge them now
+            self.wake()
 
     def _launched(self, job: Job, handle: Handle | None, err: Exception | None) -> None:
         if handle is None:
@@ -584,11 +589,11 @@ class Engine:
         common = dict(allocated_gpus=(), stopping=None, kill_at=None, exit_code=exit_code, signal=signal)
         if should_retry(job, outcome):
             at = ended_at + retry_wait(job.retry, job.retry_count + 1)
-            job = job.evolve(state=JobState.QUEUED, retry_at=at, retry_count=job.retry_count + 1,
+            job = transition(job, JobState.QUEUED, cause="retry", retry_at=at, retry_count=job.retry_count + 1,
                              reason=Reason("RetryBackoff", {"attempt": job.retry_count + 2, "of": job.retry.retries + 1,
                                                             "at": at}), **common)
         else:
-            job = job.evolve(state=outcome.state, reason=outcome.reason, ended_at=ended_at, **common)
+            job = transition(job, outcome.state, reason=outcome.reason, ended_at=ended_at, **common)
         self._save(job)
         self._dirty.add(job.id)
         self._dirty.update(self.dependents.get(job.id, ()))

@@ -76,6 +76,44 @@ def _m5_output_files(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN error TEXT")  # --error file name pattern (Slurm -e)
 
 
+def _m6_reserved(db: sqlite_utils.Database) -> None:
+    """Number 6 belongs to the executor handles migration, written on another branch at the same
+    time; this stand-in keeps the numbers in order until the two meet (then it is replaced)."""
+
+
+def _m7_flows_runs_schedules(db: sqlite_utils.Database) -> None:
+    # Room for flows (a later issue): nothing reads or writes these yet. A flow is versioned per
+    # owner; a run is one execution of a flow version, unique per run key (a logical date, a manual
+    # id); a schedule belongs to one flow. ``end`` and ``trigger`` are SQL keywords, hence the names.
+    db.execute("""
+        CREATE TABLE flows (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, name TEXT NOT NULL,
+            version INTEGER NOT NULL, definition TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL,
+            UNIQUE (owner, name, version)
+        )""")
+    db.execute("""
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, flow_id INTEGER NOT NULL REFERENCES flows (id),
+            run_key TEXT NOT NULL, state TEXT NOT NULL,
+            triggered_by TEXT NOT NULL CHECK (triggered_by IN ('manual', 'scheduled', 'backfill')),
+            logical_time REAL, created_at REAL NOT NULL, started_at REAL, ended_at REAL,
+            UNIQUE (flow_id, run_key)
+        )""")
+    db.execute("CREATE INDEX runs_state ON runs (state, flow_id)")  # the active runs of a flow (max_active_runs)
+    db.execute("""
+        CREATE TABLE schedules (
+            flow_id INTEGER PRIMARY KEY REFERENCES flows (id), cron TEXT NOT NULL, tz TEXT NOT NULL DEFAULT 'UTC',
+            start_at REAL, end_at REAL, catchup INTEGER NOT NULL DEFAULT 0,
+            depends_on_past INTEGER NOT NULL DEFAULT 0, max_active_runs INTEGER NOT NULL DEFAULT 1,
+            expired_limit INTEGER, enabled INTEGER NOT NULL DEFAULT 1, next_tick REAL, updated_at REAL NOT NULL
+        )""")
+    db.execute("CREATE INDEX schedules_due ON schedules (next_tick) WHERE enabled")
+    # a job's run and its task name in that run's flow; NULL for every job outside a flow (all, for now)
+    db.execute("ALTER TABLE jobs ADD COLUMN run_id INTEGER")
+    db.execute("ALTER TABLE jobs ADD COLUMN task TEXT")
+    db.execute("CREATE INDEX jobs_run ON jobs (run_id, task) WHERE run_id IS NOT NULL")
+
+
 #: Named migrations, applied in order; index + 1 is the schema version they produce.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial schema: jobs, dependencies, attempts, events, groups", _m1_initial),
@@ -83,6 +121,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("jobs.array_of: the job array (its first task's id) a job belongs to", _m3_array_of),
     ("pending_arrays: arrays whose tasks are still being stored", _m4_pending_arrays),
     ("jobs.output, jobs.error: --output/--error file names", _m5_output_files),
+    ("(reserved: executor handles, from another branch)", _m6_reserved),
+    ("flows, runs, schedules; jobs.run_id, jobs.task (empty until flows exist)", _m7_flows_runs_schedules),
 ]
 #: a job's latest attempt's GPUs (``Job.used_gpus``), read from the attempts table: no column of its own
 _USED_GPUS = "(SELECT a.gpus FROM attempts a WHERE a.job_id = jobs.id ORDER BY a.attempt DESC LIMIT 1) AS used_gpus"

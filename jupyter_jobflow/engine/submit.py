@@ -21,6 +21,7 @@ from ..core.optvalues import array_indices
 from ..core.privacy import private_dir, write_private
 from ..core.request import JobRequest, format_gpus, parse_gpus
 from ..core.timespec import parse_time_limit
+from ..core.transitions import initial
 from .arrays import ARRAY_WAIT
 
 INTERPRETERS = {"python", "python3", "bash", "sh", "zsh", "Rscript", "julia", "node", "perl"}
@@ -148,12 +149,12 @@ class SubmitVerbs:
             now = self.clock()
             base = name or (default_name(argv) if argv else "script")
             job = Job(id=0, name=base, command=tuple(argv),
-                      state=JobState.HOLD if hold else JobState.QUEUED, reason=HELD_BY_USER if hold else DEPENDENCY,
                       script=script, cwd=cwd or os.getcwd(), env=dict(env or {}), gpus=count, gpu_ids=ids,
                       gpu_memory=gpu_memory,
                       time_limit=limit, priority=int(priority), group=group, dependency=str(spec) if spec else None,
                       auto_cancel=r.auto_cancel, retry=policy, submitted_at=now, user=user, scope=scope,
                       redo_of=r.redo_of, output=output, error=error)
+            job = initial(job, JobState.HOLD if hold else JobState.QUEUED, reason=HELD_BY_USER if hold else DEPENDENCY)
             warnings: list[str] = []
             verdict = evaluate(spec, self.engine.jobs.get)
             if verdict.never and not hold:  # S7: decided now, with the runtime rules, so no race
@@ -213,8 +214,8 @@ class SubmitVerbs:
         if parent is not None and parent.exit_code not in (None, 0) and parent.state is JobState.FAILED:
             detail += f", exit {parent.exit_code}"
         if job.auto_cancel:
-            job = job.evolve(state=JobState.CANCELLED, ended_at=job.submitted_at,
-                             reason=Reason("DependencyFailed", {"job": int(cond.target), "condition": clause}))
+            job = initial(job, JobState.CANCELLED, cause="never-satisfied-at-submit", ended_at=job.submitted_at,
+                          reason=Reason("DependencyFailed", {"job": int(cond.target), "condition": clause}))
             return job, (f"Warning: job ? will never start: {clause} cannot be satisfied ({detail}). "
                          f"Job ? was cancelled; use --no-auto-cancel to keep it queued.")
         job = job.evolve(reason=Reason("DependencyNeverSatisfied", {"job": int(cond.target), "condition": clause}))

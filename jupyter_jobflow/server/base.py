@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from tornado import web
 
-from ..core.errors import JobflowError, Unavailable
+from ..core.errors import IllegalTransition, JobflowError, Unavailable
 from . import parsing
 
 if TYPE_CHECKING:
@@ -93,6 +93,8 @@ class JobflowHandler:
         logger = getattr(self, "log", None) or log  # Jupyter's handlers log to the server's logger
         if isinstance(value, sqlite3.Error):
             logger.warning("%s: %s", where, self._refused(value))
+        elif isinstance(value, IllegalTransition):  # a bug in jobflow: the client gets one line, the log all of it
+            logger.error("%s: %s", where, value, exc_info=(typ, value, tb))
         elif isinstance(value, JobflowError):  # a user's mistake, answered with a 4xx: no traceback
             logger.info("%s: %s %s", where, type(value).__name__, value)
         elif isinstance(value, web.HTTPError):
