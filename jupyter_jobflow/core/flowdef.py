@@ -144,7 +144,8 @@ def finish(name: str, tasks: list[Task], *, preamble: str = "", params: tuple[Pa
         depends = _resolve(t, [x.name for x in tasks[:i]][::-1], list(seen), name)
         depends, trigger = _trigger(t, depends, name)
         done.append(dataclasses.replace(t, depends=depends, trigger=trigger))
-    flow = FlowDef(name, tuple(done), preamble or "", params, description or "", origin)
+    preamble = preamble.rstrip() + "\n" if preamble and preamble.strip() else ""
+    flow = FlowDef(name, tuple(done), preamble, params, description or "", origin)
     _check_cycles(flow)
     if templates is not None:
         flow.check_templates(templates)
