@@ -38,7 +38,7 @@ _E13 = "\"singleton\" takes no job IDs and can only be combined with ','"
 _JOB_ID = re.compile(r"[0-9]+")
 _MAX_ID_DIGITS = 18  # ids are int64 in the store; longer is a typo, not a job
 _HISTORY_REF = re.compile(r"@~([0-9]{1,9})")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+TASK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # a task name (a flow's dependency target)
 _TYPE_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _BARE_TARGET = re.compile(r"[0-9]+|@(?:~[0-9]+)?")
 # A number right after '+' that is followed by ':SS' (exactly two digits) reads as MM:SS (L3).
@@ -301,7 +301,7 @@ def _target(token: str) -> int | str | None:
     m = _HISTORY_REF.fullmatch(token)
     if m:
         return f"@~{int(m.group(1))}"
-    if _NAME.fullmatch(token):
+    if TASK_NAME.fullmatch(token):
         return token
     return None
 
@@ -325,7 +325,7 @@ def _resolve_target(target: int | str, history: Sequence[int], scope: str, allow
         n = 0 if target == "@" else int(target[2:])
         if n < len(history):
             return int(history[n])
-        which = "the most recent submission" if n == 0 else f"the {_ordinal(n + 1)} most recent submission"
+        which = "the most recent submission" if n == 0 else f"the {ordinal(n + 1)} most recent submission"
         k = len(history)
         have = "no jobs" if k == 0 else "only 1 job" if k == 1 else f"only {k} jobs"
         raise InvalidSpec(f'"{target}" refers to {which}, but {scope} has submitted {have}')
@@ -348,7 +348,7 @@ def _target_text(c: Condition) -> str:
     return f"{c.target}+{format_duration(c.delay)}" if c.delay else str(c.target)
 
 
-def _ordinal(n: int) -> str:
+def ordinal(n: int) -> str:
     suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
 
