@@ -319,7 +319,7 @@ def test_restart_readopts_running_job_and_marks_vanished_one_lost(state_dir):  #
     victim = svc.submit(SH + ["sleep 60"])
     wait_job_state(svc, survivor.id, JobState.RUNNING)
     wait_job_state(svc, victim.id, JobState.RUNNING)
-    victim_pid = wait_launched(svc, victim.id).pid
+    victim_pid = wait_launched(svc, victim.id)["pid"]
     svc.close()  # the host goes away; its jobs do not
     os.killpg(victim_pid, signal.SIGKILL)  # ... but this one dies while nobody watches
     svc = JobService(state_dir, kill_grace=1.0).start()
@@ -337,7 +337,7 @@ def test_job_that_ended_while_host_was_down_gets_its_exit_status(state_dir):
     svc = JobService(state_dir).start()
     sub = svc.submit(SH + ["sleep 0.3; exit 4"])
     wait_job_state(svc, sub.id, JobState.RUNNING)
-    pid = wait_launched(svc, sub.id).pid
+    pid = wait_launched(svc, sub.id)["pid"]
     svc.close()
     psutil.Process(pid).wait(10)  # (it is our child: reap it as the dead host would have)
     svc = JobService(state_dir).start()

@@ -1,18 +1,23 @@
 """The engine: keeps a mirror of the store, applies the scheduler's decisions, runs the loop.
 
-One thread, the *scheduler loop*, waits on a wake pipe, on a pidfd per running attempt and on the
-next timer (a delay, a retry back-off, a time limit, a kill grace). Anything that may change what
-should run (a submission, a job's end, a cancel, a release) marks the affected jobs dirty and
+One thread, the *scheduler loop*, waits on a wake pipe and on the next timer (a delay, a retry
+back-off, a time limit, a kill grace). Anything that may change what should run (a submission, an
+executor's event, a cancel, a release) marks the affected jobs dirty or queues the event and
 writes one byte to the wake pipe, so hand-offs cost milliseconds, not a poll interval.
 
-Each wake-up is one ``step``, which only calls named steps: ``reap_finished``,
+Each job names its executor (``Job.executor``; ``executors`` maps names to them). An executor
+returns an opaque handle per attempt, which the store keeps, and pushes ``started``, ``ended`` and
+``lost`` events (executors/__init__.py): a time limit counts from ``started``; the engine never
+looks inside a handle. With a ``FakeClock`` (clock.py) the loop sleeps until the clock moves.
+
+Each wake-up is one ``step``, which only calls named steps: ``take_events``,
 ``escalate_kills``, ``decide`` (pure, see ``decide.py``) and ``apply``. Every change is written to
 the store in the same lock before anyone can see it; the mirror is a cache the store can rebuild
 (``recover``), which is also how jobs that ran through a restart are re-adopted.
 
-A job starts exactly once (docs/architecture.md): ``apply`` records each start as an attempt without a pid
+A job starts exactly once (docs/architecture.md): ``apply`` records each start as an attempt without a handle
 (*starting*) and commits; only then ``spawn`` launches the processes, outside the lock, and records
-their pids in a second commit. A host killed in between leaves attempts that ``reconcile_attempts``
+their handles in a second commit. A host killed in between leaves attempts that ``reconcile_attempts``
 either finds running (adopts), finds ended (settles) or knows never began (starts them then); a
 second commit that fails kills what it launched. A step whose commit the store refuses (disk full,
 I/O error) changes nothing: the mirror is reloaded from the store and the step is tried again.
@@ -41,11 +46,11 @@ from ..core.decide import Decisions, Snapshot, decide
 from ..core.depspec import DepSpec
 from ..core.depspec import parse as parse_dependency
 from ..core.gpumodel import DeviceUsage, GpuInventory
-from ..core.jobenv import launch_env
 from ..core.model import DEPENDENCY, Attempt, Group, Job, JobState, Reason
 from ..core.retry import Outcome, classify, retry_wait, should_retry
 from ..core.wire import job_to_json
-from .executors import ExitStatus, Handle, LaunchRequest
+from ..core.errors import InvalidSpec
+from .executors import AttemptEvent, Executor, ExitStatus, Handle, LaunchRequest
 from .store import Store
 
 log = logging.getLogger("jupyter_jobflow")
@@ -70,11 +75,22 @@ class EngineConfig:
 
 
 class Engine:
-    def __init__(self, store: Store, executor: Any, gpus: GpuInventory, config: EngineConfig | None = None,
-                 clock: Callable[[], float] = time.time):
-        self.store, self.executor, self.gpus = store, executor, gpus
+    def __init__(self, store: Store, executor: Executor | Mapping[str, Executor], gpus: GpuInventory,
+                 config: EngineConfig | None = None, clock: Callable[[], float] = time.time):
+        """``executor``: name -> executor, or one executor that runs the jobs whose executor is "local"."""
+        self.store, self.gpus = store, gpus
+        self.executors: dict[str, Executor] = dict(executor) if isinstance(executor, Mapping) else {"local": executor}
+        self.executor = self.executors.get("local") or next(iter(self.executors.values()))  # logs of "local" jobs
         self.config = config or EngineConfig()
         self.clock = clock
+        self._events: list[AttemptEvent] = []  # pushed by executors from their threads; taken by step()
+        self._events_lock = threading.Lock()
+        for ex in self.executors.values():
+            ex.bind(self.push_event)
+        #: a clock that says when it moves (FakeClock): the loop waits for that, not for real seconds
+        self._clock_wakes = hasattr(clock, "on_advance")
+        if self._clock_wakes:
+            clock.on_advance(self.wake)  # type: ignore[attr-defined]
         self.lock = threading.RLock()
         self.runtime_env: dict[str, str] = {}  # what jobs get at launch to reach their host (jobenv.py)
         #: (job id, attempt) -> a Reason the attempt left for a failed exit (a cell's OutputNotSaved), or None
@@ -87,7 +103,6 @@ class Engine:
         self.groups: dict[str, Group] = {}
         self._dirty: set[int] = set()
         self._waiting_for_resources: set[int] = set()
-        self._ended: set[int] = set()
         self._to_watch: set[int] = set()
         self._timers: dict[int, float] = {}  # waiting job -> when to look at it again
         self._reconcile_needed = False  # the mirror was reloaded: look at the open attempts again
@@ -118,6 +133,8 @@ class Engine:
             self._load()
             with self.store.transaction():
                 self.reconcile_attempts()
+                self.watch_attempts()  # what ended or vanished meanwhile reports so at once: settle it now
+                self.take_events(self.clock())
             self._commit_events()
 
     def _load(self) -> None:
@@ -141,27 +158,24 @@ class Engine:
         """Make every open attempt in the store match a process (or its end): the one place an
         attempt is adopted, settled or found never to have begun. In a transaction."""
         self._reconcile_needed = False
-        known, self.handles = self.handles, {}
+        self.handles = {}
         for a in self.store.open_attempts():
-            if a.pid:
-                handle = Handle(a.job_id, a.attempt, a.pid, a.proc_start or 0.0, a.started_at)
-                found = self.executor.reconcile(handle)
-            elif (handle := self.executor.find(a.job_id, a.attempt)) is not None:  # launched, pid unrecorded
-                self.store.record_launch(handle)
-                found = "running"
-            elif (status := self.executor.read_status(a.job_id, a.attempt)) is not None:
-                handle, found = Handle(a.job_id, a.attempt, 0, 0.0, a.started_at), status
-            elif self.executor.started(a.job_id, a.attempt):
-                handle, found = None, "lost"
-            else:  # recorded as starting, never began: it may start now, as the same attempt
-                self._unlaunch(self.jobs[a.job_id])
+            job = self.jobs[a.job_id]
+            try:
+                executor = self.executor_of(job)
+            except InvalidSpec:  # its executor is gone from this host: nothing can find it
+                self._settle(a.job_id, None, None)
                 continue
-            if found == "running":
-                self.handles[a.job_id] = handle
-                if known.get(a.job_id) != handle:  # a process already watched keeps its pidfd
-                    self._to_watch.add(a.job_id)
-            else:  # ended while we were not looking (its status), or vanished without one (Lost)
-                self._settle(a.job_id, None if found == "lost" else found, handle)
+            handle = a.handle
+            if handle is None:  # launched, handle unrecorded (or never launched)
+                handle = executor.adopt(a.job_id, a.attempt)
+                if handle is None:  # recorded as starting, never began: it may start now, as the same attempt
+                    self._unlaunch(job)
+                    continue
+                self.store.record_launch(a.job_id, a.attempt, handle)
+            # running, ended meanwhile or vanished: its executor's events (watch) say which
+            self.handles[a.job_id] = handle
+            self._to_watch.add(a.job_id)
         for jid in list(self.running):
             if jid not in self.handles:  # Running in the store without an attempt row: lost
                 self._settle(jid, None, None)
@@ -302,7 +316,7 @@ class Engine:
                         if not children:
                             del self.dependents[parent]
                 self.dependents.pop(jid, None)
-                for pending in (self.running, self._dirty, self._waiting_for_resources, self._ended):
+                for pending in (self.running, self._dirty, self._waiting_for_resources, self._to_watch):
                     pending.discard(jid)
                 self._timers.pop(jid, None)
                 if job is not None and job.array_of == jid:
@@ -318,6 +332,24 @@ class Engine:
         """Something outside our jobs changed (a GPU sample): look again if a job waits for resources."""
         if self._waiting_for_resources:
             self.wake()
+
+    def push_event(self, event: AttemptEvent) -> None:
+        """What executors call (from any thread) to report an attempt's start, end or loss."""
+        with self._events_lock:
+            self._events.append(event)
+        self.wake()
+
+    def executor_of(self, job: Job) -> Executor:
+        executor = self.executors.get(job.executor)
+        if executor is None:
+            raise InvalidSpec(f"job {job.id}: no executor named {job.executor!r} on this host "
+                              f"(there is {', '.join(sorted(self.executors))})")
+        return executor
+
+    def leader_pid(self, job_id: int) -> int | None:
+        """The local process leading a running job's tree (GPU attribution), as its executor says."""
+        handle = self.handles.get(job_id)
+        return self.executor_of(self.jobs[job_id]).leader_pid(handle) if handle is not None else None
 
     def wake(self) -> None:
         try:
@@ -343,6 +375,8 @@ class Engine:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+        for executor in self.executors.values():  # the next start watches again (reconcile_attempts)
+            executor.close()
 
     def _supervise(self) -> None:
         """Run the loop; when it fails, say so (``health``) and restart it after a short back-off,
@@ -361,8 +395,8 @@ class Engine:
                     return
                 self.restarts += 1
                 self._stopped.wait(min(5.0, 0.05 * 2 ** self._failures_in_a_row))
-                with self.lock:  # the failed step was rolled back: the store is the truth again, and
-                    try:  # the failed loop closed its pidfds: watch every running attempt again
+                with self.lock:  # the failed step was rolled back: the store is the truth again
+                    try:
                         self._load()
                     except Exception:
                         log.exception("the scheduler could not reload its jobs; it tries again")
@@ -371,30 +405,16 @@ class Engine:
     def _loop(self) -> None:
         selector = selectors.DefaultSelector()
         selector.register(self._wake_r, selectors.EVENT_READ, None)
-        watched: dict[int, int] = {}  # job id -> pidfd
         try:
             while not self._stopping:
                 with self.lock:
-                    for jid in self._to_watch:
-                        handle = self.handles.get(jid)
-                        fd = self.executor.watch(handle) if handle else None
-                        if fd is None:
-                            self._ended.add(jid)
-                        else:
-                            selector.register(fd, selectors.EVENT_READ, jid)
-                            watched[jid] = fd
-                    self._to_watch.clear()
-                    timeout = 0 if self._ended else max(0.0, self._next_wake - self.clock())
+                    timeout = 0 if self._to_watch else max(0.0, self._next_wake - self.clock())
+                    if timeout and self._clock_wakes:  # a FakeClock wakes us when it moves
+                        timeout = MAX_SLEEP
                     if not timeout <= MAX_SLEEP:  # far, infinite or NaN: look again within a day
                         timeout = MAX_SLEEP
                 for key, _ in selector.select(timeout):
-                    if key.data is None:
-                        os.read(self._wake_r, 4096)
-                    else:
-                        selector.unregister(key.fd)
-                        os.close(key.fd)
-                        watched.pop(key.data, None)
-                        self._ended.add(key.data)
+                    os.read(self._wake_r, 4096)
                 if not self._stopping:
                     self.step()
                     self._failures_in_a_row = 0
@@ -402,8 +422,6 @@ class Engine:
             log.exception("the scheduler loop failed; jobs keep running and are re-adopted on restart")
             raise
         finally:
-            for fd in watched.values():
-                os.close(fd)
             selector.close()
 
     def step(self, now: float | None = None) -> Decisions:
@@ -414,7 +432,8 @@ class Engine:
                 with self.store.transaction():
                     if self._reconcile_needed:
                         self.reconcile_attempts()
-                    self.reap_finished()
+                    self.watch_attempts()
+                    self.take_events(now)
                     self.escalate_kills(now)
                     decisions = self.decide(now)
                     launches = self.apply(decisions, now)
@@ -432,18 +451,36 @@ class Engine:
         self._load()
         self._next_wake = min(self._next_wake, self.clock() + STORE_RETRY_SECONDS)
 
-    def reap_finished(self) -> None:
-        ended, self._ended = self._ended, set()
-        for jid in ended:
+    def watch_attempts(self) -> None:
+        """Ask the executors for the events of attempts launched or adopted since the last step."""
+        to_watch, self._to_watch = self._to_watch, set()
+        for jid in sorted(to_watch):
             handle = self.handles.get(jid)
             if handle is not None:
-                self._settle(jid, self.executor.collect(handle), handle)
+                self.executor_of(self.jobs[jid]).watch(jid, self.jobs[jid].attempt, handle)
+
+    def take_events(self, now: float) -> None:
+        """Apply what the executors reported: a start (the time limit counts from it), an end
+        (its status), a loss. Events of an attempt that is no longer the job's current one are old news."""
+        with self._events_lock:
+            events, self._events = self._events, []
+        for ev in events:
+            job = self.jobs.get(ev.job_id)
+            if job is None or job.attempt != ev.attempt or ev.job_id not in self.handles:
+                continue
+            if ev.kind == "started":
+                if job.started_at is None:
+                    at = now if ev.at is None else ev.at
+                    self.store.record_start(job.id, job.attempt, at)
+                    self._save(job.evolve(started_at=at, first_started_at=job.first_started_at or at))
+            else:
+                self._settle(ev.job_id, ev.status if ev.kind == "ended" else None, self.handles[ev.job_id])
 
     def escalate_kills(self, now: float) -> None:
         for jid in list(self.running):
             job = self.jobs[jid]
             if job.kill_at is not None and now >= job.kill_at and jid in self.handles:
-                self.executor.signal(self.handles[jid], _signal.SIGKILL)
+                self.executor_of(job).signal(self.handles[jid], _signal.SIGKILL)
                 self._save(job.evolve(kill_at=None), "killed")
 
     def decide(self, now: float) -> Decisions:
@@ -493,28 +530,23 @@ class Engine:
                 yield job.started_at + job.time_limit
 
     # -- process side ---------------------------------------------------------------------
-    def _launch_env(self, job: Job, attempt: int, gpus: tuple[int, ...]) -> dict[str, str]:
-        env = {**launch_env(job.env, self.runtime_env), "JOBFLOW_JOB_ID": str(job.id), "JOBFLOW_ATTEMPT": str(attempt),
-               "JOBFLOW_JOB_NAME": job.name}
-        if job.gpus or job.gpu_ids or self.gpus.device_ids():
-            # a job that asked for no GPU sees none, so it cannot take one behind the scheduler's back
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
-            if not self.gpus.simulated:  # number the devices as NVML (and nvidia-smi) do
-                env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
-        return env
-
     def _begin_launch(self, job: Job, gpus: tuple[int, ...], now: float) -> LaunchRequest:
-        """Record the next attempt as starting (an attempt row without a pid), in the step's
-        transaction: after a crash, recovery knows it may have begun."""
+        """Record the next attempt as starting (an attempt row without a handle), in the step's
+        transaction: after a crash, recovery knows it may have begun. ``started_at`` waits for the
+        executor's ``started``: the time limit counts from the moment the job really began."""
         attempt = job.attempt + 1
         self.store.insert_attempt(Attempt(job.id, attempt, now, gpus=gpus))
-        self._save(job.evolve(state=JobState.RUNNING, reason=None, attempt=attempt, started_at=now,
-                              first_started_at=job.first_started_at or now, allocated_gpus=gpus, used_gpus=gpus,
+        self._save(job.evolve(state=JobState.RUNNING, reason=None, attempt=attempt, started_at=None,
+                              allocated_gpus=gpus, used_gpus=gpus,
                               retry_at=None, ended_at=None, exit_code=None, signal=None))
-        return LaunchRequest(job.id, attempt, tuple(job.command), job.cwd or os.path.expanduser("~"),
-                             self._launch_env(job, attempt, gpus),
+        # the executor builds the environment (executors.job_env); a job that asked for no GPU
+        # sees none, so it cannot take one behind the scheduler's back
+        return LaunchRequest(job.id, attempt, tuple(job.command), job.cwd or os.path.expanduser("~"), job.env,
                              output=outfiles.expand(job.output, job) if job.output else None,
-                             error=outfiles.expand(job.error, job) if job.error else None)
+                             error=outfiles.expand(job.error, job) if job.error else None,
+                             name=job.name, gpus=gpus, runtime_env=dict(self.runtime_env),
+                             visible_devices=bool(job.gpus or job.gpu_ids or self.gpus.device_ids()),
+                             pci_order=not self.gpus.simulated)
 
     def spawn(self, launches: list[LaunchRequest]) -> None:
         """Start what ``apply`` recorded as starting, outside the lock (a spawn costs a millisecond
@@ -525,7 +557,7 @@ class Engine:
         results: list[tuple[LaunchRequest, Handle | None, Exception | None]] = []
         for req in launches:
             try:
-                results.append((req, self.executor.launch(req), None))
+                results.append((req, self.executor_of(self.jobs[req.job_id]).launch(req), None))
             except Exception as err:  # cannot spawn: the attempt fails with the reason, maybe retried
                 results.append((req, None, err))
         with self.lock:
@@ -534,9 +566,9 @@ class Engine:
                     for req, handle, err in results:
                         self._launched(self.jobs[req.job_id], handle, err)
             except sqlite3.Error as err:
-                for _, handle, _ in results:
+                for req, handle, _ in results:
                     if handle is not None:
-                        self.executor.kill(handle)
+                        self.executor_of(self.jobs[req.job_id]).kill(handle)
                 self._refused(err)
                 return
             self._commit_events()
@@ -546,11 +578,11 @@ class Engine:
             outcome = classify(exit_code=None, signal=None, stopping=None, spawn_error=str(err).splitlines()[0])
             self._end_attempt(job, outcome, self.clock(), None, None)
             return
-        self.store.record_launch(handle)
+        self.store.record_launch(job.id, job.attempt, handle)
         self.handles[job.id] = handle
         self._to_watch.add(job.id)
         if job.stopping:  # cancelled or timed out while it was starting
-            self.executor.signal(handle, _signal.SIGTERM)
+            self.executor_of(job).signal(handle, _signal.SIGTERM)
 
     def _signal_stop(self, job: Job, why: str, now: float) -> None:
         """SIGTERM now, SIGKILL at ``kill_at``; a job still starting gets its SIGTERM once launched."""
@@ -558,7 +590,7 @@ class Engine:
             return
         handle = self.handles.get(job.id)
         if handle is not None:
-            self.executor.signal(handle, _signal.SIGTERM)
+            self.executor_of(job).signal(handle, _signal.SIGTERM)
         self._save(job.evolve(stopping=why, kill_at=now + self.config.kill_grace), "stopping", why=why)
 
     def _settle(self, jid: int, status: ExitStatus | None, handle: Handle | None) -> None:

@@ -76,6 +76,16 @@ def _m5_output_files(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN error TEXT")  # --error file name pattern (Slurm -e)
 
 
+def _m6_executor_handles(db: sqlite_utils.Database) -> None:
+    # the executor seam: each job names its executor; each attempt keeps its executor's opaque
+    # handle (JSON). Today's local attempts' pid columns become local handles; the columns stay
+    # (SQLite drops a column only by copying the table) but nothing reads them afterwards.
+    db.execute("ALTER TABLE jobs ADD COLUMN executor TEXT NOT NULL DEFAULT 'local'")
+    db.execute("ALTER TABLE attempts ADD COLUMN handle TEXT")
+    db.execute("UPDATE attempts SET handle = json_object('pid', pid, 'start', proc_start, 'job', job_id, "
+               "'attempt', attempt) WHERE pid IS NOT NULL")
+
+
 #: Named migrations, applied in order; index + 1 is the schema version they produce.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial schema: jobs, dependencies, attempts, events, groups", _m1_initial),
@@ -83,6 +93,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("jobs.array_of: the job array (its first task's id) a job belongs to", _m3_array_of),
     ("pending_arrays: arrays whose tasks are still being stored", _m4_pending_arrays),
     ("jobs.output, jobs.error: --output/--error file names", _m5_output_files),
+    ("jobs.executor, attempts.handle: the executor per job, its opaque handle per attempt", _m6_executor_handles),
 ]
 #: a job's latest attempt's GPUs (``Job.used_gpus``), read from the attempts table: no column of its own
 _USED_GPUS = "(SELECT a.gpus FROM attempts a WHERE a.job_id = jobs.id ORDER BY a.attempt DESC LIMIT 1) AS used_gpus"
@@ -104,6 +115,7 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "exit_code": job.exit_code, "signal": job.signal, "user": job.user, "scope": job.scope,
         "redo_of": job.redo_of, "stopping": job.stopping, "kill_at": job.kill_at, "retry_count": job.retry_count,
         "gpu_memory": job.gpu_memory, "array_of": job.array_of, "output": job.output, "error": job.error,
+        "executor": job.executor,
     }
 
 
@@ -122,14 +134,14 @@ def job_from_row(r: sqlite3.Row | dict[str, Any]) -> Job:
         signal=r["signal"], user=r["user"], scope=r["scope"], redo_of=r["redo_of"], stopping=r["stopping"],
         kill_at=r["kill_at"], retry_count=r["retry_count"], gpu_memory=r["gpu_memory"],
         array_of=r["array_of"], used_gpus=tuple(json.loads(r["used_gpus"] or "[]")) if "used_gpus" in r.keys() else (),
-        output=r["output"], error=r["error"],
+        output=r["output"], error=r["error"], executor=r["executor"],
     )
 
 
 def _attempt_from_row(r: sqlite3.Row) -> Attempt:
     reason = Reason(r["reason"], json.loads(r["reason_args"]) if r["reason_args"] else {}) if r["reason"] else None
-    return Attempt(job_id=r["job_id"], attempt=r["attempt"], started_at=r["started_at"], pid=r["pid"],
-                   proc_start=r["proc_start"], gpus=tuple(json.loads(r["gpus"] or "[]")), ended_at=r["ended_at"],
+    return Attempt(job_id=r["job_id"], attempt=r["attempt"], started_at=r["started_at"],
+                   handle=json.loads(r["handle"]) if r["handle"] else None, gpus=tuple(json.loads(r["gpus"] or "[]")), ended_at=r["ended_at"],
                    exit_code=r["exit_code"], signal=r["signal"], state=JobState(r["state"]) if r["state"] else None,
                    reason=reason)
 
@@ -319,15 +331,21 @@ class Store:
     # -- attempts -------------------------------------------------------------------------
     def insert_attempt(self, a: Attempt) -> None:
         with self.transaction():
-            self.db.execute("INSERT OR REPLACE INTO attempts (job_id, attempt, started_at, pid, proc_start, gpus) "
-                            "VALUES (?, ?, ?, ?, ?, ?)",
-                            [a.job_id, a.attempt, a.started_at, a.pid, a.proc_start, json.dumps(list(a.gpus))])
+            self.db.execute("INSERT OR REPLACE INTO attempts (job_id, attempt, started_at, handle, gpus) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            [a.job_id, a.attempt, a.started_at, json.dumps(a.handle) if a.handle is not None else None,
+                             json.dumps(list(a.gpus))])
 
-    def record_launch(self, handle: Any) -> None:
-        """The process of an attempt recorded as starting (``insert_attempt`` without a pid)."""
+    def record_launch(self, job_id: int, attempt: int, handle: dict[str, Any]) -> None:
+        """The executor's handle of an attempt recorded as starting (``insert_attempt`` without one)."""
         with self.transaction():
-            self.db.execute("UPDATE attempts SET pid = ?, proc_start = ? WHERE job_id = ? AND attempt = ?",
-                            [handle.pid, handle.proc_start, handle.job_id, handle.attempt])
+            self.db.execute("UPDATE attempts SET handle = ? WHERE job_id = ? AND attempt = ?",
+                            [json.dumps(handle), job_id, attempt])
+
+    def record_start(self, job_id: int, attempt: int, at: float) -> None:
+        """When the attempt really began (its executor's ``started``)."""
+        with self.transaction():
+            self.db.execute("UPDATE attempts SET started_at = ? WHERE job_id = ? AND attempt = ?", [at, job_id, attempt])
 
     def delete_attempt(self, job_id: int, attempt: int) -> None:
         """Forget an attempt that was recorded as starting and never began."""
