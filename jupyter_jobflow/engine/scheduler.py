@@ -599,7 +599,8 @@ class Engine:
         job = self.jobs[jid]
         self.handles.pop(jid, None)
         # the status file's mtime is coarser than time.time(): never end before the start
-        ended_at = max(status.ended_at, job.started_at or 0.0) if status else self.clock()
+        ended_at = max(status.ended_at, job.started_at or 0.0) if status and status.ended_at is not None \
+            else self.clock()
         outcome = classify(exit_code=status.exit_code if status else None, signal=status.signal if status else None,
                            stopping=job.stopping, time_limit=job.time_limit, lost=status is None)
         if outcome.reason is not None and outcome.reason.kind == "ExitCode" and self.explain_exit is not None:
