@@ -24,7 +24,8 @@ class FakeAttempt:
     request: LaunchRequest
     state: str = "pending"  # pending, running, ended, lost, killed
     status: ExitStatus | None = None
-    started_at: float | None = None
+    began: bool = False
+    started_at: float | None = None  # by the executor's clock, if it has one
     log: bytes = b""
 
 
@@ -35,6 +36,7 @@ class FakeBackend:
     attempts: dict[tuple[int, int], FakeAttempt] = field(default_factory=dict)
     signals: list[tuple[int, int, int, float]] = field(default_factory=list)  # job, attempt, signal, when
     lock: threading.RLock = field(default_factory=threading.RLock)
+    executors: list["FakeExecutor"] = field(default_factory=list)  # each reports what it watches
 
 
 class FakeExecutor:
@@ -49,6 +51,7 @@ class FakeExecutor:
         self.fail_launch: Exception | None = None  # the next launch raises this
         self._sink: Sink = lambda event: None
         self._watched: set[tuple[int, int]] = set()
+        self.backend.executors.append(self)
 
     def restarted(self) -> "FakeExecutor":
         """A new executor over the same backend, as after the host restarted."""
@@ -116,8 +119,8 @@ class FakeExecutor:
         with self.backend.lock:
             a = self.backend.attempts[(job_id, attempt)]
             assert a.state == "pending", f"job {job_id}.{attempt} is {a.state}, not pending"
-            a.state, a.started_at = "running", self._now()
-            self._report((job_id, attempt))
+            a.state, a.began, a.started_at = "running", True, self._now()
+            self._report_all((job_id, attempt))
 
     def end(self, job_id: int, attempt: int = 1, exit_code: int | None = 0, signal: int | None = None) -> None:
         """The attempt ends with ``exit_code``, or killed by ``signal``."""
@@ -150,8 +153,12 @@ class FakeExecutor:
             was_pending = a.state == "pending"
             a.state, a.status = state, status
             if was_pending and state == "ended" and status is not None and status.signal is None:
-                a.started_at = self._now()  # it ran, however briefly
-            self._report(key)
+                a.began, a.started_at = True, self._now()  # it ran, however briefly
+            self._report_all(key)
+
+    def _report_all(self, key: tuple[int, int]) -> None:
+        for executor in list(self.backend.executors):
+            executor._report(key)
 
     def _report(self, key: tuple[int, int]) -> None:
         """Tell the engine what the attempt's state is, if it watches it (again after a restart)."""
@@ -160,7 +167,7 @@ class FakeExecutor:
         a = self.backend.attempts.get(key)
         if a is None or a.state == "pending":
             return
-        if a.started_at is not None:
+        if a.began:
             self._sink(AttemptEvent("started", *key, at=a.started_at))
         if a.state == "ended":
             self._sink(AttemptEvent("ended", *key, status=a.status))
