@@ -134,12 +134,15 @@ class LocalExecutor:
     def _exited(self, key: tuple[int, int]) -> None:
         handle = self._watched.pop(key, None)
         if handle is not None:
-            self._sink(self._end_event(handle))
+            self._sink(self._end_event(handle, now=True))
 
-    def _end_event(self, handle: Handle) -> AttemptEvent:
+    def _end_event(self, handle: Handle, now: bool = False) -> AttemptEvent:
+        """``now``: it ended this instant, by the engine's clock (a fake one in tests); else when
+        its status file was written (it ended while nobody watched)."""
         found = self.reconcile(handle)
         if isinstance(found, ExitStatus):
-            return AttemptEvent("ended", handle["job"], handle["attempt"], status=found)
+            status = ExitStatus(found.exit_code, found.signal, None) if now else found
+            return AttemptEvent("ended", handle["job"], handle["attempt"], status=status)
         return AttemptEvent("lost", handle["job"], handle["attempt"])
 
     def close(self) -> None:
