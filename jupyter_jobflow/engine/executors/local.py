@@ -20,6 +20,10 @@ Events (executors/__init__.py): a local attempt has begun once spawned, so ``wat
 the moment it exits, or ``lost`` when it left none. The handle is ``{"pid", "start", "job",
 "attempt"}``: the supervisor's pid, its create time (which tells a reused pid apart), and the
 attempt, which names the status file.
+
+Over 350 lines: the supervisor script, its ``tee`` wrapper and the signalling of its tree share
+the trapped-signal set and the command-line layout that ``find`` relies on; the pidfd thread is
+apart already (pidwatch.py).
 """
 
 from __future__ import annotations
