@@ -1,4 +1,4 @@
-"""Time LocalExecutor end to end: launch(`true`) -> watch fd readable -> collect() returns.
+"""Time LocalExecutor end to end: launch(`true`) -> pidfd readable -> collect() returns.
 
     .venv/bin/python bench/bench_launch.py [N]
 
@@ -35,10 +35,10 @@ def main(n: int = 200) -> None:
             t0 = time.perf_counter()
             h = ex.launch(LaunchRequest(i, 1, ("true",), cwd, env))
             t1 = time.perf_counter()
-            fd = ex.watch(h)
+            fd = ex.pidfd(h)
             if fd is not None:
                 select.select([fd], [], [])
-                ex.unwatch(fd)
+                os.close(fd)
             status = ex.collect(h)
             t2 = time.perf_counter()
             assert status is not None and status.exit_code == 0, status

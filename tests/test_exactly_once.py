@@ -82,12 +82,12 @@ def test_sigkill_during_a_fanout_launch_never_runs_a_job_twice(tmp_path):
             time.sleep(delay)
             host.send_signal(signal.SIGKILL)
             host.wait(10)
-            # what the dead host left: starts recorded without a pid are the window this is about
+            # what the dead host left: starts recorded without a handle are the window this is about
             attempts = [a for c in children for a in store.attempts(c)]
-            if 0 < len(attempts) < FANOUT or any(a.pid is None for a in attempts):
+            if 0 < len(attempts) < FANOUT or any(a.handle is None for a in attempts):
                 mid_launch += 1
             print(f"killed after {delay * 1000:.0f} ms: {len(attempts)} starts stored, "
-                  f"{sum(a.pid is None for a in attempts)} without a pid, {sum(ran_counts(ran).values())} ran")
+                  f"{sum(a.handle is None for a in attempts)} without a handle, {sum(ran_counts(ran).values())} ran")
             host, _ = start_host(state, env)
             jobs = wait_store(store, lambda: (js := [store.get_job(c) for c in children]) and
                               all(j.state.terminal for j in js) and js, "every child ended")
@@ -128,7 +128,7 @@ def test_a_refused_commit_leaves_no_process_and_each_job_runs_once(tmp_path, ref
         if refused == "record the starts":
             _refuse(svc, "full", "BEFORE INSERT ON attempts WHEN NEW.job_id != %d" % parent)
         else:
-            _refuse(svc, "full", "BEFORE UPDATE OF pid ON attempts")
+            _refuse(svc, "full", "BEFORE UPDATE OF handle ON attempts")
         gate.touch()
         wait_store(svc.store, lambda: svc.engine.store_error, "the refused write is reported")
         assert "database or disk is full" in svc.engine.store_error
@@ -139,7 +139,7 @@ def test_a_refused_commit_leaves_no_process_and_each_job_runs_once(tmp_path, ref
             assert all(svc.store.attempts(c) == [] for c in children) and ran_counts(ran) == {}
             assert {svc.store.get_job(c).state for c in children} == {JobState.QUEUED}
         else:  # the starts were stored, their processes launched, then killed
-            assert any(a.pid is None for c in children for a in svc.store.attempts(c))
+            assert any(a.handle is None for c in children for a in svc.store.attempts(c))
         svc.store.db.execute("DROP TRIGGER full")
         svc.engine.wake()
         jobs = [wait_terminal(svc, c) for c in children]

@@ -59,7 +59,7 @@ def job_trees(svc: JobService) -> dict:
     out = {}
     for job_id, handle in dict(svc.engine.handles).items():
         try:
-            sup = psutil.Process(handle.pid)
+            sup = psutil.Process(handle["pid"])
             out[job_id] = [(p.pid, p.ppid(), p.name()) for p in [sup, *sup.children(recursive=True)]]
         except psutil.Error:
             pass
@@ -85,7 +85,7 @@ def test_a_jobs_grandchild_on_a_gpu_is_attributed_to_that_job(tmp_path):
         s = sample_until(svc, lambda s: names(s, 0) == ["sleep"] and names(s, 1) == ["sleep"])
         for job_id, gpu, mem in ((a.id, 0, 2048), (b.id, 1, 3 * G)):
             [p] = s["gpus"][gpu]["processes"]
-            assert p["pid"] in grandchildren(svc.engine.handles[job_id].pid)  # a real grandchild
+            assert p["pid"] in grandchildren(svc.engine.handles[job_id]["pid"])  # a real grandchild
             assert (p["kind"], p["job_id"], p["memory_mib"], p["util"]) == ("job", job_id, mem, 40)
             assert s["gpus"][gpu]["jobs"] == [job_id]
         assert {u["job_id"]: (u["gpus"], u["memory_mib"]) for u in s["job_usage"]} == {

@@ -283,7 +283,7 @@ def test_nvml_processes_of_jobs_are_attributed_and_others_block_the_gpu(tmp_path
         a = svc.submit(["sleep", "30"], gpus=1, name="train")
         job = wait_job_state(svc, a.id, JobState.RUNNING)
         assert job.allocated_gpus == (1,)
-        pid = wait_launched(svc, a.id).pid
+        pid = wait_launched(svc, a.id)["pid"]
         sleeper = _child(pid)
         nvml.devices[1].processes = {sleeper: 9000}
         nvml.devices[1].sm_util = {sleeper: 88}

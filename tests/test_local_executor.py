@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from jupyter_jobflow.core.errors import NotFound
-from jupyter_jobflow.engine.executors import Executor, ExitStatus, LaunchRequest
+from jupyter_jobflow.engine.executors import Executor, ExitStatus, LaunchRequest, job_env
 from jupyter_jobflow.engine.executors.local import LocalExecutor
 
 
@@ -26,9 +26,9 @@ def ex(tmp_path):
     yield executor
     for h in handles:  # whatever a failed test left running
         if executor.is_alive(h):
-            os.killpg(h.pid, signal.SIGKILL)
+            os.killpg(h["pid"], signal.SIGKILL)
         try:
-            os.waitpid(h.pid, 0)
+            os.waitpid(h["pid"], 0)
         except ChildProcessError:
             pass
 
@@ -40,12 +40,12 @@ def req(tmp_path, job_id, *argv, attempt=1, env=None):
 
 def wait_end(ex, h, timeout=10.0):
     """Select on watch() until the supervisor exits, then collect."""
-    fd = ex.watch(h)
+    fd = ex.pidfd(h)
     if fd is not None:
         try:
             assert select.select([fd], [], [], timeout)[0], "attempt did not end"
         finally:
-            ex.unwatch(fd)
+            os.close(fd)
     return ex.collect(h)
 
 
@@ -100,12 +100,13 @@ def test_output_lands_in_attempt_log_merged_in_order(ex, tmp_path):
 
 @pytest.mark.parametrize("code", [0, 3])
 def test_exit_code_recorded(ex, tmp_path, code):
+    launched_at = time.time()
     h = ex.launch(req(tmp_path, 1, "sh", "-c", f"exit {code}"))
     st = wait_end(ex, h)
     assert (st.exit_code, st.signal) == (code, None)
-    assert st.ended_at >= h.started_at - 0.05  # mtime granularity is a clock tick
+    assert st.ended_at >= launched_at - 0.05  # mtime granularity is a clock tick
     with pytest.raises(ChildProcessError):  # collect() reaped the supervisor
-        os.waitpid(h.pid, os.WNOHANG)
+        os.waitpid(h["pid"], os.WNOHANG)
 
 
 def test_command_not_found_is_127_with_message(ex, tmp_path):
@@ -124,12 +125,18 @@ def test_argv_is_execd_not_interpreted_by_the_supervisor(ex, tmp_path):
     assert ex.log_path(2, 1).read_text() == "a b|$HOME|*|"
 
 
-def test_environment_is_the_given_one(ex, tmp_path):
+def test_environment_is_the_one_the_executor_builds_from_the_request(ex, tmp_path):
     env = {"PATH": os.environ["PATH"], "FOO": "a b", "code": "x"}
-    h = ex.launch(req(tmp_path, 1, "env", env=env))
+    request = dataclasses.replace(req(tmp_path, 1, "env", env=env), name="train", gpus=(2, 0), visible_devices=True,
+                                  pci_order=True, runtime_env={"JOBFLOW_URL": "http://h/"})
+    h = ex.launch(request)
     assert wait_end(ex, h).exit_code == 0
     lines = set(ex.log_path(1, 1).read_text().splitlines())
-    assert lines == {f"{k}={v}" for k, v in env.items()} | {f"PWD={tmp_path}"}
+    base = {k: os.environ[k] for k in ("HOME", "USER", "LOGNAME", "SHELL") if k in os.environ}
+    want = {**base, **env, "JOBFLOW_URL": "http://h/", "JOBFLOW_JOB_ID": "1", "JOBFLOW_ATTEMPT": "1",
+            "JOBFLOW_JOB_NAME": "train", "CUDA_VISIBLE_DEVICES": "2,0", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+    assert lines == {f"{k}={v}" for k, v in want.items()} | {f"PWD={tmp_path}"}
+    assert job_env(request) == want  # the rule is one function, for every executor
 
 
 def test_job_gets_default_signal_handling_and_no_stdin(ex, tmp_path):
@@ -172,7 +179,7 @@ def test_sigterm_kills_job_and_setsid_grandchild_status_recorded(ex, tmp_path):
     h = ex.launch(req(tmp_path, 1, "sh", "-c",
                       "setsid sh -c 'echo $$ $PPID > ready; exec sleep 100' & wait"))
     grandchild, job = map(int, read_line(ready).split())
-    assert os.getsid(grandchild) == grandchild != os.getsid(job) == h.pid  # it escaped
+    assert os.getsid(grandchild) == grandchild != os.getsid(job) == h["pid"]  # it escaped
     ex.signal(h, signal.SIGTERM)
     st = wait_end(ex, h)
     # The supervisor survived the killpg and wrote the status.
@@ -187,14 +194,14 @@ def test_sigkill_escalation_spares_the_supervisor(ex, tmp_path):
                       "trap '' TERM; echo $$ > ready; while :; do sleep 1; done"))
     job = int(read_line(ready))
     ex.signal(h, signal.SIGTERM)
-    fd = ex.watch(h)
+    fd = ex.pidfd(h)
     try:
         assert not select.select([fd], [], [], 0.3)[0]  # TERM is ignored: still running
         assert ex.is_alive(h) and psutil.pid_exists(job)
         ex.signal(h, signal.SIGKILL)
         assert select.select([fd], [], [], 10)[0]
     finally:
-        ex.unwatch(fd)
+        os.close(fd)
     st = ex.collect(h)
     assert (st.exit_code, st.signal) == (None, signal.SIGKILL)
     assert gone(job)
@@ -229,7 +236,7 @@ def test_exit_128_plus_n_without_our_signal_stays_an_exit_code(ex, tmp_path):
 def test_watch_fd_readable_within_ms_of_the_end(ex, tmp_path):
     go = fifo(tmp_path, "go")
     h = ex.launch(req(tmp_path, 1, "sh", "-c", "read x < go; exit 5"))
-    fd = ex.watch(h)
+    fd = ex.pidfd(h)
     try:
         assert not select.select([fd], [], [], 0)[0]
         t0 = time.perf_counter()
@@ -238,7 +245,7 @@ def test_watch_fd_readable_within_ms_of_the_end(ex, tmp_path):
         assert time.perf_counter() - t0 < 0.05
         os.close(keep)
     finally:
-        ex.unwatch(fd)
+        os.close(fd)
     assert ex.collect(h).exit_code == 5
 
 
@@ -248,23 +255,23 @@ def test_host_restart_readopts_running_and_ended_attempts(tmp_path):
     old = LocalExecutor(state)
     ended = old.launch(req(tmp_path, 1, "sh", "-c", "echo bye; exit 4"))
     later = old.launch(req(tmp_path, 2, "sh", "-c", "read x < go; echo late; exit 7"))
-    assert gone(ended.pid)  # attempt 1 ends while the "host" is down
+    assert gone(ended["pid"])  # attempt 1 ends while the "host" is down
     del old
 
     new = LocalExecutor(state)  # the restarted host: only the stored handles are known
     assert not new.is_alive(ended)
-    assert new.watch(ended) is None
+    assert new.pidfd(ended) is None
     assert new.reconcile(ended) == ExitStatus(4, None, pytest.approx(time.time(), abs=5))
     assert new.read_log(1, 1) == (b"bye\n", 4)
 
     assert new.is_alive(later) and new.reconcile(later) == "running"
-    fd = new.watch(later)
+    fd = new.pidfd(later)
     try:
         keep = release(go)
         assert select.select([fd], [], [], 10)[0]
         os.close(keep)
     finally:
-        new.unwatch(fd)
+        os.close(fd)
     assert not new.is_alive(later)
     assert new.collect(later).exit_code == 7
     assert new.reconcile(later).exit_code == 7
@@ -275,8 +282,8 @@ def test_supervisor_killed_is_lost(ex, tmp_path):
     ready = fifo(tmp_path, "ready")
     h = ex.launch(req(tmp_path, 1, "sh", "-c", "echo $$ > ready; exec sleep 100"))
     job = int(read_line(ready))
-    os.kill(h.pid, signal.SIGKILL)  # e.g. the OOM killer took the supervisor
-    assert gone(h.pid)
+    os.kill(h["pid"], signal.SIGKILL)  # e.g. the OOM killer took the supervisor
+    assert gone(h["pid"])
     assert ex.collect(h) is None
     assert ex.reconcile(h) == "lost"
     os.kill(job, signal.SIGKILL)
@@ -285,10 +292,10 @@ def test_supervisor_killed_is_lost(ex, tmp_path):
 def test_pid_reuse_is_not_alive(ex, tmp_path):
     go = fifo(tmp_path, "go")
     h = ex.launch(req(tmp_path, 1, "sh", "-c", "read x < go"))
-    impostor = dataclasses.replace(h, proc_start=h.proc_start - 3600)
+    impostor = {**h, "start": h["start"] - 3600}
     assert ex.is_alive(h)
     assert not ex.is_alive(impostor)
-    assert ex.watch(impostor) is None
+    assert ex.pidfd(impostor) is None
     ex.signal(impostor, signal.SIGKILL)  # must not touch the process now holding that pid
     assert ex.is_alive(h)
     assert ex.reconcile(impostor) == "lost"
@@ -314,7 +321,7 @@ def test_a_new_executor_finds_a_running_attempt_by_job_and_attempt_alone(ex, tmp
     other = ex.launch(req(tmp_path, 5, "sh", "-c", "read x < go2", attempt=1))  # another attempt: not it
     fresh = LocalExecutor(tmp_path / "state")  # as after a restart, with only (job, attempt) stored
     found = fresh.find(5, 2)
-    assert (found.pid, found.proc_start) == (h.pid, pytest.approx(h.proc_start, abs=0.05))
+    assert (found["pid"], found["start"]) == (h["pid"], pytest.approx(h["start"], abs=0.05))
     assert fresh.started(5, 2) and fresh.reconcile(found) == "running"
     assert fresh.find(5, 3) is None and fresh.find(6, 2) is None
     assert LocalExecutor(tmp_path / "elsewhere").find(5, 2) is None  # another state directory's
@@ -328,7 +335,7 @@ def test_status_file_is_private_and_the_job_keeps_the_users_umask(ex, tmp_path):
     old = os.umask(0o022)
     try:
         h = LocalExecutor(tmp_path / "state2").launch(req(tmp_path, 1, "sh", "-c", "echo > made"))
-        os.waitpid(h.pid, 0)
+        os.waitpid(h["pid"], 0)
     finally:
         os.umask(old)
     status = tmp_path / "state2" / "status" / "1.1"
@@ -340,7 +347,7 @@ def test_status_file_is_private_and_the_job_keeps_the_users_umask(ex, tmp_path):
 def test_kill_ends_the_attempt_whole_and_it_reads_as_lost(ex, tmp_path):
     h = ex.launch(req(tmp_path, 1, "sh", "-c", "sleep 100 & sleep 100"))
     deadline = time.monotonic() + 10
-    while len(tree := [h.pid] + [p.pid for p in psutil.Process(h.pid).children(recursive=True)]) < 4:
+    while len(tree := [h["pid"]] + [p.pid for p in psutil.Process(h["pid"]).children(recursive=True)]) < 4:
         assert time.monotonic() < deadline  # supervisor, the job's shell, its two sleeps
         time.sleep(0.005)
     procs = [psutil.Process(p) for p in tree]
@@ -412,7 +419,7 @@ def test_an_attempt_with_an_output_file_is_found_again_by_job_and_attempt(ex, tm
     os.mkfifo(tmp_path / "go")
     h = ex.launch(out_req(tmp_path, 7, "sh", "-c", "read x < go; echo done", output="o.txt", attempt=3))
     found = LocalExecutor(tmp_path / "state").find(7, 3)
-    assert found is not None and found.pid == h.pid
+    assert found is not None and found["pid"] == h["pid"]
     with open(tmp_path / "go", "w") as f:
         f.write("x\n")
     assert wait_end(ex, h).exit_code == 0 and (tmp_path / "o.txt").read_text() == "done\n"

@@ -144,7 +144,7 @@ async def test_stop_leaves_jobs_running_and_removes_what_it_published(api, ext, 
     jid = await submit(api, command=command)
     await stream.job(jid, "Running")
     for _ in range(2000):  # the start is stored first, its process recorded a moment later
-        if (pid := ext.service.attempts(jid)[-1].pid) is not None:
+        if (pid := (ext.service.attempts(jid)[-1].handle or {}).get("pid")) is not None:
             break
         await asyncio.sleep(0.005)
     state_dir = ext.state_dir
@@ -530,7 +530,9 @@ async def test_stream_sends_a_snapshot_then_every_event_in_order(api, events):
     evs = [m for m in stream.seen[1:] if m["type"] == "event"]
     assert [e["seq"] for e in evs] == list(range(snapshot["seq"] + 1, snapshot["seq"] + 1 + len(evs)))
     assert [e["kind"] for e in evs][0] == "submitted"
-    assert [e["job"]["state"] for e in evs] == ["Queued", "Running", "Failed"]
+    assert [(e["kind"], e["job"]["state"]) for e in evs] == [("submitted", "Queued"), ("job", "Running"),
+                                                             ("started", "Running"), ("job", "Failed")]
+    assert evs[1]["job"]["started_at"] is None and evs[2]["job"]["started_at"] is not None
     assert evs[-1]["job"]["exit_code"] == 3 and evs[-1]["job_id"] == jid
 
 

@@ -12,6 +12,7 @@ from helpers import stop_everything, wait_job_state, wait_launched, wait_termina
 
 from jupyter_jobflow.core.errors import Conflict, InvalidSpec, NotFound
 from jupyter_jobflow.core.model import JobState
+from jupyter_jobflow.engine.clock import FakeClock
 from jupyter_jobflow.engine.service import JobService
 
 SH = ["sh", "-c"]
@@ -110,18 +111,41 @@ def test_update_refuses_self_and_cycles(service):
                               f"-> job {one.id}")
 
 
-def test_time_limit_enforced_within_a_second(service):
-    sub = service.submit(SH + ["sleep 30"], time_limit=1.0)
-    job = wait_terminal(service, sub.id, timeout=10)
-    assert job.state is JobState.TIMEOUT and str(job.reason) == "TimeLimit:00:00:01"
-    assert job.ended_at - job.started_at <= 1.0 + 1.0
+@pytest.fixture
+def clocked(state_dir):
+    """A service with real processes (the local executor) on a FakeClock: time limits and graces
+    are the clock's, the signals and the ends real."""
+    clock = FakeClock()
+    svc = JobService(state_dir, kill_grace=30.0, clock=clock).start()
+    yield svc, clock
+    stop_everything(svc)
 
 
-def test_timeout_escalates_to_sigkill_after_grace(service):
-    sub = service.submit(SH + ["trap '' TERM; while :; do sleep 0.1; done"], time_limit=0.5)
+def test_time_limit_ends_a_real_process_when_the_clock_passes_it(clocked):
+    service, clock = clocked
+    sub = service.submit(SH + ["sleep 30"], time_limit=60.0)
+    started = wait_until(service, sub.id, lambda j: j.started_at is not None, "started").started_at
+    clock.advance(59.9)
+    assert service.get(sub.id).stopping is None
+    clock.advance(0.1)
     job = wait_terminal(service, sub.id, timeout=10)
-    assert job.state is JobState.TIMEOUT
-    assert 1.5 <= job.ended_at - job.started_at <= 3.5  # limit 0.5 s + grace 1 s, SIGTERM ignored
+    assert job.state is JobState.TIMEOUT and str(job.reason) == "TimeLimit:00:01:00"
+    assert (job.signal, job.ended_at - started) == (signal.SIGTERM, 60.0)
+
+
+def test_timeout_escalates_to_sigkill_after_grace(clocked):
+    service, clock = clocked
+    sub = service.submit(SH + ["trap '' TERM; echo ready; while :; do sleep 0.1; done"], time_limit=5)
+    started = wait_until(service, sub.id, lambda j: j.started_at is not None, "started").started_at
+    while "ready" not in service.read_log(sub.id)[0]:  # its trap is set (the job's own output)
+        time.sleep(0.005)
+    clock.advance(5)
+    wait_until(service, sub.id, lambda j: j.stopping == "timeout", "stopping")
+    clock.advance(29.9)  # SIGTERM ignored: still running within the grace
+    assert service.get(sub.id).state is JobState.RUNNING
+    clock.advance(0.1)
+    job = wait_terminal(service, sub.id, timeout=10)
+    assert (job.state, job.signal, job.ended_at - started) == (JobState.TIMEOUT, signal.SIGKILL, 35.0)
 
 
 def test_cancel_running_job_kills_whole_tree(service, tmp_path):
@@ -319,7 +343,7 @@ def test_restart_readopts_running_job_and_marks_vanished_one_lost(state_dir):  #
     victim = svc.submit(SH + ["sleep 60"])
     wait_job_state(svc, survivor.id, JobState.RUNNING)
     wait_job_state(svc, victim.id, JobState.RUNNING)
-    victim_pid = wait_launched(svc, victim.id).pid
+    victim_pid = wait_launched(svc, victim.id)["pid"]
     svc.close()  # the host goes away; its jobs do not
     os.killpg(victim_pid, signal.SIGKILL)  # ... but this one dies while nobody watches
     svc = JobService(state_dir, kill_grace=1.0).start()
@@ -337,7 +361,7 @@ def test_job_that_ended_while_host_was_down_gets_its_exit_status(state_dir):
     svc = JobService(state_dir).start()
     sub = svc.submit(SH + ["sleep 0.3; exit 4"])
     wait_job_state(svc, sub.id, JobState.RUNNING)
-    pid = wait_launched(svc, sub.id).pid
+    pid = wait_launched(svc, sub.id)["pid"]
     svc.close()
     psutil.Process(pid).wait(10)  # (it is our child: reap it as the dead host would have)
     svc = JobService(state_dir).start()
@@ -349,17 +373,22 @@ def test_job_that_ended_while_host_was_down_gets_its_exit_status(state_dir):
 
 
 def test_delay_crosses_restart(state_dir):  # §1.17 item 15
-    svc = JobService(state_dir).start()
+    clock = FakeClock()
+    svc = JobService(state_dir, clock=clock).start()
     parent = svc.submit(["true"])
-    child = svc.submit(["true"], dependency=f"afterok:{parent.id}+2s")
+    child = svc.submit(["true"], dependency=f"afterok:{parent.id}+2m")
     wait_terminal(svc, parent.id)
-    ready_at = svc.get(parent.id).ended_at + 2
+    ready_at = svc.get(parent.id).ended_at + 120
+    clock.advance(60)
     svc.close()
-    svc = JobService(state_dir).start()
+    svc = JobService(state_dir, clock=clock).start()
     try:
         assert str(svc.get(child.id).reason).startswith("ReadyAfter ")
+        clock.advance(59.99)
+        assert svc.get(child.id).state is JobState.QUEUED
+        clock.advance(0.01)
         job = wait_terminal(svc, child.id)
-        assert ready_at <= job.started_at <= ready_at + 1.0
+        assert job.started_at == ready_at
     finally:
         stop_everything(svc)
 

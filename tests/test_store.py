@@ -66,3 +66,22 @@ def test_failed_transaction_leaves_nothing_behind(tmp_path):
             raise RuntimeError("boom")
     assert store.load_jobs() == []
     store.close()
+
+
+def test_migration_6_turns_the_pid_columns_of_existing_attempts_into_local_handles(tmp_path):
+    import sqlite_utils
+
+    conn = sqlite3.connect(tmp_path / "db", isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    for _name, migration in MIGRATIONS[:5]:  # a database written by the release before the seam
+        migration(db)
+    conn.execute("PRAGMA user_version = 5")
+    conn.execute("INSERT INTO jobs (name, state, command, submitted_at, attempt) VALUES ('a', 'Running', '[\"x\"]', 1, 2)")
+    conn.execute("INSERT INTO attempts (job_id, attempt, started_at, pid, proc_start, gpus) VALUES (1, 1, 1, NULL, NULL, '[]')")
+    conn.execute("INSERT INTO attempts (job_id, attempt, started_at, pid, proc_start, gpus) VALUES (1, 2, 2, 4242, 3.5, '[]')")
+    conn.close()
+    store = Store(tmp_path / "db")
+    assert store.schema_version() >= 6
+    assert [a.handle for a in store.attempts(1)] == [None, {"pid": 4242, "start": 3.5, "job": 1, "attempt": 2}]
+    assert store.get_job(1).executor == "local"
+    store.close()

@@ -6,6 +6,7 @@ a newer jupyter-jobflow is refused in one line, untouched."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -63,9 +64,15 @@ def test_a_schema5_database_keeps_every_job_attempt_edge_group_and_event(tmp_pat
     try:
         after = _tables(state / "jobflow.db")
         assert svc.store.schema_version() == len(MIGRATIONS) == 7
-        # every old row, every old column, as it was; the new job columns empty
+        # every old row, every old column, as it was; each job on the local executor, each attempt's
+        # pid columns also kept as its executor handle (migration 6); the flow labels empty (7)
         for row in after["jobs"]:
-            assert (row.pop("run_id"), row.pop("task")) == (None, None)
+            assert (row.pop("executor"), row.pop("run_id"), row.pop("task")) == ("local", None, None)
+        for row in after["attempts"]:
+            handle = row.pop("handle")
+            assert (json.loads(handle) if handle else None) == \
+                ({"pid": row["pid"], "start": row["proc_start"], "job": row["job_id"], "attempt": row["attempt"]}
+                 if row["pid"] is not None else None)
         assert after == before
         # and read back as the service sees them
         ok = svc.get(1)

@@ -90,7 +90,7 @@ def test_a_named_cause_must_be_one_of_that_edges():
 #: calls that could give a job a new state: dataclass copies and the constructor
 _BUILDERS = {"evolve", "replace", "_replace", "Job"}
 #: where a state keyword is not a change: the store reads a job back from its row
-_READERS = {("jupyter_jobflow/engine/store.py", "Job")}
+_READERS = {("jupyter_jobflow/engine/rows.py", "Job")}
 
 
 def _state_builders(source: str, rel: str) -> list[str]:

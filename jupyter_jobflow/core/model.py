@@ -188,6 +188,8 @@ class Job:
     #: ``--output``/``--error`` file names with their %j/%x/%A/%a patterns (``outfiles.py``); None: the log only
     output: str | None = None
     error: str | None = None
+    #: the executor that runs its attempts (engine/executors/): "local", the processes of this machine
+    executor: str = "local"
 
     def evolve(self, **changes: Any) -> "Job":
         return replace(self, **changes)
@@ -203,9 +205,9 @@ class Attempt:
 
     job_id: int
     attempt: int
-    started_at: float
-    pid: int | None = None
-    proc_start: float | None = None  # the supervisor's create time, to tell pid reuse apart
+    started_at: float  # when it was recorded as starting, then when it really began (``started``)
+    #: what its executor finds it again by (opaque, JSON); None while it is being launched
+    handle: dict[str, Any] | None = None
     gpus: tuple[int, ...] = ()
     ended_at: float | None = None
     exit_code: int | None = None

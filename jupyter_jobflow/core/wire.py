@@ -84,7 +84,8 @@ def dependency_to_json(text: str | None) -> dict[str, Any]:
 
 def attempt_to_json(a: Attempt) -> dict[str, Any]:
     return {
-        "attempt": a.attempt, "started_at": a.started_at, "ended_at": a.ended_at, "pid": a.pid,
+        "attempt": a.attempt, "started_at": a.started_at, "ended_at": a.ended_at,
+        "pid": (a.handle or {}).get("pid"),  # a local attempt's supervisor; None for other executors
         "gpus": list(a.gpus), "exit_code": a.exit_code, "signal": a.signal,
         "state": a.state.value if a.state else None, "reason": str(a.reason) if a.reason else None,
     }

@@ -52,9 +52,9 @@ class GpuServiceMixin:
         with self.engine.lock:
             out = []
             for jid in sorted(self.engine.running):
-                job, handle = self.engine.jobs[jid], self.engine.handles.get(jid)
+                job = self.engine.jobs[jid]
                 out.append(JobOnGpu(jid, job.name, tuple(job.allocated_gpus), job.gpu_memory,
-                                    handle.pid if handle else None))
+                                    self.engine.leader_pid(jid)))
             return out
 
     def _gpu_pool(self) -> tuple[GpuPool, dict[int, Job]]:

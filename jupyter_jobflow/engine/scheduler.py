@@ -1,63 +1,63 @@
 """The engine: keeps a mirror of the store, applies the scheduler's decisions, runs the loop.
 
-One thread, the *scheduler loop*, waits on a wake pipe, on a pidfd per running attempt and on the
-next timer (a delay, a retry back-off, a time limit, a kill grace). Anything that may change what
-should run (a submission, a job's end, a cancel, a release) marks the affected jobs dirty and
+One thread, the *scheduler loop*, waits on a wake pipe and on the next timer (a delay, a retry
+back-off, a time limit, a kill grace). Anything that may change what should run (a submission, an
+executor's event, a cancel, a release) marks the affected jobs dirty or queues the event and
 writes one byte to the wake pipe, so hand-offs cost milliseconds, not a poll interval.
 
-Each wake-up is one ``step``, which only calls named steps: ``reap_finished``,
+Each job names its executor (``Job.executor``; ``executors`` maps names to them). An executor
+returns an opaque handle per attempt, which the store keeps, and pushes ``started``, ``ended`` and
+``lost`` events (executors/__init__.py): a time limit counts from ``started``; the engine never
+looks inside a handle. With a ``FakeClock`` (clock.py) the loop sleeps until the clock moves.
+
+Each wake-up is one ``step``, which only calls named steps: ``take_events``,
 ``escalate_kills``, ``decide`` (pure, see ``decide.py``) and ``apply``. Every change is written to
 the store in the same lock before anyone can see it; the mirror is a cache the store can rebuild
 (``recover``), which is also how jobs that ran through a restart are re-adopted.
 
-A job starts exactly once (docs/architecture.md): ``apply`` records each start as an attempt without a pid
+A job starts exactly once (docs/architecture.md): ``apply`` records each start as an attempt without a handle
 (*starting*) and commits; only then ``spawn`` launches the processes, outside the lock, and records
-their pids in a second commit. A host killed in between leaves attempts that ``reconcile_attempts``
+their handles in a second commit. A host killed in between leaves attempts that ``reconcile_attempts``
 either finds running (adopts), finds ended (settles) or knows never began (starts them then); a
 second commit that fails kills what it launched. A step whose commit the store refuses (disk full,
 I/O error) changes nothing: the mirror is reloaded from the store and the step is tried again.
 
 Why a thread and not the host's asyncio loop: spawning processes and committing to SQLite can
 block for milliseconds; off the Jupyter server's event loop they never stall a request.
+
+The ``Engine`` is composed: its thread is in ``loop.py``, recovery in ``recovery.py``, the process
+side in ``launching.py``. Long because: what stays here (the mirror and the step that changes it)
+shares one lock, one dirty set and one outbox of events; apart, each half would reach into the other.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import selectors
 import signal as _signal
 import sqlite3
 import threading
 import time
 from collections import defaultdict
-from contextlib import suppress
 from dataclasses import dataclass
-from dataclasses import replace as _replace
 from typing import Any, Callable, Iterable, Mapping
 
-from ..core import outfiles
 from ..core.decide import Decisions, Snapshot, decide
 from ..core.depspec import DepSpec
 from ..core.depspec import parse as parse_dependency
+from ..core.errors import InvalidSpec
 from ..core.gpumodel import DeviceUsage, GpuInventory
-from ..core.jobenv import launch_env
-from ..core.model import DEPENDENCY, Attempt, Group, Job, JobState, Reason
-from ..core.retry import Outcome, classify, retry_wait, should_retry
+from ..core.model import Group, Job, JobState, Reason
 from ..core.transitions import transition
 from ..core.wire import job_to_json
-from .executors import ExitStatus, Handle, LaunchRequest
+from .executors import AttemptEvent, Executor, Handle, LaunchRequest
+from .launching import LaunchMixin
+from .loop import LoopMixin
+from .recovery import RecoveryMixin
 from .store import Store
 
 log = logging.getLogger("jupyter_jobflow")
 
-#: The longest the loop sleeps at once: ``epoll`` refuses a timeout past ~24.8 days (int32 ms), so
-#: a far timer (``--time 25-0``, ``afterok:N+4w``) is re-armed after this, never handed over whole.
-MAX_SLEEP = 86400.0
-#: Loop failures in a row that are restarted (with a back-off) before the scheduler gives up loudly.
-MAX_RESTARTS = 5
-
-STORE_RETRY_SECONDS = 1.0  # after a commit the database refused, the next try
 
 Subscriber = Callable[[dict[str, Any]], None]
 
@@ -70,12 +70,23 @@ class EngineConfig:
     external_memory_threshold_mib: int = 1024
 
 
-class Engine:
-    def __init__(self, store: Store, executor: Any, gpus: GpuInventory, config: EngineConfig | None = None,
-                 clock: Callable[[], float] = time.time):
-        self.store, self.executor, self.gpus = store, executor, gpus
+class Engine(RecoveryMixin, LoopMixin, LaunchMixin):
+    def __init__(self, store: Store, executor: Executor | Mapping[str, Executor], gpus: GpuInventory,
+                 config: EngineConfig | None = None, clock: Callable[[], float] = time.time):
+        """``executor``: name -> executor, or one executor that runs the jobs whose executor is "local"."""
+        self.store, self.gpus = store, gpus
+        self.executors: dict[str, Executor] = dict(executor) if isinstance(executor, Mapping) else {"local": executor}
+        self.executor = self.executors.get("local") or next(iter(self.executors.values()))  # logs of "local" jobs
         self.config = config or EngineConfig()
         self.clock = clock
+        self._events: list[AttemptEvent] = []  # pushed by executors from their threads; taken by step()
+        self._events_lock = threading.Lock()
+        for ex in self.executors.values():
+            ex.bind(self.push_event)
+        #: a clock that says when it moves (FakeClock): the loop waits for that, not for real seconds
+        self._clock_wakes = hasattr(clock, "on_advance")
+        if self._clock_wakes:
+            clock.on_advance(self.wake)  # type: ignore[attr-defined]
         self.lock = threading.RLock()
         self.runtime_env: dict[str, str] = {}  # what jobs get at launch to reach their host (jobenv.py)
         #: (job id, attempt) -> a Reason the attempt left for a failed exit (a cell's OutputNotSaved), or None
@@ -88,7 +99,6 @@ class Engine:
         self.groups: dict[str, Group] = {}
         self._dirty: set[int] = set()
         self._waiting_for_resources: set[int] = set()
-        self._ended: set[int] = set()
         self._to_watch: set[int] = set()
         self._timers: dict[int, float] = {}  # waiting job -> when to look at it again
         self._reconcile_needed = False  # the mirror was reloaded: look at the open attempts again
@@ -111,86 +121,6 @@ class Engine:
         self.gpu_usage: Callable[[], Mapping[int, DeviceUsage]] = dict
 
     # -- mirror ---------------------------------------------------------------------------
-    def recover(self) -> None:
-        """Load the store; re-adopt attempts still running; settle those that ended meanwhile."""
-        with self.lock:
-            if self.store.discard_pending_arrays():  # a host died while storing an array: not submitted
-                log.warning("jobflow: discarded a job array whose submission was cut short")
-            self._load()
-            with self.store.transaction():
-                self.reconcile_attempts()
-            self._commit_events()
-
-    def _load(self) -> None:
-        """Rebuild the mirror from the store: at start, and after a commit the store refused (the
-        mirror may then hold changes the store does not). It writes only to fail a row it cannot
-        read. Handles are kept for ``reconcile_attempts``, which the next step runs."""
-        self.jobs, self.specs, self.dependents, self.running = {}, {}, defaultdict(set), set()
-        self._outbox.clear()
-        self.groups = self.store.groups()
-        for job in self.store.load_jobs():
-            try:
-                self._remember(job)
-            except Exception as err:  # a stored value we cannot read must not stop every restart
-                self._remember_broken(job, err)
-        for child, parent in self.store.load_edges():
-            self.dependents[parent].add(child)
-        self._dirty.update(j.id for j in self.jobs.values() if j.state is JobState.QUEUED)
-        self._reconcile_needed = True
-
-    def reconcile_attempts(self) -> None:
-        """Make every open attempt in the store match a process (or its end): the one place an
-        attempt is adopted, settled or found never to have begun. In a transaction."""
-        self._reconcile_needed = False
-        known, self.handles = self.handles, {}
-        for a in self.store.open_attempts():
-            if a.pid:
-                handle = Handle(a.job_id, a.attempt, a.pid, a.proc_start or 0.0, a.started_at)
-                found = self.executor.reconcile(handle)
-            elif (handle := self.executor.find(a.job_id, a.attempt)) is not None:  # launched, pid unrecorded
-                self.store.record_launch(handle)
-                found = "running"
-            elif (status := self.executor.read_status(a.job_id, a.attempt)) is not None:
-                handle, found = Handle(a.job_id, a.attempt, 0, 0.0, a.started_at), status
-            elif self.executor.started(a.job_id, a.attempt):
-                handle, found = None, "lost"
-            else:  # recorded as starting, never began: it may start now, as the same attempt
-                self._unlaunch(self.jobs[a.job_id])
-                continue
-            if found == "running":
-                self.handles[a.job_id] = handle
-                if known.get(a.job_id) != handle:  # a process already watched keeps its pidfd
-                    self._to_watch.add(a.job_id)
-            else:  # ended while we were not looking (its status), or vanished without one (Lost)
-                self._settle(a.job_id, None if found == "lost" else found, handle)
-        for jid in list(self.running):
-            if jid not in self.handles:  # Running in the store without an attempt row: lost
-                self._settle(jid, None, None)
-
-    def _unlaunch(self, job: Job) -> None:
-        """Back to the queue: a start that was recorded but never reached a process."""
-        self.store.delete_attempt(job.id, job.attempt)
-        self._save(transition(job, JobState.QUEUED, cause="unlaunch", reason=DEPENDENCY, attempt=job.attempt - 1,
-                              started_at=None, first_started_at=job.first_started_at if job.attempt > 1 else None,
-                              allocated_gpus=()))
-        self._dirty.add(job.id)
-
-    def _remember_broken(self, job: Job, err: Exception) -> None:
-        log.error("job %s has a stored value that cannot be read (%s); it fails", job.id, err)
-        failed = job.evolve(dependency=None,
-                            reason=Reason("SpawnError", {"message": f"unreadable stored job: {err}"}),
-                            ended_at=job.ended_at or self.clock())
-        failed = failed if job.state.terminal else transition(failed, JobState.FAILED, cause="unreadable")
-        with suppress(sqlite3.Error):  # a store that refuses writes: failed in the mirror, and next time
-            self.store.update_job(failed)
-        self._remember(failed)
-
-    def health(self) -> dict[str, Any]:
-        """``scheduler``: running, restarting, failed (gave up) or stopped; the last failure's cause."""
-        alive = self._thread is not None and self._thread.is_alive()
-        state = "failed" if self.given_up else "restarting" if alive and self._failures_in_a_row else \
-            "running" if alive else "stopped"
-        return {"scheduler": state, "error": self.failure, "restarts": self.restarts, "database": self.store_error}
 
     def _remember(self, job: Job) -> None:
         self.jobs[job.id] = job
@@ -304,7 +234,7 @@ class Engine:
                         if not children:
                             del self.dependents[parent]
                 self.dependents.pop(jid, None)
-                for pending in (self.running, self._dirty, self._waiting_for_resources, self._ended):
+                for pending in (self.running, self._dirty, self._waiting_for_resources, self._to_watch):
                     pending.discard(jid)
                 self._timers.pop(jid, None)
                 if job is not None and job.array_of == jid:
@@ -321,92 +251,23 @@ class Engine:
         if self._waiting_for_resources:
             self.wake()
 
-    def wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"!")
-        except BlockingIOError:  # the pipe is full: a wake-up is already pending
-            pass
-
-    def start(self) -> None:
-        """Recover, then run the scheduler loop in a daemon thread."""
-        self.recover()
-        self._stopping = False
-        self._stopped.clear()
-        self.given_up, self._failures_in_a_row = False, 0
-        self._thread = threading.Thread(target=self._supervise, name="jobflow-scheduler", daemon=True)
-        self._thread.start()
+    def push_event(self, event: AttemptEvent) -> None:
+        """What executors call (from any thread) to report an attempt's start, end or loss."""
+        with self._events_lock:
+            self._events.append(event)
         self.wake()
 
-    def stop(self) -> None:
-        """Stop scheduling. Running jobs go on; the next start re-adopts them."""
-        self._stopping = True
-        self._stopped.set()
-        self.wake()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
+    def executor_of(self, job: Job) -> Executor:
+        executor = self.executors.get(job.executor)
+        if executor is None:
+            raise InvalidSpec(f"job {job.id}: no executor named {job.executor!r} on this host "
+                              f"(there is {', '.join(sorted(self.executors))})")
+        return executor
 
-    def _supervise(self) -> None:
-        """Run the loop; when it fails, say so (``health``) and restart it after a short back-off,
-        up to ``MAX_RESTARTS`` failures in a row; then give up loudly (submissions answer 503)."""
-        while not self._stopping:
-            try:
-                self._loop()
-                return
-            except Exception as err:
-                self.failure = " ".join(f"{type(err).__name__}: {err}".split())[:500]
-                self._failures_in_a_row += 1
-                if self._failures_in_a_row > MAX_RESTARTS:
-                    self.given_up = True
-                    log.critical("the scheduler failed %d times in a row and stopped: %s",
-                                 self._failures_in_a_row, self.failure)
-                    return
-                self.restarts += 1
-                self._stopped.wait(min(5.0, 0.05 * 2 ** self._failures_in_a_row))
-                with self.lock:  # the failed step was rolled back: the store is the truth again, and
-                    try:  # the failed loop closed its pidfds: watch every running attempt again
-                        self._load()
-                    except Exception:
-                        log.exception("the scheduler could not reload its jobs; it tries again")
-                    self._to_watch.update(self.handles)
-
-    def _loop(self) -> None:
-        selector = selectors.DefaultSelector()
-        selector.register(self._wake_r, selectors.EVENT_READ, None)
-        watched: dict[int, int] = {}  # job id -> pidfd
-        try:
-            while not self._stopping:
-                with self.lock:
-                    for jid in self._to_watch:
-                        handle = self.handles.get(jid)
-                        fd = self.executor.watch(handle) if handle else None
-                        if fd is None:
-                            self._ended.add(jid)
-                        else:
-                            selector.register(fd, selectors.EVENT_READ, jid)
-                            watched[jid] = fd
-                    self._to_watch.clear()
-                    timeout = 0 if self._ended else max(0.0, self._next_wake - self.clock())
-                    if not timeout <= MAX_SLEEP:  # far, infinite or NaN: look again within a day
-                        timeout = MAX_SLEEP
-                for key, _ in selector.select(timeout):
-                    if key.data is None:
-                        os.read(self._wake_r, 4096)
-                    else:
-                        selector.unregister(key.fd)
-                        os.close(key.fd)
-                        watched.pop(key.data, None)
-                        self._ended.add(key.data)
-                if not self._stopping:
-                    self.step()
-                    self._failures_in_a_row = 0
-        except Exception:
-            log.exception("the scheduler loop failed; jobs keep running and are re-adopted on restart")
-            raise
-        finally:
-            for fd in watched.values():
-                os.close(fd)
-            selector.close()
+    def leader_pid(self, job_id: int) -> int | None:
+        """The local process leading a running job's tree (GPU attribution), as its executor says."""
+        handle = self.handles.get(job_id)
+        return self.executor_of(self.jobs[job_id]).leader_pid(handle) if handle is not None else None
 
     def step(self, now: float | None = None) -> Decisions:
         """One wake-up: a table of contents of what the scheduler does."""
@@ -416,7 +277,8 @@ class Engine:
                 with self.store.transaction():
                     if self._reconcile_needed:
                         self.reconcile_attempts()
-                    self.reap_finished()
+                    self.watch_attempts()
+                    self.take_events(now)
                     self.escalate_kills(now)
                     decisions = self.decide(now)
                     launches = self.apply(decisions, now)
@@ -427,25 +289,36 @@ class Engine:
         self.spawn(launches)
         return decisions
 
-    def _refused(self, err: sqlite3.Error) -> None:
-        """The store refused a commit: nothing of the step happened. Reload, and try again soon."""
-        self.store_error = f"the database refused a write ({err}); jobs wait until it accepts writes again"
-        log.error("jobflow: %s", self.store_error)
-        self._load()
-        self._next_wake = min(self._next_wake, self.clock() + STORE_RETRY_SECONDS)
-
-    def reap_finished(self) -> None:
-        ended, self._ended = self._ended, set()
-        for jid in ended:
+    def watch_attempts(self) -> None:
+        """Ask the executors for the events of attempts launched or adopted since the last step."""
+        to_watch, self._to_watch = self._to_watch, set()
+        for jid in sorted(to_watch):
             handle = self.handles.get(jid)
             if handle is not None:
-                self._settle(jid, self.executor.collect(handle), handle)
+                self.executor_of(self.jobs[jid]).watch(jid, self.jobs[jid].attempt, handle)
+
+    def take_events(self, now: float) -> None:
+        """Apply what the executors reported: a start (the time limit counts from it), an end
+        (its status), a loss. Events of an attempt that is no longer the job's current one are old news."""
+        with self._events_lock:
+            events, self._events = self._events, []
+        for ev in events:
+            job = self.jobs.get(ev.job_id)
+            if job is None or job.attempt != ev.attempt or ev.job_id not in self.handles:
+                continue
+            if ev.kind == "started":
+                if job.started_at is None:
+                    at = now if ev.at is None else ev.at
+                    self.store.record_start(job.id, job.attempt, at)
+                    self._save(job.evolve(started_at=at, first_started_at=job.first_started_at or at), "started")
+            else:
+                self._settle(ev.job_id, ev.status if ev.kind == "ended" else None, self.handles[ev.job_id])
 
     def escalate_kills(self, now: float) -> None:
         for jid in list(self.running):
             job = self.jobs[jid]
             if job.kill_at is not None and now >= job.kill_at and jid in self.handles:
-                self.executor.signal(self.handles[jid], _signal.SIGKILL)
+                self.executor_of(job).signal(self.handles[jid], _signal.SIGKILL)
                 self._save(job.evolve(kill_at=None), "killed")
 
     def decide(self, now: float) -> Decisions:
@@ -496,106 +369,9 @@ class Engine:
                 yield job.started_at + job.time_limit
 
     # -- process side ---------------------------------------------------------------------
-    def _launch_env(self, job: Job, attempt: int, gpus: tuple[int, ...]) -> dict[str, str]:
-        env = {**launch_env(job.env, self.runtime_env), "JOBFLOW_JOB_ID": str(job.id), "JOBFLOW_ATTEMPT": str(attempt),
-               "JOBFLOW_JOB_NAME": job.name}
-        if job.gpus or job.gpu_ids or self.gpus.device_ids():
-            # a job that asked for no GPU sees none, so it cannot take one behind the scheduler's back
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
-            if not self.gpus.simulated:  # number the devices as NVML (and nvidia-smi) do
-                env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
-        return env
 
-    def _begin_launch(self, job: Job, gpus: tuple[int, ...], now: float) -> LaunchRequest:
-        """Record the next attempt as starting (an attempt row without a pid), in the step's
-        transaction: after a crash, recovery knows it may have begun."""
-        attempt = job.attempt + 1
-        self.store.insert_attempt(Attempt(job.id, attempt, now, gpus=gpus))
-        self._save(transition(job, JobState.RUNNING, cause="start", reason=None, attempt=attempt, started_at=now,
-                              first_started_at=job.first_started_at or now, allocated_gpus=gpus, used_gpus=gpus,
-                              retry_at=None, ended_at=None, exit_code=None, signal=None))
-        return LaunchRequest(job.id, attempt, tuple(job.command), job.cwd or os.path.expanduser("~"),
-                             self._launch_env(job, attempt, gpus),
-                             output=outfiles.expand(job.output, job) if job.output else None,
-                             error=outfiles.expand(job.error, job) if job.error else None)
 
-    def spawn(self, launches: list[LaunchRequest]) -> None:
-        """Start what ``apply`` recorded as starting, outside the lock (a spawn costs a millisecond
-        or two and nobody need wait for it), then record every handle in one commit. A commit that
-        fails kills what was launched: no process runs that the store does not know."""
-        if not launches:
-            return
-        results: list[tuple[LaunchRequest, Handle | None, Exception | None]] = []
-        for req in launches:
-            try:
-                results.append((req, self.executor.launch(req), None))
-            except Exception as err:  # cannot spawn: the attempt fails with the reason, maybe retried
-                results.append((req, None, err))
-        with self.lock:
-            try:
-                with self.store.transaction():
-                    for req, handle, err in results:
-                        self._launched(self.jobs[req.job_id], handle, err)
-            except sqlite3.Error as err:
-                for _, handle, _ in results:
-                    if handle is not None:
-                        self.executor.kill(handle)
-                self._refused(err)
-                return
-            self._commit_events()
-        if any(handle is None for _, handle, _ in results):  # its dependents and its GPUs: judge them now
-            self.wake()
 
-    def _launched(self, job: Job, handle: Handle | None, err: Exception | None) -> None:
-        if handle is None:
-            outcome = classify(exit_code=None, signal=None, stopping=None, spawn_error=str(err).splitlines()[0])
-            self._end_attempt(job, outcome, self.clock(), None, None)
-            return
-        self.store.record_launch(handle)
-        self.handles[job.id] = handle
-        self._to_watch.add(job.id)
-        if job.stopping:  # cancelled or timed out while it was starting
-            self.executor.signal(handle, _signal.SIGTERM)
 
-    def _signal_stop(self, job: Job, why: str, now: float) -> None:
-        """SIGTERM now, SIGKILL at ``kill_at``; a job still starting gets its SIGTERM once launched."""
-        if job.stopping or job.state is not JobState.RUNNING:
-            return
-        handle = self.handles.get(job.id)
-        if handle is not None:
-            self.executor.signal(handle, _signal.SIGTERM)
-        self._save(job.evolve(stopping=why, kill_at=now + self.config.kill_grace), "stopping", why=why)
 
-    def _settle(self, jid: int, status: ExitStatus | None, handle: Handle | None) -> None:
-        """Record how an attempt ended: ``status`` None means no status was written (Lost, or we
-        SIGKILLed the supervisor while stopping the job)."""
-        job = self.jobs[jid]
-        self.handles.pop(jid, None)
-        # the status file's mtime is coarser than time.time(): never end before the start
-        ended_at = max(status.ended_at, job.started_at or 0.0) if status else self.clock()
-        outcome = classify(exit_code=status.exit_code if status else None, signal=status.signal if status else None,
-                           stopping=job.stopping, time_limit=job.time_limit, lost=status is None)
-        if outcome.reason is not None and outcome.reason.kind == "ExitCode" and self.explain_exit is not None:
-            told = self.explain_exit(jid, job.attempt)  # the job said why it failed: its words, not "exit 1"
-            if told is not None:
-                outcome = _replace(outcome, reason=told)
-        self._end_attempt(job, outcome, ended_at, status.exit_code if status else None,
-                          status.signal if status else None)
-
-    def _end_attempt(self, job: Job, outcome: Outcome, ended_at: float, exit_code: int | None,
-                     signal: int | None) -> None:
-        self.store.end_attempt(job.id, job.attempt, ended_at=ended_at, exit_code=exit_code, signal=signal,
-                               state=outcome.state, reason=outcome.reason)
-        common = dict(allocated_gpus=(), stopping=None, kill_at=None, exit_code=exit_code, signal=signal)
-        if should_retry(job, outcome):
-            at = ended_at + retry_wait(job.retry, job.retry_count + 1)
-            job = transition(job, JobState.QUEUED, cause="retry", retry_at=at, retry_count=job.retry_count + 1,
-                             reason=Reason("RetryBackoff", {"attempt": job.retry_count + 2, "of": job.retry.retries + 1,
-                                                            "at": at}), **common)
-        else:
-            job = transition(job, outcome.state, reason=outcome.reason, ended_at=ended_at, **common)
-        self._save(job)
-        self._dirty.add(job.id)
-        self._dirty.update(self.dependents.get(job.id, ()))
-        self._dirty.update(self._waiting_for_resources)  # its GPUs and slot are free again
 

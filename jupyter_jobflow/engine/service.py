@@ -273,7 +273,7 @@ class JobService(SubmitVerbs, ArrayVerbs, ControlVerbs, RedoVerbs, ExplainVerbs,
             return "", 0, 0
         if attempt > job.attempt:
             raise NotFound(f"Job {job.id} has no attempt {attempt} (it has {job.attempt})")
-        data, nxt = self.executor.read_log(job.id, attempt, offset, limit)
+        data, nxt = self.engine.executor_of(job).read_log(job.id, attempt, offset, limit)
         return data.decode("utf-8", "replace"), nxt, attempt
 
     # -- verbs ----------------------------------------------------------------------------

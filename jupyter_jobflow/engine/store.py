@@ -2,7 +2,8 @@
 
 Jobs, their dependency edges, attempts, events and groups. Every change the engine makes goes
 through ``transaction()``; a restart reads everything back with ``load_jobs`` and friends. The
-schema has a version (``PRAGMA user_version``) and named migrations, applied in order on open.
+schema has a version (``PRAGMA user_version``) and named migrations (``migrations.py``), applied in
+order on open; rows become jobs and attempts in ``rows.py``.
 
 Why ``synchronous=NORMAL``: in WAL mode a commit then survives a crash of our process (what we
 guard against: the Jupyter server killed) without an fsync per commit, which keeps a burst of 500
@@ -17,167 +18,18 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import sqlite_utils
 
-from ..core.model import Attempt, Group, Job, JobState, Reason, RetryPolicy
+from ..core.errors import Unavailable
+from ..core.model import Attempt, Group, Job, JobState, Reason
+from .migrations import MIGRATIONS
+from .rows import NOT_PENDING, USED_GPUS, attempt_from_row, job_from_row, job_to_row
 
 
-def _m1_initial(db: sqlite_utils.Database) -> None:
-    # AUTOINCREMENT: ids are never reused, even after the newest jobs are deleted (docs/rules.md, States).
-    db.execute("""
-        CREATE TABLE jobs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            name TEXT NOT NULL, state TEXT NOT NULL, reason TEXT, reason_args TEXT,
-            command TEXT NOT NULL, script TEXT, cwd TEXT, env TEXT NOT NULL DEFAULT '{}',
-            gpus INTEGER NOT NULL DEFAULT 0, gpu_ids TEXT, allocated_gpus TEXT NOT NULL DEFAULT '[]',
-            time_limit REAL, priority INTEGER NOT NULL DEFAULT 0, grp TEXT,
-            dependency TEXT, auto_cancel INTEGER NOT NULL DEFAULT 1,
-            retries INTEGER NOT NULL DEFAULT 0, retry_delay REAL NOT NULL DEFAULT 0,
-            retry_backoff REAL NOT NULL DEFAULT 1, retry_max_delay REAL,
-            retry_on TEXT NOT NULL DEFAULT 'error,failure',
-            attempt INTEGER NOT NULL DEFAULT 0, submitted_at REAL NOT NULL,
-            first_started_at REAL, started_at REAL, ended_at REAL, retry_at REAL,
-            exit_code INTEGER, signal INTEGER, user TEXT NOT NULL DEFAULT '', scope TEXT NOT NULL DEFAULT '',
-            redo_of INTEGER, stopping TEXT, kill_at REAL, retry_count INTEGER NOT NULL DEFAULT 0
-        )""")
-    db.execute("CREATE INDEX jobs_state ON jobs(state)")
-    db.execute("CREATE INDEX jobs_scope ON jobs(scope, id)")
-    db.execute("CREATE INDEX jobs_user ON jobs(user, id)")
-    db["dependencies"].create({"job_id": int, "parent_id": int, "type": str, "delay": int},
-                              pk=("job_id", "parent_id"))
-    db["dependencies"].create_index(["parent_id"])
-    db["attempts"].create({"job_id": int, "attempt": int, "started_at": float, "pid": int, "proc_start": float,
-                           "gpus": str, "ended_at": float, "exit_code": int, "signal": int, "state": str,
-                           "reason": str, "reason_args": str}, pk=("job_id", "attempt"))
-    db.execute("""CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL,
-                  job_id INTEGER, kind TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}')""")
-    db["groups"].create({"name": str, "parallel": int, "paused": int}, pk="name", defaults={"parallel": 0, "paused": 0})
-
-
-def _m2_gpu_memory(db: sqlite_utils.Database) -> None:
-    db.execute("ALTER TABLE jobs ADD COLUMN gpu_memory INTEGER")  # MiB, --gpu-memory (shared mode)
-
-
-def _m3_array_of(db: sqlite_utils.Database) -> None:
-    db.execute("ALTER TABLE jobs ADD COLUMN array_of INTEGER")  # first task's id of a job array (--array)
-    db.execute("CREATE INDEX jobs_array_of ON jobs (array_of) WHERE array_of IS NOT NULL")
-
-
-def _m4_pending_arrays(db: sqlite_utils.Database) -> None:
-    # an array being stored in batches: its reserved ids, until its last batch is in (then the row
-    # goes); a host that died meanwhile discards the partial array at its next start
-    db.execute("CREATE TABLE pending_arrays (first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL)")
-
-
-def _m5_output_files(db: sqlite_utils.Database) -> None:
-    db.execute("ALTER TABLE jobs ADD COLUMN output TEXT")  # --output file name pattern (Slurm -o)
-    db.execute("ALTER TABLE jobs ADD COLUMN error TEXT")  # --error file name pattern (Slurm -e)
-
-
-def _m6_reserved(db: sqlite_utils.Database) -> None:
-    """Number 6 belongs to the executor handles migration, written on another branch at the same
-    time; this stand-in keeps the numbers in order until the two meet (then it is replaced)."""
-
-
-def _m7_flows_runs_schedules(db: sqlite_utils.Database) -> None:
-    # Room for flows (a later issue): nothing reads or writes these yet. A flow is versioned per
-    # owner; a run is one execution of a flow version, unique per run key (a logical date, a manual
-    # id); a schedule belongs to one flow. ``end`` and ``trigger`` are SQL keywords, hence the names.
-    db.execute("""
-        CREATE TABLE flows (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, name TEXT NOT NULL,
-            version INTEGER NOT NULL, definition TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL,
-            UNIQUE (owner, name, version)
-        )""")
-    db.execute("""
-        CREATE TABLE runs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, flow_id INTEGER NOT NULL REFERENCES flows (id),
-            run_key TEXT NOT NULL, state TEXT NOT NULL,
-            triggered_by TEXT NOT NULL CHECK (triggered_by IN ('manual', 'scheduled', 'backfill')),
-            logical_time REAL, created_at REAL NOT NULL, started_at REAL, ended_at REAL,
-            UNIQUE (flow_id, run_key)
-        )""")
-    db.execute("CREATE INDEX runs_state ON runs (state, flow_id)")  # the active runs of a flow (max_active_runs)
-    db.execute("""
-        CREATE TABLE schedules (
-            flow_id INTEGER PRIMARY KEY REFERENCES flows (id), cron TEXT NOT NULL, tz TEXT NOT NULL DEFAULT 'UTC',
-            start_at REAL, end_at REAL, catchup INTEGER NOT NULL DEFAULT 0,
-            depends_on_past INTEGER NOT NULL DEFAULT 0, max_active_runs INTEGER NOT NULL DEFAULT 1,
-            expired_limit INTEGER, enabled INTEGER NOT NULL DEFAULT 1, next_tick REAL, updated_at REAL NOT NULL
-        )""")
-    db.execute("CREATE INDEX schedules_due ON schedules (next_tick) WHERE enabled")
-    # a job's run and its task name in that run's flow; NULL for every job outside a flow (all, for now)
-    db.execute("ALTER TABLE jobs ADD COLUMN run_id INTEGER")
-    db.execute("ALTER TABLE jobs ADD COLUMN task TEXT")
-    db.execute("CREATE INDEX jobs_run ON jobs (run_id, task) WHERE run_id IS NOT NULL")
-
-
-#: Named migrations, applied in order; index + 1 is the schema version they produce.
-MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
-    ("initial schema: jobs, dependencies, attempts, events, groups", _m1_initial),
-    ("jobs.gpu_memory: declared GPU memory for shared GPUs", _m2_gpu_memory),
-    ("jobs.array_of: the job array (its first task's id) a job belongs to", _m3_array_of),
-    ("pending_arrays: arrays whose tasks are still being stored", _m4_pending_arrays),
-    ("jobs.output, jobs.error: --output/--error file names", _m5_output_files),
-    ("(reserved: executor handles, from another branch)", _m6_reserved),
-    ("flows, runs, schedules; jobs.run_id, jobs.task (empty until flows exist)", _m7_flows_runs_schedules),
-]
-#: a job's latest attempt's GPUs (``Job.used_gpus``), read from the attempts table: no column of its own
-_USED_GPUS = "(SELECT a.gpus FROM attempts a WHERE a.job_id = jobs.id ORDER BY a.attempt DESC LIMIT 1) AS used_gpus"
-_NOT_PENDING = "NOT EXISTS (SELECT 1 FROM pending_arrays p WHERE jobs.id BETWEEN p.first_id AND p.last_id)"
-
-def job_to_row(job: Job) -> dict[str, Any]:
-    kind, args = job.reason.to_row() if job.reason else (None, None)
-    return {
-        "name": job.name, "state": job.state.value, "reason": kind,
-        "reason_args": json.dumps(args) if args else None,
-        "command": json.dumps(list(job.command)), "script": job.script, "cwd": job.cwd, "env": json.dumps(job.env),
-        "gpus": job.gpus, "gpu_ids": json.dumps(list(job.gpu_ids)) if job.gpu_ids is not None else None,
-        "allocated_gpus": json.dumps(list(job.allocated_gpus)), "time_limit": job.time_limit,
-        "priority": job.priority, "grp": job.group, "dependency": job.dependency, "auto_cancel": int(job.auto_cancel),
-        "retries": job.retry.retries, "retry_delay": job.retry.delay, "retry_backoff": job.retry.backoff,
-        "retry_max_delay": job.retry.max_delay, "retry_on": ",".join(sorted(job.retry.retry_on)),
-        "attempt": job.attempt, "submitted_at": job.submitted_at, "first_started_at": job.first_started_at,
-        "started_at": job.started_at, "ended_at": job.ended_at, "retry_at": job.retry_at,
-        "exit_code": job.exit_code, "signal": job.signal, "user": job.user, "scope": job.scope,
-        "redo_of": job.redo_of, "stopping": job.stopping, "kill_at": job.kill_at, "retry_count": job.retry_count,
-        "gpu_memory": job.gpu_memory, "array_of": job.array_of, "output": job.output, "error": job.error,
-    }
-
-
-def job_from_row(r: sqlite3.Row | dict[str, Any]) -> Job:
-    reason = Reason(r["reason"], json.loads(r["reason_args"]) if r["reason_args"] else {}) if r["reason"] else None
-    return Job(
-        id=r["id"], name=r["name"], state=JobState(r["state"]), reason=reason,
-        command=tuple(json.loads(r["command"])), script=r["script"], cwd=r["cwd"], env=json.loads(r["env"]),
-        gpus=r["gpus"], gpu_ids=tuple(json.loads(r["gpu_ids"])) if r["gpu_ids"] else None,
-        allocated_gpus=tuple(json.loads(r["allocated_gpus"])), time_limit=r["time_limit"], priority=r["priority"],
-        group=r["grp"], dependency=r["dependency"], auto_cancel=bool(r["auto_cancel"]),
-        retry=RetryPolicy(retries=r["retries"], delay=r["retry_delay"], backoff=r["retry_backoff"],
-                          max_delay=r["retry_max_delay"], retry_on=frozenset(r["retry_on"].split(","))),
-        attempt=r["attempt"], submitted_at=r["submitted_at"], first_started_at=r["first_started_at"],
-        started_at=r["started_at"], ended_at=r["ended_at"], retry_at=r["retry_at"], exit_code=r["exit_code"],
-        signal=r["signal"], user=r["user"], scope=r["scope"], redo_of=r["redo_of"], stopping=r["stopping"],
-        kill_at=r["kill_at"], retry_count=r["retry_count"], gpu_memory=r["gpu_memory"],
-        array_of=r["array_of"], used_gpus=tuple(json.loads(r["used_gpus"] or "[]")) if "used_gpus" in r.keys() else (),
-        output=r["output"], error=r["error"],
-    )
-
-
-def _attempt_from_row(r: sqlite3.Row) -> Attempt:
-    reason = Reason(r["reason"], json.loads(r["reason_args"]) if r["reason_args"] else {}) if r["reason"] else None
-    return Attempt(job_id=r["job_id"], attempt=r["attempt"], started_at=r["started_at"], pid=r["pid"],
-                   proc_start=r["proc_start"], gpus=tuple(json.loads(r["gpus"] or "[]")), ended_at=r["ended_at"],
-                   exit_code=r["exit_code"], signal=r["signal"], state=JobState(r["state"]) if r["state"] else None,
-                   reason=reason)
-
-
-def open_failure(path: Path, err: sqlite3.Error) -> "Unavailable":
+def open_failure(path: Path, err: sqlite3.Error) -> Unavailable:
     """One line for a database that cannot be opened: what is wrong with ``path``, and the fix."""
-    from ..core.errors import Unavailable
-
     text = str(err)
     if "not a database" in text or "malformed" in text:
         why = "is damaged or not a jobflow database; move it away (a fresh one is made) or restore a backup"
@@ -250,6 +102,16 @@ class Store:
             if self._depth == 0:
                 self.db.execute("COMMIT")
 
+    def _select(self, sql: str, args: Any = ()) -> list[sqlite3.Row]:
+        """A read, whole, under the connection's lock: the connection is shared by threads, and a
+        cursor read while another thread rolls back is aborted (or sees what it had not committed)."""
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    def _select_one(self, sql: str, args: Any = ()) -> sqlite3.Row | None:
+        rows = self._select(sql, args)
+        return rows[0] if rows else None
+
     def close(self) -> None:
         with self._lock:
             self.db.conn.close()
@@ -299,31 +161,31 @@ class Store:
 
     def load_jobs(self) -> list[Job]:
         """Every job, but not the tasks of an array still being stored (they join when it is whole)."""
-        rows = self.db.execute(f"SELECT *, {_USED_GPUS} FROM jobs WHERE {_NOT_PENDING} ORDER BY id")
+        rows = self._select(f"SELECT *, {USED_GPUS} FROM jobs WHERE {NOT_PENDING} ORDER BY id")
         return [job_from_row(r) for r in rows]
 
     def get_job(self, job_id: int) -> Job | None:
-        row = self.db.execute(f"SELECT *, {_USED_GPUS} FROM jobs WHERE id = ?", [job_id]).fetchone()
+        row = self._select_one(f"SELECT *, {USED_GPUS} FROM jobs WHERE id = ?", [job_id])
         return job_from_row(row) if row else None
 
     def load_edges(self) -> list[tuple[int, int]]:
-        return [(r[0], r[1]) for r in self.db.execute("SELECT job_id, parent_id FROM dependencies")]
+        return [(r[0], r[1]) for r in self._select("SELECT job_id, parent_id FROM dependencies")]
 
     def recent_ids(self, *, scope: str | None = None, user: str | None = None, limit: int = 1) -> list[int]:
         """Newest first: the submission history that ``@`` and ``@~N`` resolve against. A job
         array is one entry, its first task's id (docs/rules.md, ``@`` and ``@~N``)."""
         col, value = ("scope", scope) if scope is not None else ("user", user)
-        rows = self.db.execute(f"SELECT COALESCE(array_of, id) AS entry FROM jobs WHERE {col} = ? "
+        rows = self._select(f"SELECT COALESCE(array_of, id) AS entry FROM jobs WHERE {col} = ? "
                                f"GROUP BY entry ORDER BY entry DESC LIMIT ?", [value, limit])
         return [r[0] for r in rows]
 
     def array_tasks(self, first_id: int) -> list[int]:
         """The ids of the tasks of the job array whose first task is ``first_id``, in order
         (empty when ``first_id`` is no array's first task)."""
-        pending = self.db.execute("SELECT last_id FROM pending_arrays WHERE first_id = ?", [first_id]).fetchone()
+        pending = self._select_one("SELECT last_id FROM pending_arrays WHERE first_id = ?", [first_id])
         if pending:  # still being stored: its ids are reserved already
             return list(range(first_id, pending[0] + 1))
-        rows = self.db.execute("SELECT id FROM jobs WHERE array_of = ? ORDER BY id", [first_id])
+        rows = self._select("SELECT id FROM jobs WHERE array_of = ? ORDER BY id", [first_id])
         return [r[0] for r in rows]
 
     def reserve_array(self, first: Job, parents: list[tuple[int, str, int]], count: int) -> int:
@@ -345,7 +207,7 @@ class Store:
         """Remove arrays that were never stored whole (one, or all: a host died while storing them)."""
         with self.transaction():
             where, args = ("WHERE first_id = ?", [first_id]) if first_id is not None else ("", [])
-            pending = self.db.execute(f"SELECT first_id, last_id FROM pending_arrays {where}", args).fetchall()
+            pending = self._select(f"SELECT first_id, last_id FROM pending_arrays {where}", args)
             for first, last in pending:
                 self.db.execute("DELETE FROM dependencies WHERE job_id BETWEEN ? AND ?", [first, last])
                 self.db.execute("DELETE FROM jobs WHERE id BETWEEN ? AND ?", [first, last])
@@ -353,21 +215,27 @@ class Store:
         return len(pending)
 
     def max_job_id(self) -> int:
-        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").fetchone()
+        row = self._select_one("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'")
         return row[0] if row else 0
 
     # -- attempts -------------------------------------------------------------------------
     def insert_attempt(self, a: Attempt) -> None:
         with self.transaction():
-            self.db.execute("INSERT OR REPLACE INTO attempts (job_id, attempt, started_at, pid, proc_start, gpus) "
-                            "VALUES (?, ?, ?, ?, ?, ?)",
-                            [a.job_id, a.attempt, a.started_at, a.pid, a.proc_start, json.dumps(list(a.gpus))])
+            self.db.execute("INSERT OR REPLACE INTO attempts (job_id, attempt, started_at, handle, gpus) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            [a.job_id, a.attempt, a.started_at, json.dumps(a.handle) if a.handle is not None else None,
+                             json.dumps(list(a.gpus))])
 
-    def record_launch(self, handle: Any) -> None:
-        """The process of an attempt recorded as starting (``insert_attempt`` without a pid)."""
+    def record_launch(self, job_id: int, attempt: int, handle: dict[str, Any]) -> None:
+        """The executor's handle of an attempt recorded as starting (``insert_attempt`` without one)."""
         with self.transaction():
-            self.db.execute("UPDATE attempts SET pid = ?, proc_start = ? WHERE job_id = ? AND attempt = ?",
-                            [handle.pid, handle.proc_start, handle.job_id, handle.attempt])
+            self.db.execute("UPDATE attempts SET handle = ? WHERE job_id = ? AND attempt = ?",
+                            [json.dumps(handle), job_id, attempt])
+
+    def record_start(self, job_id: int, attempt: int, at: float) -> None:
+        """When the attempt really began (its executor's ``started``)."""
+        with self.transaction():
+            self.db.execute("UPDATE attempts SET started_at = ? WHERE job_id = ? AND attempt = ?", [at, job_id, attempt])
 
     def delete_attempt(self, job_id: int, attempt: int) -> None:
         """Forget an attempt that was recorded as starting and never began."""
@@ -384,14 +252,14 @@ class Store:
                              job_id, attempt])
 
     def attempts(self, job_id: int) -> list[Attempt]:
-        rows = self.db.execute("SELECT * FROM attempts WHERE job_id = ? ORDER BY attempt", [job_id])
-        return [_attempt_from_row(r) for r in rows]
+        rows = self._select("SELECT * FROM attempts WHERE job_id = ? ORDER BY attempt", [job_id])
+        return [attempt_from_row(r) for r in rows]
 
     def open_attempts(self) -> list[Attempt]:
         """Attempts that were running when the host last stopped (to re-adopt or mark Lost)."""
-        rows = self.db.execute("SELECT a.* FROM attempts a JOIN jobs j ON j.id = a.job_id "
+        rows = self._select("SELECT a.* FROM attempts a JOIN jobs j ON j.id = a.job_id "
                                "WHERE a.ended_at IS NULL AND j.state = 'Running' AND j.attempt = a.attempt")
-        return [_attempt_from_row(r) for r in rows]
+        return [attempt_from_row(r) for r in rows]
 
     # -- events ---------------------------------------------------------------------------
     def append_event(self, kind: str, job_id: int | None = None, data: dict[str, Any] | None = None,
@@ -403,17 +271,17 @@ class Store:
 
     def last_event_seq(self) -> int:
         """The seq of the newest event ever stored (0 when there was none), even once purged."""
-        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        row = self._select_one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
         return max(row[0] if row else 0,
-                   self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+                   self._select_one("SELECT COALESCE(MAX(seq), 0) FROM events")[0])
 
     def first_event_seq(self) -> int:
         """The seq of the oldest event still stored (0 when there is none): a replay from before
         it would have a gap, the purged events."""
-        return self.db.execute("SELECT COALESCE(MIN(seq), 0) FROM events").fetchone()[0]
+        return self._select_one("SELECT COALESCE(MIN(seq), 0) FROM events")[0]
 
     def events_since(self, seq: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit])
+        rows = self._select("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit])
         return [{"seq": r["seq"], "ts": r["ts"], "job_id": r["job_id"], "kind": r["kind"], **json.loads(r["data"])}
                 for r in rows]
 
@@ -460,7 +328,7 @@ class Store:
     # -- groups ---------------------------------------------------------------------------
     def groups(self) -> dict[str, Group]:
         return {r["name"]: Group(r["name"], r["parallel"], bool(r["paused"]))
-                for r in self.db.execute("SELECT * FROM groups")}
+                for r in self._select("SELECT * FROM groups")}
 
     def save_group(self, group: Group) -> None:
         with self.transaction():

@@ -14,6 +14,16 @@ The status is one builtin ``printf`` ending in a newline, read only once the sup
 "present and newline-terminated" is all or nothing like temp + ``mv``, without the millisecond of
 an external ``mv``. sh reports death by signal N as 128+N; ``collect`` reads that as "killed by N"
 only if ``signal`` sent N (noted in ``status/<job>.<attempt>.sig``), else as exit code 128+N.
+
+Events (executors/__init__.py): a local attempt has begun once spawned, so ``watch`` reports
+``started`` at once; a pidfd per supervisor (``pidwatch.py``) reports ``ended`` with the status
+the moment it exits, or ``lost`` when it left none. The handle is ``{"pid", "start", "job",
+"attempt"}``: the supervisor's pid, its create time (which tells a reused pid apart), and the
+attempt, which names the status file.
+
+Long because: the supervisor script, its ``tee`` wrapper and the signalling of its tree share
+the trapped-signal set and the command-line layout that ``find`` relies on; the pidfd thread is
+apart already (pidwatch.py).
 """
 
 from __future__ import annotations
@@ -28,7 +38,8 @@ import psutil
 
 from ...core.errors import InvalidSpec, NotFound
 from ...core.privacy import DIR_MODE, open_private, private_dir
-from . import ExitStatus, Handle, LaunchRequest, Reconciled
+from . import AttemptEvent, ExitStatus, Handle, LaunchRequest, Sink, job_env
+from .pidwatch import PidfdWatcher
 
 # The supervisor traps these with a no-op, so a killpg with one of them (SIGTERM at cancel, T3's
 # ``--signal=SIG@secs`` pre-signal) reaches the job and leaves the supervisor alive to record the
@@ -87,11 +98,73 @@ _DEFAULT_SIGNALS = frozenset(_signal.valid_signals()) - {_signal.SIGKILL, _signa
 _SAME_START = 0.05  # seconds of tolerance on create times (psutil derives them from clock ticks)
 
 
+#: What ``reconcile`` answers: still running, ended (with its status), or gone without a status.
+Reconciled = ExitStatus | str
+
+
+def local_handle(job_id: int, attempt: int, pid: int | None, start: float | None) -> Handle:
+    return {"pid": pid, "start": start, "job": job_id, "attempt": attempt}
+
+
 class LocalExecutor:
+    name = "local"
+
     def __init__(self, state_dir: str | Path):
         self.state_dir = Path(state_dir).absolute()  # absolute: the status path identifies the attempt
         self._umask = _current_umask()
         self._logs, self._status = private_dir(self.state_dir / "logs"), private_dir(self.state_dir / "status")
+        self._sink: Sink = lambda event: None
+        self._watched: dict[tuple[int, int], Handle] = {}
+        self._pidfds = PidfdWatcher(self._exited)
+
+    # -- events -----------------------------------------------------------------------------
+    def bind(self, sink: Sink) -> None:
+        self._sink = sink
+
+    def watch(self, job_id: int, attempt: int, handle: Handle) -> None:
+        """``started`` now (a local attempt runs from its spawn), then ``ended``/``lost`` from
+        its pidfd, or at once when the supervisor is gone already."""
+        key = (job_id, attempt)
+        if key in self._pidfds:
+            return
+        self._sink(AttemptEvent("started", job_id, attempt))
+        fd = self.pidfd(handle)
+        if fd is None:
+            self._sink(self._end_event(handle))
+            return
+        self._watched[key] = handle
+        self._pidfds.add(key, fd)
+
+    def _exited(self, key: tuple[int, int]) -> None:
+        handle = self._watched.pop(key, None)
+        if handle is not None:
+            self._sink(self._end_event(handle, now=True))
+
+    def _end_event(self, handle: Handle, now: bool = False) -> AttemptEvent:
+        """``now``: it ended this instant, by the engine's clock (a fake one in tests); else when
+        its status file was written (it ended while nobody watched)."""
+        found = self.reconcile(handle)
+        if isinstance(found, ExitStatus):
+            status = ExitStatus(found.exit_code, found.signal, None) if now else found
+            return AttemptEvent("ended", handle["job"], handle["attempt"], status=status)
+        return AttemptEvent("lost", handle["job"], handle["attempt"])
+
+    def close(self) -> None:
+        self._pidfds.close()
+        self._watched.clear()
+
+    def adopt(self, job_id: int, attempt: int) -> Handle | None:
+        """Running (found by its command line), ended (its status file), vanished (started, no
+        status: the watch reports it lost) or never begun (``None``)."""
+        found = self.find(job_id, attempt)
+        if found is not None:
+            return found
+        if self.started(job_id, attempt):
+            return local_handle(job_id, attempt, None, None)
+        return None
+
+    def leader_pid(self, handle: Handle) -> int | None:
+        return handle.get("pid")
 
     def log_path(self, job_id: int, attempt: int) -> Path:
         return self._logs / str(job_id) / f"{attempt}.log"
@@ -99,6 +172,7 @@ class LocalExecutor:
     def status_path(self, job_id: int, attempt: int) -> Path:
         return self._status / f"{job_id}.{attempt}"
 
+    # -- processes --------------------------------------------------------------------------
     def launch(self, req: LaunchRequest) -> Handle:
         if not req.argv:
             raise InvalidSpec(f"job {req.job_id}: empty command")
@@ -120,7 +194,7 @@ class LocalExecutor:
             # posix_spawn (vfork) rather than Popen: as fast, and it resets signal handling.
             pid = os.posix_spawn(
                 "/bin/sh", _supervisor_argv(status, req.cwd, self._umask, output_argv(req)),
-                req.env, file_actions=actions, setsid=True, setsigmask=(),
+                job_env(req), file_actions=actions, setsid=True, setsigmask=(),
                 setsigdef=_DEFAULT_SIGNALS)
         finally:
             os.close(out)
@@ -129,7 +203,7 @@ class LocalExecutor:
             proc_start = psutil.Process(pid).create_time()
         except psutil.NoSuchProcess:
             proc_start = started_at  # gone already; is_alive is False either way
-        return Handle(req.job_id, req.attempt, pid, proc_start, started_at)
+        return local_handle(req.job_id, req.attempt, pid, proc_start)
 
     def find(self, job_id: int, attempt: int) -> Handle | None:
         """The supervisor of an attempt whose launch was recorded but whose pid was not (the host
@@ -141,7 +215,7 @@ class LocalExecutor:
                 if argv[:3] == want[:3] and argv[4:5] == want[4:5] and os.getsid(proc.pid) == proc.pid \
                         and proc.status() != psutil.STATUS_ZOMBIE:  # the leader, not its forked subshell
                     created = proc.info["create_time"]
-                    return Handle(job_id, attempt, proc.pid, created, created)
+                    return local_handle(job_id, attempt, proc.pid, created)
             except (psutil.Error, OSError):
                 continue
         return None
@@ -160,17 +234,19 @@ class LocalExecutor:
             pids = {p.pid for p in proc.children(recursive=True)}
         except psutil.Error:
             pids = set()
-        _kill(handle.pid, _signal.SIGKILL, group=True)
-        for pid in pids | _members(handle.pid):
+        _kill(proc.pid, _signal.SIGKILL, group=True)
+        for pid in pids | _members(proc.pid):
             _kill(pid, _signal.SIGKILL)
         with suppress(ChildProcessError):
-            os.waitpid(handle.pid, 0)
+            os.waitpid(proc.pid, 0)
 
     def _process(self, handle: Handle) -> psutil.Process | None:
-        """The supervisor, zombie included, if ``handle.pid`` is still that process."""
+        """The supervisor, zombie included, if the handle's pid is still that process."""
+        if not handle.get("pid"):
+            return None
         try:
-            proc = psutil.Process(handle.pid)
-            return proc if abs(proc.create_time() - handle.proc_start) <= _SAME_START else None
+            proc = psutil.Process(handle["pid"])
+            return proc if abs(proc.create_time() - handle["start"]) <= _SAME_START else None
         except psutil.Error:
             return None
 
@@ -181,12 +257,14 @@ class LocalExecutor:
         except psutil.Error:
             return False
 
-    def watch(self, handle: Handle) -> int | None:
+    def pidfd(self, handle: Handle) -> int | None:
         """A pidfd of the supervisor, readable once it exited; works for one started by an earlier
         scheduler process too. The caller closes it (``unwatch``). ``None`` if the supervisor
         has already ended: call ``collect`` right away."""
+        if not handle.get("pid"):
+            return None
         try:
-            fd = os.pidfd_open(handle.pid)
+            fd = os.pidfd_open(handle["pid"])
         except ProcessLookupError:
             return None
         if not self.is_alive(handle):  # checked after opening: the fd pins the process it names
@@ -194,16 +272,13 @@ class LocalExecutor:
             return None
         return fd
 
-    def unwatch(self, fd: int) -> None:
-        os.close(fd)
-
     def collect(self, handle: Handle) -> ExitStatus | None:
         """Reap the supervisor if it is our child and ended, then read its status: ``None`` if
         there is none (the supervisor still runs, or died without writing one)."""
         if self._process(handle) is not None:  # never reap another child that reused the pid
             with suppress(ChildProcessError):  # not ours: started by an earlier scheduler
-                os.waitpid(handle.pid, os.WNOHANG)
-        return self.read_status(handle.job_id, handle.attempt)
+                os.waitpid(handle["pid"], os.WNOHANG)
+        return self.read_status(handle["job"], handle["attempt"])
 
     def read_status(self, job_id: int, attempt: int) -> ExitStatus | None:
         """The attempt's recorded end, or ``None`` (running, never started, or died without one)."""
@@ -244,14 +319,14 @@ class LocalExecutor:
             pids = {p.pid for p in proc.children(recursive=True)}
         except (psutil.Error, OSError):
             return
-        with os.fdopen(open_private(f"{self.status_path(handle.job_id, handle.attempt)}.sig",
+        with os.fdopen(open_private(f"{self.status_path(handle['job'], handle['attempt'])}.sig",
                                     os.O_WRONLY | os.O_CREAT | os.O_APPEND), "a") as f:
             f.write(f"{int(sig)}\n")  # before the signal: collect() must see it when the job ends
         if sig in _TRAPPED:
-            _kill(handle.pid, sig, group=True)  # one syscall for the group, forks in flight too
-            pids = {pid for pid in pids if _pgid(pid) != handle.pid}
+            _kill(proc.pid, sig, group=True)  # one syscall for the group, forks in flight too
+            pids = {pid for pid in pids if _pgid(pid) != proc.pid}
         else:  # SIGKILL, SIGSTOP...: everyone in the group but the supervisor, one by one
-            pids |= _members(handle.pid) - {handle.pid}
+            pids |= _members(proc.pid) - {proc.pid}
         for pid in pids:
             _kill(pid, sig)
 
