@@ -19,8 +19,9 @@ from .timespec import parse_time_limit
 _QUEUED = {"PENDING", "REQUEUED", "REQUEUE_FED", "RESV_DEL_HOLD"}
 _RUNNING = {"RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT", "RESIZING"}
 #: system ends: Failed, with a reason of their own
-_SYSTEM_FAIL = {"OUT_OF_MEMORY": "OutOfMemory", "NODE_FAIL": "NodeFail", "PREEMPTED": "Preempted",
-                "BOOT_FAIL": "BootFail", "DEADLINE": "Deadline", "SPECIAL_EXIT": "SpecialExit"}
+_SYSTEM_FAIL = {"OUT_OF_MEMORY": Reason("OutOfMemory"), "NODE_FAIL": Reason("NodeFail"),
+                "PREEMPTED": Reason("Preempted"), "BOOT_FAIL": Reason("BootFail"), "DEADLINE": Reason("Deadline"),
+                "SPECIAL_EXIT": Reason("SpecialExit")}
 _PARENT = re.compile(r"(after\w*|singleton):?(\d*)[^(]*\((failed|unfulfilled)\)")
 
 
@@ -110,7 +111,7 @@ def outcome(state: str, *, reason: str = "", exit_code: int | None = None, signa
         return Outcome(JobState.FAILED, Reason("ExitCode", {"code": exit_code if exit_code is not None else 1}),
                        exit_code, signal)
     if base in _SYSTEM_FAIL:
-        return Outcome(JobState.FAILED, Reason(_SYSTEM_FAIL[base]), exit_code, signal)
+        return Outcome(JobState.FAILED, _SYSTEM_FAIL[base], exit_code, signal)
     if base == "REVOKED":  # federation: the job runs on another cluster, not this one
         return Outcome(JobState.CANCELLED, Reason("Revoked"))
     return None
