@@ -117,6 +117,7 @@ _REASON_DISPLAY: dict[str, Any] = {
     "SpawnError": lambda a: f"SpawnError:{a['message']}",
     "TimeLimit": lambda a: f"TimeLimit:{_limit(a['limit'])}",
     "OutputNotSaved": lambda a: f"OutputNotSaved:{a['name']} ({a['type']})",
+    "Slurm": lambda a: f"Slurm:{a['reason']}",  # a Slurm job's own pending reason (core/slurmstates.py)
 }
 
 #: Reasons a notebook cell's job reports itself (cellrunner.py): its code ran, its --out did not save.

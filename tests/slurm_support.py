@@ -1,0 +1,69 @@
+"""A real, private Slurm cluster for the tests (tests/slurm/start.sh): one node, 2 fake GPUs as
+GRES, started once per test session in a directory of its own under /tmp (free ports, its own
+munge), stopped at the end. ``SLURM_CONF`` is exported for the session, so the code under test
+finds Slurm as it would on a cluster.
+
+Use: ``from slurm_support import slurm_cluster  # noqa: F401`` in a test module, then ask for
+``slurm_cluster``. Skipped, with the reason, only where Slurm cannot be had: not installed and
+not root (start.sh installs Debian's packages as root).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent / "slurm"
+GPUS = 2
+
+
+@dataclass(frozen=True)
+class Cluster:
+    dir: Path
+    conf: Path
+    gpus: int
+    started_in: float  # seconds start.sh took
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "SLURM_CONF": str(self.conf)}
+
+
+def _installed() -> bool:
+    return all(shutil.which(b, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+               for b in ("munged", "slurmctld", "slurmd", "sbatch", "squeue"))
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    if os.geteuid() != 0:
+        if not _installed():
+            pytest.skip("Slurm is not installed, and only root may install it (tests/slurm/install.sh)")
+        pytest.skip("the private Slurm cluster runs its daemons as root (tests/slurm/start.sh)")
+    directory = Path(tempfile.mkdtemp(prefix="jobflow-slurm-"))
+    env = {**os.environ, "JOBFLOW_SLURM_GPUS": str(GPUS)}
+    t0 = time.monotonic()
+    proc = subprocess.run([str(SCRIPTS / "start.sh"), str(directory)], capture_output=True, text=True,
+                          env=env, timeout=900)  # the first run may install the packages
+    took = time.monotonic() - t0
+    if proc.returncode:
+        subprocess.run([str(SCRIPTS / "stop.sh"), str(directory)], capture_output=True, timeout=60)
+        pytest.fail(f"the private Slurm cluster did not start: {proc.stderr.strip()[-800:]}")
+    conf = directory / "etc" / "slurm.conf"
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(conf)
+    try:
+        yield Cluster(directory, conf, GPUS, took)
+    finally:
+        if old is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = old
+        subprocess.run([str(SCRIPTS / "stop.sh"), str(directory)], capture_output=True, timeout=120)
+        shutil.rmtree(directory, ignore_errors=True)
