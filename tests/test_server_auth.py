@@ -5,6 +5,7 @@ refusal is the auth, not a missing job)."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 
 import pytest
@@ -23,7 +24,8 @@ def every_request(prefix: str, auth) -> list[tuple[str, str, bool]]:
     """``(path, METHOD, is_websocket)`` for every verb of every route in the host's table."""
     out = []
     for pattern, cls in make_handlers(prefix, auth):
-        path = pattern.replace("(?P<job_id>[0-9]+)", "1").replace("(.*)", "no/such/route")
+        path = re.sub(r"\(\?P<job_id>[^)]*\)", "1", pattern).replace("(.*)", "no/such/route")
+        path = re.sub(r"\(\?P<\w+>[^)]*\)", "x1", path)  # a flow, task or run name
         for verb in VERBS:
             if verb in vars(cls):
                 out.append((path, verb.upper(), issubclass(cls, EventsHandler)))
@@ -33,7 +35,8 @@ def every_request(prefix: str, auth) -> list[tuple[str, str, bool]]:
 def test_the_tables_cover_every_route_and_verb():
     jupyter, daemon = every_request("", JUPYTER), every_request("", TOKEN)
     assert jupyter == daemon
-    assert len(jupyter) == 14 + 5 and sum(ws for *_, ws in jupyter) == 1  # 14 route verbs, 5 of the catch-all
+    # 14 job route verbs, 12 of flows, 5 of the catch-all
+    assert len(jupyter) == 14 + 12 + 5 and sum(ws for *_, ws in jupyter) == 1
 
 
 def refused(status: int, body: bytes) -> bool:

@@ -21,7 +21,7 @@ from jupyter_jobflow.engine.store import MIGRATIONS
 
 SCHEMA5 = Path(__file__).resolve().parent / "data" / "jobflow-schema5.db"
 OLD_TABLES = ("jobs", "attempts", "dependencies", "groups", "events", "pending_arrays")
-NEW_TABLES = ("flows", "runs", "schedules")
+NEW_TABLES = ("flows", "templates", "runs", "schedules")
 
 
 def _copy(tmp_path: Path) -> Path:

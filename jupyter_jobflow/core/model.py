@@ -118,6 +118,9 @@ _REASON_DISPLAY: dict[str, Any] = {
     "TimeLimit": lambda a: f"TimeLimit:{_limit(a['limit'])}",
     "OutputNotSaved": lambda a: f"OutputNotSaved:{a['name']} ({a['type']})",
     "Slurm": lambda a: f"Slurm:{a['reason']}",  # a Slurm job's own pending reason (core/slurmstates.py)
+    "Skipped": lambda a: f"Skipped:{a['rule']}",
+    "Trigger": lambda a: f"Trigger:{a['rule']}",
+    "Memoized": lambda a: f"Memoized:{a['run']}",
 }
 
 #: Reasons a notebook cell's job reports itself (cellrunner.py): its code ran, its --out did not save.
@@ -191,6 +194,14 @@ class Job:
     error: str | None = None
     #: the executor that runs its attempts (engine/executors/): "local", the processes of this machine
     executor: str = "local"
+    #: the flow run this job is a task of (``<flow>__<run_type>__<timestamp>__<uuid>``), and its task name
+    run_id: str | None = None
+    task: str | None = None
+
+    @property
+    def flow(self) -> str | None:
+        """The flow of its run: the run id's first part (a flow name may itself hold ``__``)."""
+        return self.run_id.rsplit("__", 3)[0] if self.run_id else None
 
     def evolve(self, **changes: Any) -> "Job":
         return replace(self, **changes)

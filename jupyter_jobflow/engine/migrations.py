@@ -72,25 +72,33 @@ def _m6_executor_handles(db: sqlite_utils.Database) -> None:
                "'attempt', attempt) WHERE pid IS NOT NULL")
 
 
-def _m7_flows_runs_schedules(db: sqlite_utils.Database) -> None:
-    # Room for flows (a later issue): nothing reads or writes these yet. A flow is versioned per
-    # owner; a run is one execution of a flow version, unique per run key (a logical date, a manual
-    # id); a schedule belongs to one flow. ``end`` and ``trigger`` are SQL keywords, hence the names.
+def _m7_flows_runs_templates_schedules(db: sqlite_utils.Database) -> None:
+    # Flows (engine/flowstore.py): a flow is versioned per owner (same content, same version: its
+    # hash); a template is versioned and visible to every user. A run has a text id, unique alone
+    # (``<flow>__<run_type>__<timestamp>__<uuid>``), its run key's owner and flow, and the snapshot
+    # it was created from; its state is derived from its jobs, only the user's cancel is stored.
+    # A schedule belongs to one flow (a later issue). ``end`` and ``trigger`` are SQL keywords.
     db.execute("""
         CREATE TABLE flows (
             id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, name TEXT NOT NULL,
-            version INTEGER NOT NULL, definition TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL,
+            version INTEGER NOT NULL, definition TEXT NOT NULL DEFAULT '{}', hash TEXT, created_at REAL NOT NULL,
             UNIQUE (owner, name, version)
         )""")
     db.execute("""
-        CREATE TABLE runs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, flow_id INTEGER NOT NULL REFERENCES flows (id),
-            run_key TEXT NOT NULL, state TEXT NOT NULL,
-            triggered_by TEXT NOT NULL CHECK (triggered_by IN ('manual', 'scheduled', 'backfill')),
-            logical_time REAL, created_at REAL NOT NULL, started_at REAL, ended_at REAL,
-            UNIQUE (flow_id, run_key)
+        CREATE TABLE templates (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, version INTEGER NOT NULL,
+            definition TEXT NOT NULL, hash TEXT NOT NULL, owner TEXT NOT NULL, created_at REAL NOT NULL,
+            UNIQUE (name, version)
         )""")
-    db.execute("CREATE INDEX runs_state ON runs (state, flow_id)")  # the active runs of a flow (max_active_runs)
+    db.execute("""
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL UNIQUE,
+            flow_id INTEGER NOT NULL REFERENCES flows (id), owner TEXT NOT NULL, flow TEXT NOT NULL,
+            run_type TEXT NOT NULL CHECK (run_type IN ('manual', 'scheduled', 'backfill', 'debug')),
+            cancelled INTEGER NOT NULL DEFAULT 0, logical_time REAL, created_at REAL NOT NULL,
+            source_run TEXT, snapshot TEXT NOT NULL DEFAULT '{}'
+        )""")
+    db.execute("CREATE INDEX runs_flow ON runs (owner, flow, id)")
     db.execute("""
         CREATE TABLE schedules (
             flow_id INTEGER PRIMARY KEY REFERENCES flows (id), cron TEXT NOT NULL, tz TEXT NOT NULL DEFAULT 'UTC',
@@ -99,8 +107,8 @@ def _m7_flows_runs_schedules(db: sqlite_utils.Database) -> None:
             expired_limit INTEGER, enabled INTEGER NOT NULL DEFAULT 1, next_tick REAL, updated_at REAL NOT NULL
         )""")
     db.execute("CREATE INDEX schedules_due ON schedules (next_tick) WHERE enabled")
-    # a job's run and its task name in that run's flow; NULL for every job outside a flow (all, for now)
-    db.execute("ALTER TABLE jobs ADD COLUMN run_id INTEGER")
+    # a job's run (its text id) and its task name in that run's flow; NULL for every job outside a flow
+    db.execute("ALTER TABLE jobs ADD COLUMN run_id TEXT")
     db.execute("ALTER TABLE jobs ADD COLUMN task TEXT")
     db.execute("CREATE INDEX jobs_run ON jobs (run_id, task) WHERE run_id IS NOT NULL")
 
@@ -113,5 +121,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("pending_arrays: arrays whose tasks are still being stored", _m4_pending_arrays),
     ("jobs.output, jobs.error: --output/--error file names", _m5_output_files),
     ("jobs.executor, attempts.handle: the executor per job, its opaque handle per attempt", _m6_executor_handles),
-    ("flows, runs, schedules; jobs.run_id, jobs.task (empty until flows exist)", _m7_flows_runs_schedules),
+    ("flows, templates, runs, schedules; jobs.run_id, jobs.task: a job's flow run and task", _m7_flows_runs_templates_schedules),
 ]
