@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 from . import depspec
@@ -68,10 +69,13 @@ class FlowDef:
     def hash(self) -> str:
         return content_hash(self.to_dict())
 
+    @cached_property
+    def _by_name(self) -> dict[str, Task]:  # a 1,000-task run looks tasks up by name thousands of times
+        return {t.name: t for t in self.tasks}
+
     def task(self, name: str) -> Task:
-        for t in self.tasks:
-            if t.name == name:
-                return t
+        if name in self._by_name:
+            return self._by_name[name]
         raise InvalidSpec(f'Task "{name}" not in flow "{self.name}"{did_you_mean(name, self.names)}')
 
     @property

@@ -1,9 +1,9 @@
 """``JobService``'s flow verbs: flows and templates stored, runs created, shown, listed, cancelled.
 
 A run (F2-F4) snapshots the flow version and every template version it uses, by value; its
-template variables are rendered once, here (V3); each task becomes one job through
-``submit_request``, labelled with the run id and the task name. The whole run is one store
-transaction under the submit and engine locks, so a host killed while creating it leaves all of
+template variables are rendered once, here (V3); each task becomes one job, checked as ``submit``
+checks it and stored with the others at once (``submit_many``), labelled with the run id and the
+task name. The whole run is one store transaction under the submit and engine locks, so a host killed while creating it leaves all of
 it or none, and the scheduler starts nothing before it is whole. Everything that aggregates a run
 selects its jobs by run id (the run key's unique part), never by template or task name (F3).
 
@@ -164,18 +164,19 @@ class FlowVerbs:
                 with self.store.transaction():
                     flowstore.insert_run(self.store, row)
                     job_of: dict[str, int] = {}
-                    for name in order:
+                    for name in order:  # copied as Finished: no dependency, stored first
                         if name in memo:
                             job_of[name] = self._memoized(row, name, memo[name], vars_dir)
-                            continue
-                        task = flow.task(name)
-                        req = flowtasks.request(flow, task, snap["texts"][name], templates.get(name), run_id=row.run_id,
-                                                owner=row.owner, cwd=snap["cwd"], vars_dir=vars_dir, job_of=job_of,
-                                                from_jobs=from_jobs, with_depends=from_jobs is None)
-                        sub = self.submit_request(req)
-                        job_of[name] = sub.id
-                        if req.hold:  # a trigger rule: judged when its parents are done (flowruns.py)
-                            self.engine.change(self.engine.jobs[sub.id].evolve(reason=Reason("Trigger", {"rule": task.trigger})))
+                    todo = [name for name in order if name not in memo]
+                    first = self.store.max_job_id() + 1  # the batch's ids, parents first (submit_many)
+                    job_of.update({name: first + k for k, name in enumerate(todo)})
+                    requests = [flowtasks.request(flow, flow.task(name), snap["texts"][name], templates.get(name),
+                                                  run_id=row.run_id, owner=row.owner, cwd=snap["cwd"],
+                                                  vars_dir=vars_dir, job_of=job_of, from_jobs=from_jobs,
+                                                  with_depends=from_jobs is None) for name in todo]
+                    # a trigger rule: held, judged when its parents are done (flowruns.py)
+                    self.submit_many(requests, first, {k: Reason("Trigger", {"rule": flow.task(name).trigger})
+                                                       for k, name in enumerate(todo) if requests[k].hold})
             except BaseException:
                 self.engine._load()  # the store rolled back: it is the truth again
                 self.engine.wake()

@@ -9,7 +9,7 @@ import shlex
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..core import depspec, limits, outfiles
 from ..core.depspec import DepSpec
@@ -40,6 +40,27 @@ class Submitted:
 
     def __str__(self) -> str:
         return f"Submitted batch job {self.id} ({self.name})"
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A request as ``submit`` checked it (``_check_request``), before its dependency is resolved."""
+
+    request: JobRequest
+    argv: list[str]
+    output: str | None
+    error: str | None
+    count: int
+    ids: tuple[int, ...] | None
+    gpu_memory: int | None
+    limit: float | None
+    user: str
+    scope: str
+    spec: DepSpec | None
+    policy: RetryPolicy
+    indices: list[int]
+    array_limit: int | None
+    env: dict[str, str]
 
 
 def default_name(command: Sequence[str]) -> str:
@@ -107,33 +128,10 @@ class SubmitVerbs:
         that also get the job's stdout/stderr, relative to ``cwd``, with ``%j %x %A %a`` patterns
         (``outfiles.py``); the log stays.
         """
-        r = request
-        command, script, interpreter, name, group, cwd = r.command, r.script, r.interpreter, r.name, r.group, r.cwd
-        priority, retries, hold, array = r.priority, r.retries, r.hold, r.array
         self._accepting()
-        argv = shlex.split(command) if isinstance(command, str) else list(command or [])
-        if not argv and script is None:
-            raise InvalidSpec("Nothing to run: give a command, a script, or a cell")
-        _check_submit_limits(argv, script, name, group, cwd, r.env, priority, retries, r.retry_delay, r.retry_backoff,
-                             r.retry_max_delay)
-        output, error = (outfiles.check(f"--{f}", v) if v is not None else None
-                         for f, v in (("output", r.output), ("error", r.error)))
-        count, ids = self._parse_gpus(r.gpus)
-        count, gpu_memory = self._parse_gpu_memory(r.gpu_memory, count, ids)
-        limit = self._time_limit(r.time_limit)
-        user = r.user or getpass.getuser()
-        scope = r.scope or f"user:{user}"
-        spec = r.dependency if isinstance(r.dependency, DepSpec) else depspec.from_flags(
-            dependency=r.dependency, depends_on=r.depends_on, depends_on_all=r.depends_on_all,
-            depends_on_any=r.depends_on_any)
-        policy = RetryPolicy(retries=int(retries), delay=float(r.retry_delay), backoff=float(r.retry_backoff),
-                             max_delay=r.retry_max_delay, retry_on=frozenset(r.retry_on or ("failure", "error")))
-        if policy.retries < 0:
-            raise InvalidSpec(f"--retries must be 0 or more, got {policy.retries}")
-        indices, array_limit = array_indices(array) if array is not None else ([], None)
-        env = stored_env(r.env, r.export, self._secrets)  # the one place a job's environment is filtered
-        if array_limit is not None and group is not None:
-            raise InvalidSpec("--array with %N cannot be combined with --group: %N uses a group of its own")
+        c = self._check_request(request)
+        r, argv, script, indices = request, c.argv, request.script, c.indices
+        spec, user, scope = c.spec, c.user, c.scope
         with self._submit_lock:  # @ resolution and insertion must not interleave within one scope
             if spec is not None:
                 history = self.store.recent_ids(scope=scope, limit=_history_needed(spec))
@@ -146,30 +144,18 @@ class SubmitVerbs:
                 spec = task_specs[indices[0]] if task_specs else spec  # the first task's own
             else:
                 task_specs = {}
-            now = self.clock()
-            base = name or (default_name(argv) if argv else "script")
-            job = Job(id=0, name=base, command=tuple(argv),
-                      script=script, cwd=cwd or os.getcwd(), env=dict(env or {}), gpus=count, gpu_ids=ids,
-                      gpu_memory=gpu_memory,
-                      time_limit=limit, priority=int(priority), group=group, dependency=str(spec) if spec else None,
-                      auto_cancel=r.auto_cancel, retry=policy, submitted_at=now, user=user, scope=scope,
-                      redo_of=r.redo_of, output=output, error=error, run_id=r.run_id, task=r.task)
-            job = initial(job, JobState.HOLD if hold else JobState.QUEUED, reason=HELD_BY_USER if hold else DEPENDENCY)
-            warnings: list[str] = []
-            verdict = evaluate(spec, self.engine.jobs.get)
-            if verdict.never and not hold:  # S7: decided now, with the runtime rules, so no race
-                job, warning = self._never_at_submit(job, verdict)
-                warnings.append(warning)
-            edges = [(c.target, c.type, c.delay) for c in (spec.conditions if spec else ())]
+            job, warnings = self._new_job(c, spec, self.engine.jobs.get)
+            edges = [(x.target, x.type, x.delay) for x in (spec.conditions if spec else ())]
             if indices:  # its ids now (the order of submissions), its tasks after, without this lock
                 job = job.evolve(id=self.store.reserve_array(job, edges, len(indices)))
                 self._arrays_in_flight[job.id] = threading.Event()
             else:
-                jobs = [self._store_job(job, edges, argv, script, interpreter)]
+                jobs = [self._store_job(job, edges, argv, script, r.interpreter)]
                 self.engine.add_many(jobs, spec)
+        base, group, array = job.name, r.group, r.array
         if indices:
-            jobs = self._store_array(job, indices, edges, spec, array_limit, base, group, argv, script, interpreter,
-                                     task_specs=task_specs)
+            jobs = self._store_array(job, indices, edges, spec, c.array_limit, base, group, argv, script,
+                                     r.interpreter, task_specs=task_specs)
         job_id, job = jobs[0].id, jobs[0]
         if warnings and job.state is JobState.CANCELLED:
             warnings[0] = warnings[0].replace("job ?", f"job {job_id}").replace("Job ?", f"Job {job_id}")
@@ -179,6 +165,89 @@ class SubmitVerbs:
                             f"their parent task failed) and were cancelled: {', '.join(map(str, never))}")
         return Submitted(job_id, base if array is not None else job.name, job.state, tuple(warnings),
                          tuple(j.id for j in jobs) if array is not None else ())
+
+    def _check_request(self, r: JobRequest) -> _Checked:
+        """Everything ``submit`` checks of a request before it takes its lock (one-line errors)."""
+        argv = shlex.split(r.command) if isinstance(r.command, str) else list(r.command or [])
+        if not argv and r.script is None:
+            raise InvalidSpec("Nothing to run: give a command, a script, or a cell")
+        _check_submit_limits(argv, r.script, r.name, r.group, r.cwd, r.env, r.priority, r.retries, r.retry_delay,
+                             r.retry_backoff, r.retry_max_delay)
+        output, error = (outfiles.check(f"--{f}", v) if v is not None else None
+                         for f, v in (("output", r.output), ("error", r.error)))
+        count, ids = self._parse_gpus(r.gpus)
+        count, gpu_memory = self._parse_gpu_memory(r.gpu_memory, count, ids)
+        limit = self._time_limit(r.time_limit)
+        user = r.user or getpass.getuser()
+        spec = r.dependency if isinstance(r.dependency, DepSpec) else depspec.from_flags(
+            dependency=r.dependency, depends_on=r.depends_on, depends_on_all=r.depends_on_all,
+            depends_on_any=r.depends_on_any)
+        policy = RetryPolicy(retries=int(r.retries), delay=float(r.retry_delay), backoff=float(r.retry_backoff),
+                             max_delay=r.retry_max_delay, retry_on=frozenset(r.retry_on or ("failure", "error")))
+        if policy.retries < 0:
+            raise InvalidSpec(f"--retries must be 0 or more, got {policy.retries}")
+        indices, array_limit = array_indices(r.array) if r.array is not None else ([], None)
+        env = stored_env(r.env, r.export, self._secrets)  # the one place a job's environment is filtered
+        if array_limit is not None and r.group is not None:
+            raise InvalidSpec("--array with %N cannot be combined with --group: %N uses a group of its own")
+        return _Checked(r, argv, output, error, count, ids, gpu_memory, limit, user, r.scope or f"user:{user}", spec,
+                        policy, indices, array_limit, dict(env or {}))
+
+    def _new_job(self, c: _Checked, spec: DepSpec | None, lookup: Callable[[int], Job | None],
+                 job_id: int = 0) -> tuple[Job, list[str]]:
+        """The job of a checked request, its dependency resolved: queued or held, or decided now
+        when its dependency can never be met (S7, with the runtime rules, so no race)."""
+        r = c.request
+        job = Job(id=job_id, name=r.name or (default_name(c.argv) if c.argv else "script"), command=tuple(c.argv),
+                  script=r.script, cwd=r.cwd or os.getcwd(), env=c.env, gpus=c.count, gpu_ids=c.ids,
+                  gpu_memory=c.gpu_memory, time_limit=c.limit, priority=int(r.priority), group=r.group,
+                  dependency=str(spec) if spec else None, auto_cancel=r.auto_cancel, retry=c.policy,
+                  submitted_at=self.clock(), user=c.user, scope=c.scope, redo_of=r.redo_of, output=c.output,
+                  error=c.error, run_id=r.run_id, task=r.task)
+        job = initial(job, JobState.HOLD if r.hold else JobState.QUEUED, reason=HELD_BY_USER if r.hold else DEPENDENCY)
+        verdict = evaluate(spec, lookup)
+        if verdict.never and not r.hold:
+            job, warning = self._never_at_submit(job, verdict)
+            return job, [warning]
+        return job, []
+
+    def submit_many(self, requests: Sequence[JobRequest], first_id: int,
+                    hold_reasons: Mapping[int, Reason] | None = None) -> list[Job]:
+        """Many jobs in one transaction (a flow run's tasks): each request checked as ``submit``
+        checks it, then every job and edge stored with executemany and added to the mirror at once.
+        The k-th request gets id ``first_id + k``, so a dependency may name a job of the batch
+        before it; ``first_id`` is ``store.max_job_id() + 1``, read by the caller, which holds
+        ``_submit_lock`` and ``engine.lock`` and the store's transaction around both. No arrays,
+        no ``@``. ``hold_reasons`` (index -> reason) replaces a held job's reason."""
+        self._accepting()
+        if first_id != self.store.max_job_id() + 1:
+            raise RuntimeError("submit_many: ids were taken meanwhile; hold _submit_lock and engine.lock")
+        checked = [self._check_request(r) for r in requests]
+        batch: dict[int, Job] = {}
+        specs: dict[int, DepSpec | None] = {}
+        for k, c in enumerate(checked):
+            if c.indices:
+                raise InvalidSpec("A job array cannot be one job of a batch; submit it on its own")
+            spec = c.spec
+            if spec is not None:
+                spec = depspec.resolve(spec, [], scope_name=c.request.scope_name)
+                outside = tuple(x for x in spec.conditions if x.target not in batch)
+                if outside:  # parents stored before the batch: the rules of submit
+                    spec = self._expand_arrays(spec)
+                    self._check_parents_exist(DepSpec(spec.op, tuple(x for x in spec.conditions
+                                                                     if x.target not in batch)))
+            job, _ = self._new_job(c, spec, lambda i: batch.get(i) or self.engine.jobs.get(i), first_id + k)
+            if job.state is JobState.HOLD and hold_reasons and k in hold_reasons:
+                job = job.evolve(reason=hold_reasons[k])
+            if c.request.script is not None:
+                job = self._with_script(job, c.argv, c.request.script, c.request.interpreter)
+            batch[job.id], specs[job.id] = job, spec
+        jobs = list(batch.values())
+        self.store.insert_jobs(jobs, [], edges_of={j.id: [(x.target, x.type, x.delay) for x in
+                                                          (specs[j.id].conditions if specs[j.id] else ())]
+                                                   for j in jobs})
+        self.engine.add_many(jobs, None, specs=specs)
+        return jobs
 
     def _store_job(self, job: Job, edges: list[tuple[int, str, int]], argv: list[str], script: str | None,
                    interpreter: str | None) -> Job:
