@@ -1,10 +1,11 @@
 """The property test of issue 9 item 3: nothing a request sends can stop the service.
 
 One real daemon for the module. Hypothesis drives ``POST jobs`` (JSON bodies, and gbatch's
-``argv`` word lists built from the option parser's own flags) and every other route (paths,
-queries, bodies, raw bytes) with generated input: huge numbers, unicode digits, infinities,
+``argv`` word lists built from the option parser's own flags), every other job route and every
+flow route (paths, queries, bodies, raw bytes) with generated input: huge numbers, unicode digits, infinities,
 nesting, 5,000-digit ids. Each answer must be a success or a typed 4xx (JSON ``message`` and
-``reason``), never a 5xx; the daemon must live; a rejected submission must store nothing. The last
+``reason``), never a 5xx; the daemon must live; a rejected submission (of a job, a flow, a template, a run)
+must store nothing. The last
 test proves the scheduler survived it all: a probe job still runs to Finished, and the daemon
 logged no traceback. Bounded: a few hundred examples per route, well under a minute in all.
 """
@@ -48,6 +49,9 @@ def host(tmp_path_factory):
     done = d.ok("POST", "jobs", {"command": ["true"]})["id"]
     d.wait_job(done)
     d.ids = [held, done]
+    d.ok("POST", "templates", {"name": "fz", "source": "command: 'echo {{params.n}}'\nparams:\n  n: {type: int, default: 1}\n"})
+    d.ok("POST", "flows", {"name": "etl", "source": "tasks:\n  a: {command: 'true'}\n  b: {template: fz, depends: a}\n"})
+    d.run_id = d.ok("POST", "flows/etl/runs", {"cwd": str(d.state_dir.parent)})["run_id"]
     yield d
     d.cancel_everything()
     d.stop()
@@ -119,6 +123,71 @@ def test_every_other_route(host, route, job, query, body):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else None
     status, reply = host.request(method, path, raw=raw)
     check(host, method, path, status, reply)
+
+
+#: every flow route and verb (docs/api.md, Flows), and verbs they do not have
+FLOW_ROUTES = ["GET flows", "POST flows", "GET flows/{name}", "POST flows/{name}/runs",
+               "POST flows/{name}/tasks/{task}/run", "GET templates", "POST templates", "DELETE templates/{name}",
+               "GET runs", "GET runs/{run}", "POST runs/{run}/cancel", "POST runs/{run}/resume", "GET runs/{run}/log",
+               "PUT flows", "DELETE flows/{name}", "PATCH runs/{run}", "GET templates/{name}"]
+FLOW_KEYS = ["name", "source", "format", "params", "dry_run", "cwd", "run", "from", "only", "as_new_run", "bogus"]
+#: what a fuzzed flow or template runs: never a generated program
+SOURCES = ["tasks:\n  a: {command: 'true'}\n", "tasks:\n  a: {command: 'true'}\n  b: {command: 'true', depends: a}\n",
+           "tasks:\n  a: {template: fz, params: {n: 2}}\n", "tasks:\n  a: {command: 'true', depends: a}\n",
+           "tasks:\n  a: {command: 'true', depends: 'afterok:zz'}\n", "tasks: [1, 2]", "tasks: {a: {command: 1}}",
+           "{", "- x", "", "tasks:\n  a: {command: 'echo {{params.n}}', gpus: 99}\n", "command: 'true'\n",
+           "command: 'echo {{params.n}}'\nparams:\n  n: {type: int, default: 1}\n", "params: {n: {type: nope}}",
+           "script: 'true'\nparams: {n: {type: float, required: true}}\n", json.dumps({"name": "x", "tasks": [{}]}),
+           '{"cells": [], "nbformat": 4}', "x" * 5000]
+NAMES = ["etl", "fz", "nope", "x" * 300, "²", "9", "a b", "a/b", "", "etl__manual", "-a", "a" * 5000]
+GOOD_NAMES = st.sampled_from(["etl", "fz", "fz2"]) | st.sampled_from(NAMES)
+#: bodies of each route's documented shape, values fuzzed: so that many are accepted and runs start
+SHAPED = {
+    "POST flows": st.fixed_dictionaries({"name": GOOD_NAMES, "source": st.sampled_from(SOURCES[:3]) |
+                                         st.sampled_from(SOURCES)},
+                                        optional={"format": st.sampled_from(["yaml", "json", "ipynb", "nope"])}),
+    "POST templates": st.fixed_dictionaries({"name": GOOD_NAMES, "source": st.sampled_from(SOURCES[11:15]) |
+                                             st.sampled_from(SOURCES)}),
+    "POST flows/{name}/runs": st.fixed_dictionaries(
+        {}, optional={"params": st.dictionaries(st.sampled_from(["n", "lr", "²"]), SCALARS, max_size=2),
+                      "dry_run": st.booleans(), "cwd": st.just("")}),
+    "POST runs/{run}/resume": st.fixed_dictionaries(
+        {}, optional={"from": st.sampled_from(["a", "b", "nope"]), "only": st.sampled_from(["a", "b"]),
+                      "as_new_run": st.booleans()}),
+    "POST flows/{name}/tasks/{task}/run": st.fixed_dictionaries({}, optional={"run": st.sampled_from(["nope", "9"]) |
+                                                                               SCALARS, "cwd": st.just("")}),
+}
+FLOW_VALUES = st.sampled_from(SOURCES) | st.sampled_from(["yaml", "ipynb", "json", "nope", "a", "prep"]) | \
+    st.sampled_from(NAMES) | JSON | SCALARS
+
+
+def stored(host) -> tuple[int, ...]:
+    return (len(host.ok("GET", "flows")["flows"]), len(host.ok("GET", "templates")["templates"]),
+            len(host.ok("GET", "runs")["runs"]), total(host))
+
+
+@settings(max_examples=300, **FUZZ)
+@given(route=st.sampled_from(FLOW_ROUTES), name=GOOD_NAMES, task=st.sampled_from(["a", "b", "nope", "²"]),
+       run=st.just("the run") | st.sampled_from(["nope", "etl__manual__1__2", "9", "x" * 300]),
+       query=st.dictionaries(st.sampled_from(["force", "flow", "limit", "offset", "task", "bogus"]),
+                             st.sampled_from([*WEIRD_WORDS, "etl", "a"]) | st.text(max_size=8), max_size=3),
+       body=st.none() | st.dictionaries(st.sampled_from(FLOW_KEYS), FLOW_VALUES, max_size=4) | JSON |
+       st.binary(max_size=30), shaped=st.booleans(), data=st.data())
+def test_every_flow_route(host, route, name, task, run, query, body, shaped, data):
+    """Every answer a success or a one-line 4xx, the host alive, nothing stored on a rejection."""
+    if shaped and route in SHAPED:
+        body = data.draw(SHAPED[route])
+    method, path = route.split(" ")
+    path = quote(path.format(name=name, task=task, run=host.run_id if run == "the run" else run))
+    path += "?" + urlencode(query) if query else ""
+    if isinstance(body, dict) and "cwd" in body:
+        body["cwd"] = str(host.state_dir.parent)  # a fuzzed run's tasks never write in the checkout
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else None
+    before = stored(host) if method != "GET" else None
+    status, reply = host.request(method, path, raw=raw)
+    check(host, method, path, status, reply)
+    if before is not None and status >= 400:
+        assert stored(host) == before, (route, body, reply)
 
 
 def test_the_scheduler_survived_the_fuzz(host):

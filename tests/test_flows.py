@@ -260,3 +260,27 @@ def test_job_labels_survive_a_restart(tmp_path):
         assert again.run(run["run_id"])["state"] == "Finished"
     finally:
         stop_everything(again)
+
+
+def test_removing_a_template_an_active_run_uses_is_refused_unless_forced_and_the_run_keeps_its_copy(svc, tmp_path):
+    """§1.11 F2: the refusal names the version and the runs; --force changes no run."""
+    svc.add_template("train", TEMPLATE)
+    assert svc.add_template("train", TEMPLATE.replace("print(1)", "print(2)"))["version"] == 2
+    svc.save_flow("etl", "tasks:\n  wait: {command: 'while [ ! -f go ]; do sleep 0.02; done'}\n"
+                         "  train: {template: train, depends: wait}\n")
+    run = svc.create_run("etl", cwd=str(tmp_path))["run_id"]
+    with pytest.raises(Conflict) as refused:
+        svc.remove_template("train")
+    assert str(refused.value) == f'Template "train" (v2) is used by active runs {run}; cancel them or use --force'
+    assert [t["name"] for t in svc.templates()] == ["train"]
+    assert svc.remove_template("train", force=True) == {"name": "train", "versions": 2, "active_runs": [run]}
+    assert svc.templates() == []
+    (tmp_path / "go").write_text("")
+    assert wait_run(svc, run)["state"] == "Finished"  # it ran its own copy of train v2
+    assert "train lr=0.01" in svc.run_log(run, task="train")["text"]
+    with pytest.raises(NotFound, match='No template "train"; list them with: gpipe template ls'):
+        svc.remove_template("train")
+    with pytest.raises(InvalidSpec, match='Unknown template "train"'):
+        svc.create_run("etl")  # a new run needs the template
+    with pytest.raises(InvalidSpec, match='Invalid template name ""'):
+        svc.add_template("", TEMPLATE)

@@ -52,3 +52,30 @@ def test_gpipe_interface_lines_and_the_rest_contract(daemon, tmp_path):
     assert [p["task"] for p in plan] == ["prep", "train", "report"] and plan[0]["starts_at_once"]
     assert daemon.ok("GET", "flows")["flows"][0]["name"] == "etl"
     assert gpipe(daemon, "resume", run_id).stderr.startswith(f"gpipe: error: Nothing to resume: run {run_id}")
+
+
+def test_gpipe_template_ls_and_rm_refused_while_an_active_run_uses_it(daemon, tmp_path):
+    (tmp_path / "t.yaml").write_text('command: "echo n={{params.n}}"\nparams:\n  n: {type: int, default: 1}\n')
+    (tmp_path / "f.yaml").write_text("tasks:\n  wait: {command: 'while [ ! -f go ]; do sleep 0.02; done'}\n"
+                                     "  use: {template: tpl, depends: wait}\n")
+    assert gpipe(daemon, "template", "add", "tpl", str(tmp_path / "t.yaml")).stdout == "Added template tpl version 1\n"
+    assert gpipe(daemon, "create", "uses", str(tmp_path / "f.yaml")).returncode == 0
+    listed = json.loads(gpipe(daemon, "template", "ls", "-o", "json").stdout)
+    assert [(t["name"], t["version"]) for t in listed if t["name"] == "tpl"] == [("tpl", 1)]
+    assert gpipe(daemon, "template", "ls").stdout.splitlines()[0].split() == ["NAME", "VERSION", "OWNER"]
+    run_id = gpipe(daemon, "run", "uses", "--parsable", cwd=tmp_path).stdout.strip()
+    refused = gpipe(daemon, "template", "rm", "tpl")
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (f'gpipe: error: Template "tpl" (v1) is used by active runs {run_id}; '
+                              f"cancel them or use --force\n")
+    forced = gpipe(daemon, "template", "rm", "tpl", "--force")
+    assert forced.stdout == "Removed template tpl (1 version)\n"
+    assert forced.stderr == f"gpipe: warning: active runs {run_id} keep their copy of it\n"
+    (tmp_path / "go").write_text("")
+    deadline = time.monotonic() + 30
+    while (shown := json.loads(gpipe(daemon, "show", run_id, "-o", "json").stdout))["state"] != "Finished":
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.2)
+    assert "[use 1] n=1\n" in gpipe(daemon, "log", run_id, "--task", "use").stdout
+    gone = gpipe(daemon, "template", "rm", "tpl")
+    assert gone.stderr == 'gpipe: error: No template "tpl"; list them with: gpipe template ls\n'

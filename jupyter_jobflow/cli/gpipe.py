@@ -35,10 +35,16 @@ def _parser() -> Parser:
         s = verb(name, help)
         s.add_argument("name", metavar="NAME")
         s.add_argument("file", metavar="FILE")
-    t = verb("template", "templates: gpipe template add NAME FILE")
-    t.add_argument("action", choices=["add"], metavar="add")
-    t.add_argument("name", metavar="NAME")
-    t.add_argument("file", metavar="FILE")
+    t = verb("template", "templates: gpipe template add NAME FILE, rm NAME [--force], ls")
+    tsub = t.add_subparsers(dest="action", required=True, parser_class=Parser, metavar="{add,rm,ls}")
+    ta = tsub.add_parser("add", help="add a template version from a .yaml file")
+    ta.add_argument("name", metavar="NAME")
+    ta.add_argument("file", metavar="FILE")
+    tr = tsub.add_parser("rm", help="remove a template, every version (runs keep their copy)")
+    tr.add_argument("name", metavar="NAME")
+    tr.add_argument("--force", action="store_true", help="even while active runs use it")
+    tl = tsub.add_parser("ls", help="every template, at its latest version")
+    tl.add_argument("-o", "--output", choices=["table", "json"], default="table")
     r = verb("run", "start a run of a flow")
     r.add_argument("name", metavar="NAME")
     r.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a flow parameter")
@@ -102,8 +108,7 @@ def command(argv: list[str]) -> int:
             warn(f"gpipe: warning: flow {args.name} existed; this is version {saved['version']}")
         print(f"{'Created' if saved['version'] == 1 else 'Updated'} flow {saved['name']} version {saved['version']}")
     elif verb == "template":
-        saved = client.add_template(args.name, read_source_text(args.file))
-        print(f"Added template {saved['name']} version {saved['version']}")
+        _template(client, args)
     elif verb == "run":
         reply = client.create_run(args.name, params(args.param), dry_run=args.dry_run, cwd=os.getcwd())
         _warnings(reply)
@@ -133,6 +138,21 @@ def command(argv: list[str]) -> int:
     elif verb == "log":
         return _log(client, args.run_id, args.task, args.follow)
     return 0
+
+
+def _template(client: Any, args: Any) -> None:
+    if args.action == "add":
+        saved = client.add_template(args.name, read_source_text(args.file))
+        print(f"Added template {saved['name']} version {saved['version']}")
+    elif args.action == "rm":
+        gone = client.remove_template(args.name, force=args.force)
+        if gone["active_runs"]:
+            warn(f"gpipe: warning: active runs {', '.join(gone['active_runs'])} keep their copy of it")
+        print(f"Removed template {gone['name']} ({gone['versions']} version{'s' if gone['versions'] != 1 else ''})")
+    else:
+        templates = client.templates()["templates"]
+        rows = [["NAME", "VERSION", "OWNER"]] + [[t["name"], str(t["version"]), t["owner"]] for t in templates]
+        print(json.dumps(templates, indent=2) if args.output == "json" else _table(rows))
 
 
 def read_source_text(path: str) -> str:

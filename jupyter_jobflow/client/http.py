@@ -128,6 +128,12 @@ class Client:
     def add_template(self, name: str, source: str) -> dict[str, Any]:
         return self.request("POST", "templates", {"name": name, "source": source})
 
+    def templates(self) -> dict[str, Any]:
+        return self.request("GET", "templates")
+
+    def remove_template(self, name: str, *, force: bool = False) -> dict[str, Any]:
+        return self.request("DELETE", f"templates/{name}" + ("?force=1" if force else ""))
+
     def create_run(self, name: str, params: dict[str, Any] | None = None, *, dry_run: bool = False,
                    cwd: str | None = None) -> dict[str, Any]:
         return self.request("POST", f"flows/{name}/runs", {"params": params or {}, "dry_run": dry_run, "cwd": cwd})

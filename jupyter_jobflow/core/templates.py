@@ -23,7 +23,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .depspec import TASK_NAME
 from .errors import InvalidSpec
+from .limits import MAX_NAME
 from .timespec import parse_time_limit
 
 PARAM_TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list}
@@ -229,6 +231,8 @@ class Template:
 def parse_template(name: str, data: Any, what: str | None = None) -> Template:
     """A template from its YAML text or its mapping (``gpipe template add NAME FILE``)."""
     where = f'template "{name}"'
+    if not isinstance(name, str) or not TASK_NAME.fullmatch(name) or len(name) > MAX_NAME:
+        raise InvalidSpec(f'Invalid template name "{name}": use letters, digits, "_" and "-", starting with a letter')
     if isinstance(data, str):
         data = load_yaml(data, what or f"{where}'s file")
     if not isinstance(data, Mapping):

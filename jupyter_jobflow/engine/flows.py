@@ -19,7 +19,7 @@ import os
 import uuid
 from typing import Any, Mapping
 
-from ..core.errors import InvalidSpec
+from ..core.errors import Conflict, InvalidSpec
 from ..core.flowdef import FlowDef
 from ..core.flowsources import from_notebook, from_yaml
 from ..core.model import Job, JobState, Reason
@@ -108,6 +108,21 @@ class FlowVerbs:
 
     def templates(self) -> list[dict[str, Any]]:
         return flowstore.list_templates(self.store)
+
+    def remove_template(self, name: str, *, force: bool = False) -> dict[str, Any]:
+        """Delete a template, every version; refused while an active run uses it, unless ``force``
+        (F2: a run keeps its snapshot either way, so forcing changes no run)."""
+        users: dict[str, int] = {}  # active run -> the version it snapshotted
+        for run_id in sorted({j.run_id for j in list(self.engine.jobs.values()) if j.run_id and not j.state.terminal}):
+            used = [t["version"] for t in flowstore.get_run(self.store, run_id).snapshot.get("templates", {}).values()
+                    if t.get("name") == name]
+            if used:
+                users[run_id] = max(used)
+        if users and not force:
+            versions = ", ".join(f"v{v}" for v in sorted(set(users.values())))
+            raise Conflict(f'Template "{name}" ({versions}) is used by active runs {", ".join(users)}; '
+                           f"cancel them or use --force")
+        return {"name": name, "versions": flowstore.remove_template(self.store, name), "active_runs": list(users)}
 
     # -- runs -------------------------------------------------------------------------------
     def create_run(self, name: str, params: Mapping[str, Any] | None = None, *, owner: str | None = None,

@@ -109,6 +109,16 @@ def template_versions(store: Store) -> dict[str, dict[int, Template]]:
     return out
 
 
+def remove_template(store: Store, name: str) -> int:
+    """Delete every version of a template (runs keep theirs, by value); how many there were."""
+    with store.transaction():
+        count = store.db.execute("DELETE FROM templates WHERE name = ?", [name]).rowcount
+    if not count:
+        names = [r[0] for r in store.db.execute("SELECT DISTINCT name FROM templates")]
+        raise NotFound(f'No template "{name}"{did_you_mean(name, names)}; list them with: gpipe template ls')
+    return count
+
+
 def list_templates(store: Store) -> list[dict[str, Any]]:
     rows = store.db.execute("SELECT name, MAX(version) AS version, MAX(created_at) AS updated_at, owner FROM templates "
                             "GROUP BY name ORDER BY name")

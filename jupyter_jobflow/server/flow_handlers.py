@@ -68,6 +68,12 @@ class TemplatesHandler(JobflowHandler):
         self.reply(saved, 201 if created else 200)
 
 
+class TemplateHandler(JobflowHandler):
+    def delete(self, name: str) -> None:
+        force = parsing.query_bool("force", self.get_argument("force", None), False)
+        self.reply(self.service.remove_template(name, force=force))
+
+
 class FlowRunsHandler(JobflowHandler):
     def post(self, name: str) -> None:
         body = _body(self, {"params": dict, "dry_run": bool, "cwd": str}, "POST flows/{name}/runs")

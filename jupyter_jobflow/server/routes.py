@@ -23,6 +23,7 @@ from .flow_handlers import (
     RunResumeHandler,
     RunsHandler,
     TaskRunHandler,
+    TemplateHandler,
     TemplatesHandler,
 )
 from .handlers import (
@@ -50,9 +51,10 @@ _WRITES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobflow-api-writ
 
 # -- the route table --------------------------------------------------------------------------
 JOB = r"(?P<job_id>[0-9]+)"
-NAME = r"(?P<name>[A-Za-z][A-Za-z0-9_-]*)"
-TASK = r"(?P<task>[A-Za-z][A-Za-z0-9_-]*)"
-RUN = r"(?P<run_id>[A-Za-z][A-Za-z0-9_-]*)"
+#: flow, template, task names and run ids as core/flowtask.py allows them (depspec.TASK_NAME)
+NAME = r"(?P<name>[A-Za-z_][A-Za-z0-9_-]*)"
+TASK = r"(?P<task>[A-Za-z_][A-Za-z0-9_-]*)"
+RUN = r"(?P<run_id>[A-Za-z_][A-Za-z0-9_-]*)"
 
 
 def routes() -> list[tuple[str, type]]:
@@ -75,6 +77,7 @@ def routes() -> list[tuple[str, type]]:
         (f"flows/{NAME}/runs", FlowRunsHandler),
         (f"flows/{NAME}/tasks/{TASK}/run", TaskRunHandler),
         ("templates", TemplatesHandler),
+        (f"templates/{NAME}", TemplateHandler),
         ("runs", RunsHandler),
         (f"runs/{RUN}", RunHandler),
         (f"runs/{RUN}/cancel", RunCancelHandler),
