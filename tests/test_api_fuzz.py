@@ -127,7 +127,7 @@ def test_every_other_route(host, route, job, query, body):
 
 #: every flow route and verb (docs/api.md, Flows), and verbs they do not have
 FLOW_ROUTES = ["GET flows", "POST flows", "GET flows/{name}", "POST flows/{name}/runs",
-               "POST flows/{name}/tasks/{task}/run", "GET templates", "POST templates", "DELETE templates/{name}",
+               "POST flows/{name}/tasks/{task}/run", "GET flows/{name}/tasks/{task}/inputs", "GET templates", "POST templates", "DELETE templates/{name}",
                "GET runs", "GET runs/{run}", "POST runs/{run}/cancel", "POST runs/{run}/resume", "GET runs/{run}/log",
                "PUT flows", "DELETE flows/{name}", "PATCH runs/{run}", "GET templates/{name}"]
 FLOW_KEYS = ["name", "source", "format", "params", "dry_run", "cwd", "run", "from", "only", "as_new_run", "bogus"]
@@ -169,7 +169,7 @@ def stored(host) -> tuple[int, ...]:
 @settings(max_examples=300, **FUZZ)
 @given(route=st.sampled_from(FLOW_ROUTES), name=GOOD_NAMES, task=st.sampled_from(["a", "b", "nope", "²"]),
        run=st.just("the run") | st.sampled_from(["nope", "etl__manual__1__2", "9", "x" * 300]),
-       query=st.dictionaries(st.sampled_from(["force", "flow", "limit", "offset", "task", "bogus"]),
+       query=st.dictionaries(st.sampled_from(["force", "flow", "limit", "offset", "task", "run", "bogus"]),
                              st.sampled_from([*WEIRD_WORDS, "etl", "a"]) | st.text(max_size=8), max_size=3),
        body=st.none() | st.dictionaries(st.sampled_from(FLOW_KEYS), FLOW_VALUES, max_size=4) | JSON |
        st.binary(max_size=30), shaped=st.booleans(), data=st.data())

@@ -52,6 +52,9 @@ def test_gpipe_interface_lines_and_the_rest_contract(daemon, tmp_path):
     assert [p["task"] for p in plan] == ["prep", "train", "report"] and plan[0]["starts_at_once"]
     assert daemon.ok("GET", "flows")["flows"][0]["name"] == "etl"
     assert gpipe(daemon, "resume", run_id).stderr.startswith(f"gpipe: error: Nothing to resume: run {run_id}")
+    assert gpipe(daemon, "run-task", "etl", "train", "--load").stderr == (
+        "gpipe: error: --load loads a task into a notebook's kernel: use %gpipe run-task NAME TASK --load in the "
+        "notebook\n")
 
 
 def test_gpipe_template_ls_and_rm_refused_while_an_active_run_uses_it(daemon, tmp_path):

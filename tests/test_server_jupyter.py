@@ -652,3 +652,30 @@ async def test_a_change_the_database_refuses_is_a_503_and_nothing_is_stored(api,
     finally:
         ext.service.store.db.execute("DROP TRIGGER full")
     assert (await api("POST", "jobs", {"command": ["true"]}))[0] == 201  # and it accepts work again
+
+
+# -- flows -------------------------------------------------------------------------------------
+async def test_the_runs_topic_sends_a_runs_summary_after_its_tasks_change(api, events, tmp_path):
+    trigger = tmp_path / "go"
+    wait = f"i=0; while [ ! -e {trigger} ] && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done"
+    source = f'tasks:\n  a: {{command: "{wait}"}}\n  b: {{command: "echo b", depends: a}}\n'
+    assert (await api("POST", "flows", {"name": "ev", "source": source}))[0] == 201
+    jobs_only = await events(topics="jobs")
+    stream = await events(topics="runs")
+    status, run = await api("POST", "flows/ev/runs", {"cwd": str(tmp_path)})
+    assert status == 201
+    rid = run["run_id"]
+
+    def of_run(state):
+        return lambda m: m["type"] == "run" and m["run"]["run_id"] == rid and m["run"]["state"] == state
+
+    running = await stream.until(of_run("Running"), "the run's summary once task a started")
+    assert running["topic"] == "runs" and running["run"]["flow"] == "ev" and running["run"]["tasks"] == 2
+    assert running["run"]["ended_at"] is None
+    trigger.touch()
+    done = await stream.until(of_run("Finished"), "the run's summary once task b finished")
+    assert done["run"]["ended_at"] >= done["run"]["started_at"] and not done["run"]["reason"]
+    assert (await api("GET", f"runs/{rid}"))[1]["state"] == "Finished"
+    # a stream that did not ask for runs gets the jobs, never a run summary
+    seen = [await jobs_only.next() for _ in range(3)]
+    assert all(m["type"] != "run" for m in seen)

@@ -68,6 +68,8 @@ def _parser() -> Parser:
     rt.add_argument("name", metavar="NAME")
     rt.add_argument("task", metavar="TASK")
     rt.add_argument("--run", metavar="RUN_ID", help="whose inputs (default: the latest finished run)")
+    rt.add_argument("--load", action="store_true",
+                    help="in a notebook (%%gpipe): load the task's inputs and code into the kernel; run nothing")
     log = verb("log", "every task's log, each line prefixed [task attempt]")
     log.add_argument("run_id", metavar="RUN_ID")
     log.add_argument("--task", metavar="TASK")
@@ -133,6 +135,9 @@ def command(argv: list[str]) -> int:
         else:
             print(f"Resumed run {reply['run_id']}")
     elif verb == "run-task":
+        if args.load:
+            raise InvalidSpec("--load loads a task into a notebook's kernel: use %gpipe run-task NAME TASK --load "
+                              "in the notebook")
         reply = client.run_task(args.name, args.task, run=args.run, cwd=os.getcwd())
         print(reply["message"])
     elif verb == "log":

@@ -134,6 +134,9 @@ class Client:
     def remove_template(self, name: str, *, force: bool = False) -> dict[str, Any]:
         return self.request("DELETE", f"templates/{name}" + ("?force=1" if force else ""))
 
+    def task_inputs(self, name: str, task: str, *, run: str | None = None) -> dict[str, Any]:
+        return self.request("GET", f"flows/{name}/tasks/{task}/inputs" + (f"?run={quote(run)}" if run else ""))
+
     def create_run(self, name: str, params: dict[str, Any] | None = None, *, dry_run: bool = False,
                    cwd: str | None = None) -> dict[str, Any]:
         return self.request("POST", f"flows/{name}/runs", {"params": params or {}, "dry_run": dry_run, "cwd": cwd})

@@ -20,8 +20,10 @@ from typing import Any, Callable
 from ..core.errors import Conflict, InvalidSpec, JobflowError, NotFound
 from ..core.evaluate import evaluate
 from ..core.flowdef import FlowDef
+from ..core.flowtask import Task
 from ..core.model import JobState, Reason
 from ..core.resume import plan_resume
+from ..core.submission import interpreter
 from ..core.templates import Template
 from ..core.templating import run_variables
 from ..core.transitions import transition
@@ -82,41 +84,60 @@ class FlowRunVerbs(FlowVerbs):
         """A ``debug`` run of one task with the inputs and template values of run ``run``
         (default: the flow's latest Finished run); that run never changes (F9)."""
         owner = self._owner(owner)
-        stored = flowstore.get_flow(self.store, owner, name)
-        ref = self._reference_run(owner, name, run)
-        if ref is not None:
-            flow, snap = self._flowdef(ref), ref.snapshot
-            flow.task(task)
-            templates = _templates(snap)
-            texts = {task: snap["texts"][task]}
-            job_of = {t: j.id for t, j in self._run_tasks(ref).items() if j is not None}
-            one = flow.task(task)
-            from_jobs = flowtasks.inputs_from(one, flow, job_of) if one.cell is not None else {}
-            base = {k: snap[k] for k in ("flow_version", "params", "variables") if k in snap}
-            flow_id = ref.flow_id
-        else:
-            flow = stored.definition
-            one = flow.task(task)
-            if one.inputs:
-                raise Conflict(f'Task "{task}" reads --in {", ".join(one.inputs)} from other tasks, and flow "{name}" '
-                               f"has no finished run to take them from; run the flow first, or give --run RUN")
-            snap = self._snapshot(stored, flowstore.template_versions(self.store))
-            templates = _templates(snap)
-            values = run_variables(run_id="(debug)", run_type="debug", flow_name=name, flow_id=stored.id,
-                                   created=_dt.datetime.fromtimestamp(self.clock()), creator=owner, runner=owner)
-            texts = {task: flowtasks.render(flow, templates, values, {})[0][task]}
-            from_jobs, base, flow_id = {}, {"flow_version": stored.version}, stored.id
+        src = self._task_source(owner, name, task, run)
+        flow, one, snap, ref = src.flow, src.task, src.snapshot, src.ref
         single = dataclasses.replace(one, depends="", trigger=None)
         debug = FlowDef(flow.name, (single,), flow.preamble, flow.params, flow.description, "stored")
         now = self.clock()
         run_id = make_run_id(name, "debug", now)
-        snapshot = {**base, "definition": debug.to_dict(),
+        snapshot = {**src.base, "definition": debug.to_dict(),
                     "templates": {task: snap["templates"][task]} if task in snap.get("templates", {}) else {},
-                    "texts": texts, "hashes": {task: debug.task_hash(task)}, "cwd": cwd or snap.get("cwd") or
-                    os.getcwd(), "warnings": []}
-        row = RunRow(run_id, flow_id, owner, name, "debug", False, now, ref.run_id if ref else None, snapshot)
-        self._create_jobs(row, debug, {k: v for k, v in templates.items() if k == task}, [task], {}, from_jobs=from_jobs)
+                    "texts": {task: src.text}, "hashes": {task: debug.task_hash(task)},
+                    "cwd": cwd or snap.get("cwd") or os.getcwd(), "warnings": []}
+        row = RunRow(run_id, src.flow_id, owner, name, "debug", False, now, ref.run_id if ref else None, snapshot)
+        self._create_jobs(row, debug, {k: v for k, v in src.templates.items() if k == task}, [task], {},
+                          from_jobs=src.inputs)
         return {**self.run(run_id), "message": f"Started run {run_id} of flow {name}", "warnings": []}
+
+    def task_inputs(self, name: str, task: str, *, run: str | None = None, owner: str | None = None) -> dict[str, Any]:
+        """What one task of run ``run`` (default: the latest Finished) read and ran, for a
+        notebook to load and step through (``%gpipe run-task ... --load``): its ``--in``
+        variables as ``{name: the job id that saved it}``, its rendered text (a cell: after the
+        flow's preamble, as its job runs it) and the run's template values."""
+        src = self._task_source(self._owner(owner), name, task, run)
+        template = src.templates.get(task)
+        kind = flowtasks.body_kind(src.task, template)
+        text = src.flow.preamble + src.text if kind == "cell" else src.text
+        return {"flow": name, "task": task, "run_id": src.ref.run_id if src.ref else None, "kind": kind,
+                "interpreter": interpreter(src.text) if kind == "script" else None, "text": text,
+                "inputs": src.inputs, "variables": {**src.base.get("variables", {}), "task_name": task},
+                "params": src.base.get("params", {})}
+
+    def _task_source(self, owner: str, name: str, task: str, run: str | None) -> _TaskSource:
+        """One task as run ``run`` (default: the latest Finished) had it, or as the flow has it
+        now when it has no such run (then it may read no ``--in``)."""
+        stored = flowstore.get_flow(self.store, owner, name)
+        ref = self._reference_run(owner, name, run)
+        if ref is not None:
+            flow, snap = self._flowdef(ref), ref.snapshot
+            one = flow.task(task)
+            job_of = {t: j.id for t, j in self._run_tasks(ref).items() if j is not None}
+            inputs = flowtasks.inputs_from(one, flow, job_of) if one.cell is not None else {}
+            base = {k: snap[k] for k in ("flow_version", "params", "variables") if k in snap}
+            return _TaskSource(ref, flow, one, snap, _templates(snap), snap["texts"][task], inputs, base, ref.flow_id)
+        flow = stored.definition
+        one = flow.task(task)
+        if one.inputs:
+            raise Conflict(f'Task "{task}" reads --in {", ".join(one.inputs)} from other tasks, and flow "{name}" '
+                           f"has no finished run to take them from; run the flow first, or give --run RUN")
+        snap = self._snapshot(stored, flowstore.template_versions(self.store))
+        templates = _templates(snap)
+        values = run_variables(run_id="(debug)", run_type="debug", flow_name=name, flow_id=stored.id,
+                               created=_dt.datetime.fromtimestamp(self.clock()), creator=owner, runner=owner)
+        text = flowtasks.render(flow, templates, values, {})[0][task]
+        base = {"flow_version": stored.version, "params": {},
+                "variables": {k: str(v) for k, v in values.items() if k != "params"}}
+        return _TaskSource(None, flow, one, snap, templates, text, {}, base, stored.id)
 
     def _reference_run(self, owner: str, name: str, run: str | None) -> RunRow | None:
         if run is not None:
@@ -209,6 +230,21 @@ class FlowRunVerbs(FlowVerbs):
                 elif decision == "skip":
                     self.engine.change(transition(job, JobState.CANCELLED, cause="skip", ended_at=self.clock(),
                                                   reason=Reason("Skipped", {"rule": job.reason.args["rule"]})))
+
+
+@dataclasses.dataclass(frozen=True)
+class _TaskSource:
+    """One task as a run had it (``ref``), or as its flow has it now (``ref`` None)."""
+
+    ref: RunRow | None
+    flow: FlowDef
+    task: Task
+    snapshot: dict[str, Any]
+    templates: dict[str, Template]
+    text: str  # rendered once (V3)
+    inputs: dict[str, int]  # --in name -> the job that saved it
+    base: dict[str, Any]  # flow_version, params, variables
+    flow_id: int
 
 
 def _templates(snapshot: dict[str, Any]) -> dict[str, Template]:

@@ -232,7 +232,8 @@ class JobflowMagics(Magics):
     @line_magic
     def gpipe(self, line: str) -> None:
         """``%gpipe VERB ...``: the ``gpipe`` command (flows). ``%gpipe create NAME`` with no file
-        makes the flow from this notebook (its saved file: save it first)."""
+        makes the flow from this notebook (its saved file: save it first); ``%gpipe run-task NAME
+        TASK [--run RUN] --load`` loads the task into this kernel instead (flowload.py)."""
         words = shlex.split(line)
         if len(words) in (2, 3) and words[0] in ("create", "update") and (len(words) == 2 or words[2] == "."):
             nb = notebook_path()
@@ -241,6 +242,11 @@ class JobflowMagics(Magics):
                       f"%gpipe {words[0]} {words[1]} FILE.ipynb", file=sys.stderr)
                 return
             words = [words[0], words[1], nb]
+        if words[:1] == ["run-task"] and "--load" in words and not _asks_help(words):
+            from .flowload import load_words
+
+            self._report(lambda: print(load_words(self.client, self.shell, words)), "gpipe")
+            return
         self._command("gpipe", words)
 
     @line_magic

@@ -112,6 +112,11 @@ class TaskRunHandler(JobflowHandler):
         self.reply(self.service.run_task(name, task, run=body.get("run"), cwd=body.get("cwd")), 201)
 
 
+class TaskInputsHandler(JobflowHandler):
+    def get(self, name: str, task: str) -> None:
+        self.reply(self.service.task_inputs(name, task, run=self.get_argument("run", None)))
+
+
 class RunLogHandler(JobflowHandler):
     def get(self, run_id: str) -> None:
         offset = parsing.query_int("offset", self.get_argument("offset", None)) or 0
