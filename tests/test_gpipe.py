@@ -51,6 +51,9 @@ def test_gpipe_interface_lines_and_the_rest_contract(daemon, tmp_path):
     plan = daemon.ok("POST", "flows/etl/runs", {"dry_run": True})["plan"]
     assert [p["task"] for p in plan] == ["prep", "train", "report"] and plan[0]["starts_at_once"]
     assert daemon.ok("GET", "flows")["flows"][0]["name"] == "etl"
+    assert [(f["name"], f["version"], f["tasks"]) for f in json.loads(gpipe(daemon, "flows", "-o", "json").stdout)] \
+        == [("etl", 1, 3)]
+    assert gpipe(daemon, "flows").stdout.splitlines() == ["NAME  VERSION  TASKS", "etl   1        3"]
     assert gpipe(daemon, "resume", run_id).stderr.startswith(f"gpipe: error: Nothing to resume: run {run_id}")
     assert gpipe(daemon, "run-task", "etl", "train", "--load").stderr == (
         "gpipe: error: --load loads a task into a notebook's kernel: use %gpipe run-task NAME TASK --load in the "

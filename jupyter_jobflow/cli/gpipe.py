@@ -1,5 +1,5 @@
-"""``gpipe``: flows (docs/flows.md): create, update, template add, run, runs, show, cancel,
-resume, run-task, log. One line per answer; errors one line, ``gpipe: error: ...``; ``-o json``
+"""``gpipe``: flows (docs/flows.md): create, update, flows, template add/rm/ls, run, runs, show,
+cancel, resume, run-task, log. One line per answer; errors one line, ``gpipe: error: ...``; ``-o json``
 on the verbs that list or show. ``%gpipe`` runs this same code in a notebook (magics.py)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _parser() -> Parser:
     p = Parser(prog="gpipe", description="Flows: pipelines of tasks from a notebook or a YAML file, their runs.")
     add_state_dir(p)
     sub = p.add_subparsers(dest="verb", required=True, parser_class=Parser,
-                           metavar="{create,update,template,run,runs,show,cancel,resume,run-task,log}")
+                           metavar="{create,update,flows,template,run,runs,show,cancel,resume,run-task,log}")
 
     def verb(name: str, help: str) -> Parser:
         s = sub.add_parser(name, help=help, description=help)
@@ -35,6 +35,8 @@ def _parser() -> Parser:
         s = verb(name, help)
         s.add_argument("name", metavar="NAME")
         s.add_argument("file", metavar="FILE")
+    fl = verb("flows", "your flows, at their latest version")
+    fl.add_argument("-o", "--output", choices=["table", "json"], default="table")
     t = verb("template", "templates: gpipe template add NAME FILE, rm NAME [--force], ls")
     tsub = t.add_subparsers(dest="action", required=True, parser_class=Parser, metavar="{add,rm,ls}")
     ta = tsub.add_parser("add", help="add a template version from a .yaml file")
@@ -45,6 +47,8 @@ def _parser() -> Parser:
     tr.add_argument("--force", action="store_true", help="even while active runs use it")
     tl = tsub.add_parser("ls", help="every template, at its latest version")
     tl.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    for s_ in (ta, tr, tl):
+        add_state_dir(s_, sub=True)
     r = verb("run", "start a run of a flow")
     r.add_argument("name", metavar="NAME")
     r.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a flow parameter")
@@ -109,6 +113,10 @@ def command(argv: list[str]) -> int:
         if verb == "create" and saved["version"] > 1:
             warn(f"gpipe: warning: flow {args.name} existed; this is version {saved['version']}")
         print(f"{'Created' if saved['version'] == 1 else 'Updated'} flow {saved['name']} version {saved['version']}")
+    elif verb == "flows":
+        flows = client.flows()["flows"]
+        rows = [["NAME", "VERSION", "TASKS"]] + [[f["name"], str(f["version"]), str(f["tasks"])] for f in flows]
+        print(json.dumps(flows, indent=2) if args.output == "json" else _table(rows))
     elif verb == "template":
         _template(client, args)
     elif verb == "run":

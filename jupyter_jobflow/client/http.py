@@ -125,6 +125,9 @@ class Client:
     def save_flow(self, name: str, source: str, fmt: str = "yaml") -> dict[str, Any]:
         return self.request("POST", "flows", {"name": name, "source": source, "format": fmt})
 
+    def flows(self) -> dict[str, Any]:
+        return self.request("GET", "flows")
+
     def add_template(self, name: str, source: str) -> dict[str, Any]:
         return self.request("POST", "templates", {"name": name, "source": source})
 
@@ -132,10 +135,10 @@ class Client:
         return self.request("GET", "templates")
 
     def remove_template(self, name: str, *, force: bool = False) -> dict[str, Any]:
-        return self.request("DELETE", f"templates/{name}" + ("?force=1" if force else ""))
+        return self.request("DELETE", f"templates/{name}", query={"force": 1 if force else None})
 
     def task_inputs(self, name: str, task: str, *, run: str | None = None) -> dict[str, Any]:
-        return self.request("GET", f"flows/{name}/tasks/{task}/inputs" + (f"?run={quote(run)}" if run else ""))
+        return self.request("GET", f"flows/{name}/tasks/{task}/inputs", query={"run": run})
 
     def create_run(self, name: str, params: dict[str, Any] | None = None, *, dry_run: bool = False,
                    cwd: str | None = None) -> dict[str, Any]:
