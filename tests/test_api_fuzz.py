@@ -49,8 +49,10 @@ def host(tmp_path_factory):
     done = d.ok("POST", "jobs", {"command": ["true"]})["id"]
     d.wait_job(done)
     d.ids = [held, done]
-    d.ok("POST", "templates", {"name": "fz", "source": "command: 'echo {{params.n}}'\nparams:\n  n: {type: int, default: 1}\n"})
-    d.ok("POST", "flows", {"name": "etl", "source": "tasks:\n  a: {command: 'true'}\n  b: {template: fz, depends: a}\n"})
+    d.ok("POST", "templates", {"name": "fz",
+                               "source": "command: 'echo {{params.n}}'\nparams: {n: {type: int, default: 1}}\n"})
+    d.ok("POST", "flows", {"name": "etl",
+                           "source": "tasks:\n  a: {command: 'true'}\n  b: {template: fz, depends: a}\n"})
     d.run_id = d.ok("POST", "flows/etl/runs", {"cwd": str(d.state_dir.parent)})["run_id"]
     yield d
     d.cancel_everything()
@@ -127,7 +129,8 @@ def test_every_other_route(host, route, job, query, body):
 
 #: every flow route and verb (docs/api.md, Flows), and verbs they do not have
 FLOW_ROUTES = ["GET flows", "POST flows", "GET flows/{name}", "POST flows/{name}/runs",
-               "POST flows/{name}/tasks/{task}/run", "GET flows/{name}/tasks/{task}/inputs", "GET templates", "POST templates", "DELETE templates/{name}",
+               "POST flows/{name}/tasks/{task}/run", "GET flows/{name}/tasks/{task}/inputs", "GET templates",
+               "POST templates", "DELETE templates/{name}",
                "GET runs", "GET runs/{run}", "POST runs/{run}/cancel", "POST runs/{run}/resume", "GET runs/{run}/log",
                "PUT flows", "DELETE flows/{name}", "PATCH runs/{run}", "GET templates/{name}"]
 FLOW_KEYS = ["name", "source", "format", "params", "dry_run", "cwd", "run", "from", "only", "as_new_run", "bogus"]

@@ -32,8 +32,8 @@ def test_gpipe_makes_a_flow_of_this_notebook_runs_it_shows_it_and_loads_a_task(i
     notebook = tmp_path / "pipeline.ipynb"
     write_notebook(notebook, CELLS)
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    assert magic(ip, capsys, "create nb").err == ("gpipe: error: this kernel does not know its notebook's file; give it: "
-                                                  "%gpipe create nb FILE.ipynb\n")
+    assert magic(ip, capsys, "create nb").err == (
+        "gpipe: error: this kernel does not know its notebook's file; give it: %gpipe create nb FILE.ipynb\n")
     monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))  # what jupyter_server tells a notebook's kernel
     assert magic(ip, capsys, "create nb").out == "Created flow nb version 1\n"
     started = magic(ip, capsys, "run nb").out
@@ -45,7 +45,8 @@ def test_gpipe_makes_a_flow_of_this_notebook_runs_it_shows_it_and_loads_a_task(i
         time.sleep(0.1)
     assert [(t["name"], t["state"]) for t in shown["tasks"]] == [("make", "Finished"), ("use", "Finished")]
     table = magic(ip, capsys, f"show {run_id}").out.splitlines()
-    assert table[0].startswith(f"Run {run_id} of flow nb (manual): ") and table[1].split()[:3] == ["TASK", "STATE", "ATTEMPTS"]
+    assert table[0].startswith(f"Run {run_id} of flow nb (manual): ")
+    assert table[1].split()[:3] == ["TASK", "STATE", "ATTEMPTS"]
     assert table[2].split()[:3] == ["make", "Finished", "1"]
     assert f"[use 1] run {run_id} got 6" in magic(ip, capsys, f"log {run_id} --task use").out
 

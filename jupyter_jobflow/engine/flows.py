@@ -3,8 +3,9 @@
 A run (F2-F4) snapshots the flow version and every template version it uses, by value; its
 template variables are rendered once, here (V3); each task becomes one job, checked as ``submit``
 checks it and stored with the others at once (``submit_many``), labelled with the run id and the
-task name. The whole run is one store transaction under the submit and engine locks, so a host killed while creating it leaves all of
-it or none, and the scheduler starts nothing before it is whole. Everything that aggregates a run
+task name. The whole run is one store transaction under the submit and engine locks, so a host
+killed while creating it leaves all of it or none, and the scheduler starts nothing before it is
+whole. Everything that aggregates a run
 selects its jobs by run id (the run key's unique part), never by template or task name (F3).
 
 Resume, run-task, trigger rules and the ``runs`` events are in flowruns.py (``_run_changed``).
