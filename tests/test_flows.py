@@ -284,3 +284,16 @@ def test_removing_a_template_an_active_run_uses_is_refused_unless_forced_and_the
         svc.create_run("etl")  # a new run needs the template
     with pytest.raises(InvalidSpec, match='Invalid template name ""'):
         svc.add_template("", TEMPLATE)
+
+
+def test_a_command_task_runs_as_bash_c_and_a_very_long_one_from_a_script_file(svc):
+    """A 1,000-task run writes no 1,000 script files (bench/bench_flows.py): short commands go inline."""
+    long = "echo long" + "; true" * 6000  # over 32 KiB
+    svc.save_flow("sh", f"tasks:\n  short: {{command: 'echo short $((1 + 1))'}}\n  long: {{command: '{long}'}}\n")
+    run = wait_run(svc, svc.create_run("sh")["run_id"])
+    assert run["state"] == "Finished" and "[short 1] short 2\n" in svc.run_log(run["run_id"])["text"]
+    short, big = (svc.get(t["job_id"]) for t in run["tasks"])
+    assert short.command == ("/bin/bash", "-c", "echo short $((1 + 1))") and short.script is None
+    assert big.command[0] == "/bin/bash" and big.script == long
+    assert (svc.state_dir / "scripts" / str(big.id)).read_text() == long
+    assert not (svc.state_dir / "scripts" / str(short.id)).exists()

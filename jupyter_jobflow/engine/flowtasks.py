@@ -1,9 +1,10 @@
 """From a run's snapshot to its jobs: each task's text rendered once, its request, its inputs.
 
-Used by the flow verbs (flows.py, flowruns.py). A command or a script task runs by bash (or its
-``#!`` line) with its rendered text as the job's script; a cell task runs the notebook cell runner
-(notebook/cellrunner.py) on the flow's preamble plus the cell, reading its ``--in`` variables from
-the parent tasks' saved ``--out`` (``--from NAME=JOB``: the pipeline of the notebook issue).
+Used by the flow verbs (flows.py, flowruns.py), each text rendered: a command task runs as
+``bash -c TEXT`` (a long one from a script file, as a script task does, run by bash or its ``#!``
+line); a cell task runs the notebook cell runner (notebook/cellrunner.py) on the flow's preamble
+plus the cell, reading its ``--in`` variables from the parent tasks' saved ``--out``
+(``--from NAME=JOB``: the pipeline of the notebook issue).
 
 ``{{attempt}}`` and ``{{job_id}}`` change per attempt and are not known at creation (V3): in a
 command or a bash script they become ``${JOBFLOW_ATTEMPT}``/``${JOBFLOW_JOB_ID}``, which the shell
@@ -28,6 +29,9 @@ from ..core.templating import render_task
 
 _PER_ATTEMPT = {"attempt": "${JOBFLOW_ATTEMPT}", "job_id": "${JOBFLOW_JOB_ID}"}
 _SPAN = re.compile(r"\{\{\s*(attempt|job_id)\s*\}\}")
+#: a command task up to this many characters runs as ``bash -c TEXT``; a longer one from a script
+#: file (Linux takes one argument of at most 128 KiB)
+INLINE_COMMAND = 32 << 10
 #: trigger rules judged here, when their afterany dependency is met (F7; the others are compiled)
 JUDGED = ("one_done", "none_failed", "none_failed_min_one_success", "none_skipped", "all_skipped")
 
@@ -111,6 +115,8 @@ def request(flow: FlowDef, task: Task, text: str, template: Template | None, *, 
         script = flow.preamble + text
     elif kind == "script":
         interp = interpreter(text)
+    elif len(text) <= INLINE_COMMAND:  # no script file per task: a run's files cost more than its rows
+        command, script = ["/bin/bash", "-c", text], None
     spec = None
     if task.depends and with_depends:
         parsed = depspec.parse(task.depends)
