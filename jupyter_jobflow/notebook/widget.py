@@ -50,7 +50,7 @@ from ..server.static import STATIC as _STATIC
 from ..server.static import bundle_hash
 from .snapshot import _LIVE, _counts_text, _keep_snapshots_current, _signature, snapshot_html
 
-TABS = ("graph", "jobs", "logs", "gpus")
+TABS = ("graph", "jobs", "logs", "gpus", "flows")
 
 
 class Panel(anywidget.AnyWidget):

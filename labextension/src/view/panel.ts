@@ -9,6 +9,7 @@ import { mountCompact } from './compact';
 import { DetailsView } from './details';
 import { h, STATES } from './dom';
 import { GpuView } from './gpus';
+import { FlowsView } from './flows';
 import { GraphView } from './graph';
 import { LogPane } from './logs';
 import { Session } from './session';
@@ -112,6 +113,7 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
   });
   const logs = new LogPane(session);
   const gpus = new GpuView(session.gpus, store);
+  const flows = new FlowsView(session, toast.show, options.mode === 'sidebar' ? 'zoom' : 'ctrl');
 
   // header: title, connection, counts, tabs
   const conn = statusLine(session);
@@ -122,7 +124,8 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
     ['graph', 'Graph'],
     ['jobs', 'Jobs'],
     ['logs', 'Logs'],
-    ['gpus', 'GPUs']
+    ['gpus', 'GPUs'],
+    ['flows', 'Flows']
   ] as [Tab, string][]) {
     const b = h('button', { type: 'button', class: 'jf-tab', role: 'tab', 'data-tab': tab }, label);
     b.addEventListener('click', () => showTab(tab));
@@ -142,7 +145,8 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
     graph: graphPage,
     jobs: h('div', { class: 'jf-page' }, table.el),
     logs: h('div', { class: 'jf-page' }, logs.el),
-    gpus: h('div', { class: 'jf-page' }, gpus.el)
+    gpus: h('div', { class: 'jf-page' }, gpus.el),
+    flows: h('div', { class: 'jf-page' }, flows.el)
   };
   const body = h('div', { class: 'jf-body' }, ...Object.values(pages));
   root.append(header, body, toast.el);
@@ -160,6 +164,7 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
     table.setVisible(tab === 'jobs');
     gpus.setVisible(tab === 'gpus');
     logs.setVisible(tab === 'logs');
+    flows.setVisible(tab === 'flows');
     if (tab === 'graph') {
       graph.draw();
     }
@@ -248,6 +253,7 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
       sizeObs?.disconnect();
       logs.dispose();
       gpus.dispose();
+      flows.dispose();
       graph.dispose();
       table.dispose();
       release();
