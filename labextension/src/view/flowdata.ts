@@ -7,7 +7,7 @@
 import { humanReason } from './dom';
 import { Job, RunDetail, RunState, RunSummary, RunTask } from './types';
 
-/** a run or task state's code, as the job graph colours it; Skipped is a cancelled job (spec F7) */
+/** a run or task state's code, as the job graph colours it; Skipped is a job cancelled by its trigger rule */
 const CODE: Record<string, string> = {
   Queued: 'PD',
   Held: 'H',
