@@ -6,7 +6,7 @@ front calls.
 
 __version__ = "0.1.0"
 
-__all__ = ["JobService", "Panel", "Job", "JobState", "Reason", "JobflowError", "JobflowSubmitError", "InvalidSpec",
+__all__ = ["JobService", "Panel", "Flow", "Job", "JobState", "Reason", "JobflowError", "JobflowSubmitError", "InvalidSpec",
            "NotFound", "Conflict", "Unavailable", "__version__"]
 
 
@@ -24,7 +24,7 @@ def _jupyter_server_extension_points() -> list[dict]:
 
 # Where each public name lives. Nothing is imported up front: every console script (gbatch above
 # all) imports this package first, and should pay only for what it uses.
-_PUBLIC = {"JobService": "engine.service", "Panel": "notebook.widget",
+_PUBLIC = {"JobService": "engine.service", "Panel": "notebook.widget", "Flow": "client.flow",
            **{name: "core.model" for name in ("Job", "JobState", "Reason")},
            **{name: "core.errors" for name in ("JobflowError", "JobflowSubmitError", "InvalidSpec", "NotFound",
                                                "Conflict", "Unavailable")}}

@@ -225,6 +225,8 @@ def show(reply: dict[str, Any], *, now: float | None = None) -> str:
         f"   {reply.get('dependency') or 'Dependency=(null)'}",
         f"   Dependents={dependents}" + (f" RedoOf={j['redo_of']}" if j.get("redo_of") else ""),
     ]
+    if j.get("run_id"):
+        lines.append(f"   Flow={j.get('flow')} Run={j['run_id']} Task={j.get('task')}")
     attempts = reply.get("attempts") or []
     if attempts:
         rows = [["ATTEMPT", "STATE", "START", "END", "RUNTIME", "GPUS", "EXIT", "REASON"]]

@@ -121,6 +121,36 @@ class Client:
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "jobs", body)
 
+    # flows (docs/api.md, Flows)
+    def save_flow(self, name: str, source: str, fmt: str = "yaml") -> dict[str, Any]:
+        return self.request("POST", "flows", {"name": name, "source": source, "format": fmt})
+
+    def add_template(self, name: str, source: str) -> dict[str, Any]:
+        return self.request("POST", "templates", {"name": name, "source": source})
+
+    def create_run(self, name: str, params: dict[str, Any] | None = None, *, dry_run: bool = False,
+                   cwd: str | None = None) -> dict[str, Any]:
+        return self.request("POST", f"flows/{name}/runs", {"params": params or {}, "dry_run": dry_run, "cwd": cwd})
+
+    def runs(self, flow: str | None = None, *, limit: int | None = None) -> dict[str, Any]:
+        return self.request("GET", "runs", query={"flow": flow, "limit": limit})
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return self.request("GET", f"runs/{run_id}")
+
+    def cancel_run(self, run_id: str) -> dict[str, Any]:
+        return self.request("POST", f"runs/{run_id}/cancel")
+
+    def resume_run(self, run_id: str, *, from_task: str | None = None, only: str | None = None,
+                   as_new_run: bool = False) -> dict[str, Any]:
+        return self.request("POST", f"runs/{run_id}/resume", {"from": from_task, "only": only, "as_new_run": as_new_run})
+
+    def run_task(self, name: str, task: str, *, run: str | None = None, cwd: str | None = None) -> dict[str, Any]:
+        return self.request("POST", f"flows/{name}/tasks/{task}/run", {"run": run, "cwd": cwd})
+
+    def run_log(self, run_id: str, *, task: str | None = None, offset: int = 0) -> dict[str, Any]:
+        return self.request("GET", f"runs/{run_id}/log", query={"task": task, "offset": offset})
+
     def jobs(self, *, state: str | None = None, ids: str | None = None, name: str | None = None,
              group: str | None = None, all: bool = True, limit: int | None = None,
              offset: int | None = None) -> dict[str, Any]:

@@ -117,6 +117,9 @@ _REASON_DISPLAY: dict[str, Any] = {
     "SpawnError": lambda a: f"SpawnError:{a['message']}",
     "TimeLimit": lambda a: f"TimeLimit:{_limit(a['limit'])}",
     "OutputNotSaved": lambda a: f"OutputNotSaved:{a['name']} ({a['type']})",
+    "Skipped": lambda a: f"Skipped:{a['rule']}",
+    "Trigger": lambda a: f"Trigger:{a['rule']}",
+    "Memoized": lambda a: f"Memoized:{a['run']}",
 }
 
 #: Reasons a notebook cell's job reports itself (cellrunner.py): its code ran, its --out did not save.
@@ -188,6 +191,14 @@ class Job:
     #: ``--output``/``--error`` file names with their %j/%x/%A/%a patterns (``outfiles.py``); None: the log only
     output: str | None = None
     error: str | None = None
+    #: the flow run this job is a task of (``<flow>__<run_type>__<timestamp>__<uuid>``), and its task name
+    run_id: str | None = None
+    task: str | None = None
+
+    @property
+    def flow(self) -> str | None:
+        """The flow of its run: the run id's first part (a flow name may itself hold ``__``)."""
+        return self.run_id.rsplit("__", 3)[0] if self.run_id else None
 
     def evolve(self, **changes: Any) -> "Job":
         return replace(self, **changes)

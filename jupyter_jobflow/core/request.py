@@ -80,6 +80,8 @@ class JobRequest:
     error: str | None = _f(api="path", options=("error",))
     user: str | None = _f()
     redo_of: int | None = _f()
+    run_id: str | None = _f()  # the flow run (engine/flows.py) and its task: labels, not API fields
+    task: str | None = _f()
 
     def but(self, **changes: Any) -> "JobRequest":
         return dataclasses.replace(self, **changes)
@@ -143,9 +145,10 @@ def format_gpus(count: int, ids: Sequence[int] | None) -> int | str:
 
 #: Request fields a stored job does not give back: its runner words are its command, its
 #: dependency holds the gflow flags resolved, a copy is queued (not held) and is one job (a task
-#: of an array keeps its task's environment), and ``@`` is resolved already.
+#: of an array keeps its task's environment), ``@`` is resolved already, and a copy of a flow
+#: run's task is no task of that run (resume redoes a task in place).
 NOT_FROM_JOB = frozenset({"interpreter", "depends_on", "depends_on_all", "depends_on_any", "hold", "array",
-                          "scope_name"})
+                          "scope_name", "run_id", "task"})
 
 
 def request_from_job(job: Job, **changes: Any) -> JobRequest:

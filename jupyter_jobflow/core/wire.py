@@ -36,6 +36,7 @@ def job_to_json(job: Job) -> dict[str, Any]:
         "started_at": job.started_at, "ended_at": job.ended_at, "retry_at": job.retry_at,
         "exit_code": job.exit_code, "signal": job.signal, "redo_of": job.redo_of, "stopping": job.stopping,
         "array_of": job.array_of, "output": job.output, "error": job.error,
+        "run_id": job.run_id, "task": job.task, "flow": job.flow,
     }
 
 

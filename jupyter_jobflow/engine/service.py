@@ -36,6 +36,7 @@ from .arrays import ArrayVerbs
 from .control import CancelReport, ControlVerbs, Fate  # noqa: F401 (public)
 from .executors.local import LocalExecutor
 from .explain import ExplainVerbs
+from .flowruns import FlowRunVerbs
 from .gpuservice import GpuServiceMixin
 from .hostlock import HostLock
 from .redo import RedoVerbs
@@ -50,7 +51,7 @@ SNAPSHOT_LIMIT = 1000
 PURGE_BATCH = 500  # jobs purged per hold of the engine's lock (~10 ms each)
 
 
-class JobService(SubmitVerbs, ArrayVerbs, ControlVerbs, RedoVerbs, ExplainVerbs, GpuServiceMixin):
+class JobService(SubmitVerbs, ArrayVerbs, ControlVerbs, RedoVerbs, ExplainVerbs, GpuServiceMixin, FlowRunVerbs):
     """The engine of one state directory, with validation and views on top.
 
     GPUs: ``gpus`` (a source) or ``simulated_gpus=N``, else ``gpu_source`` (``auto``, ``nvml``,
@@ -123,6 +124,7 @@ class JobService(SubmitVerbs, ArrayVerbs, ControlVerbs, RedoVerbs, ExplainVerbs,
                 self.store = self.engine.store = _open_store(self.state_dir / "jobflow.db")
             self.gpu_monitor.start()  # its first sample comes before the first decision
             self.engine.start()
+            self._start_flows()  # after the engine: the held trigger tasks are in its mirror
             self._purger.start()  # a first purge now (in its thread), then every hour of the clock
         except BaseException:
             self._purger.stop()
@@ -134,6 +136,7 @@ class JobService(SubmitVerbs, ArrayVerbs, ControlVerbs, RedoVerbs, ExplainVerbs,
     def stop(self) -> None:
         """Stop scheduling; running jobs go on and are re-adopted by the next start."""
         self._purger.stop()
+        self._stop_flows()
         self.gpu_monitor.stop()
         self.engine.stop()
         if self._lock_file is not None:

@@ -114,6 +114,31 @@ def _m7_flows_runs_schedules(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX jobs_run ON jobs (run_id, task) WHERE run_id IS NOT NULL")
 
 
+def _m8_flow_runs_templates(db: sqlite_utils.Database) -> None:
+    # Flows are used now (engine/flowstore.py). ``runs`` was empty until this version (nothing wrote
+    # it), so it is made again with what a run needs: its text id (unique alone, C-1), the run key's
+    # owner and flow, ``debug`` runs (F9), and the snapshot it was created from (F2). Its state is
+    # derived from its jobs (F4); only the user's cancel is stored. ``jobs.run_id`` holds the text id
+    # (its INTEGER declaration from version 7 does not stop SQLite from keeping text as text).
+    db.execute("DROP TABLE runs")
+    db.execute("""
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL UNIQUE,
+            flow_id INTEGER NOT NULL REFERENCES flows (id), owner TEXT NOT NULL, flow TEXT NOT NULL,
+            run_type TEXT NOT NULL CHECK (run_type IN ('manual', 'scheduled', 'backfill', 'debug')),
+            cancelled INTEGER NOT NULL DEFAULT 0, logical_time REAL, created_at REAL NOT NULL,
+            source_run TEXT, snapshot TEXT NOT NULL DEFAULT '{}'
+        )""")
+    db.execute("CREATE INDEX runs_flow ON runs (owner, flow, id)")
+    db.execute("ALTER TABLE flows ADD COLUMN hash TEXT")
+    db.execute("""
+        CREATE TABLE templates (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, version INTEGER NOT NULL,
+            definition TEXT NOT NULL, hash TEXT NOT NULL, owner TEXT NOT NULL, created_at REAL NOT NULL,
+            UNIQUE (name, version)
+        )""")
+
+
 #: Named migrations, applied in order; index + 1 is the schema version they produce.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial schema: jobs, dependencies, attempts, events, groups", _m1_initial),
@@ -123,6 +148,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("jobs.output, jobs.error: --output/--error file names", _m5_output_files),
     ("(reserved: executor handles, from another branch)", _m6_reserved),
     ("flows, runs, schedules; jobs.run_id, jobs.task (empty until flows exist)", _m7_flows_runs_schedules),
+    ("runs made for flow runs (text id, owner, snapshot), flows.hash, templates", _m8_flow_runs_templates),
 ]
 #: a job's latest attempt's GPUs (``Job.used_gpus``), read from the attempts table: no column of its own
 _USED_GPUS = "(SELECT a.gpus FROM attempts a WHERE a.job_id = jobs.id ORDER BY a.attempt DESC LIMIT 1) AS used_gpus"
@@ -144,6 +170,7 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "exit_code": job.exit_code, "signal": job.signal, "user": job.user, "scope": job.scope,
         "redo_of": job.redo_of, "stopping": job.stopping, "kill_at": job.kill_at, "retry_count": job.retry_count,
         "gpu_memory": job.gpu_memory, "array_of": job.array_of, "output": job.output, "error": job.error,
+        "run_id": job.run_id, "task": job.task,
     }
 
 
@@ -162,7 +189,7 @@ def job_from_row(r: sqlite3.Row | dict[str, Any]) -> Job:
         signal=r["signal"], user=r["user"], scope=r["scope"], redo_of=r["redo_of"], stopping=r["stopping"],
         kill_at=r["kill_at"], retry_count=r["retry_count"], gpu_memory=r["gpu_memory"],
         array_of=r["array_of"], used_gpus=tuple(json.loads(r["used_gpus"] or "[]")) if "used_gpus" in r.keys() else (),
-        output=r["output"], error=r["error"],
+        output=r["output"], error=r["error"], run_id=r["run_id"], task=r["task"],
     )
 
 

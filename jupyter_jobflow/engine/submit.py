@@ -153,7 +153,7 @@ class SubmitVerbs:
                       gpu_memory=gpu_memory,
                       time_limit=limit, priority=int(priority), group=group, dependency=str(spec) if spec else None,
                       auto_cancel=r.auto_cancel, retry=policy, submitted_at=now, user=user, scope=scope,
-                      redo_of=r.redo_of, output=output, error=error)
+                      redo_of=r.redo_of, output=output, error=error, run_id=r.run_id, task=r.task)
             job = initial(job, JobState.HOLD if hold else JobState.QUEUED, reason=HELD_BY_USER if hold else DEPENDENCY)
             warnings: list[str] = []
             verdict = evaluate(spec, self.engine.jobs.get)

@@ -230,6 +230,20 @@ class JobflowMagics(Magics):
         self._command("gjob", ["log", *shlex.split(line)], prog="glog")
 
     @line_magic
+    def gpipe(self, line: str) -> None:
+        """``%gpipe VERB ...``: the ``gpipe`` command (flows). ``%gpipe create NAME`` with no file
+        makes the flow from this notebook (its saved file: save it first)."""
+        words = shlex.split(line)
+        if len(words) in (2, 3) and words[0] in ("create", "update") and (len(words) == 2 or words[2] == "."):
+            nb = notebook_path()
+            if not nb:
+                print("gpipe: error: this kernel does not know its notebook's file; give it: "
+                      f"%gpipe {words[0]} {words[1]} FILE.ipynb", file=sys.stderr)
+                return
+            words = [words[0], words[1], nb]
+        self._command("gpipe", words)
+
+    @line_magic
     def ginfo(self, line: str) -> None:
         """``%ginfo``: GPUs and what holds them."""
         self._command("ginfo", shlex.split(line))

@@ -11,7 +11,8 @@ those), not every retained job: ``total`` and ``omitted`` say how many more ``GE
 
 Topics: ``jobs`` (the default: snapshot and events), ``gpus`` (the ``GET gpus`` view on open and
 after every sample of the GPU monitor, from ``subscribe_gpus``, in the sampler's thread: the same
-hop) and ``log:<id>`` (the job's log as it grows, read on its events and every 0.5 s while it
+hop), ``runs`` (``{"topic": "runs", "run": <summary>}`` after changes to a flow run's jobs, from
+the run watcher's thread: the same hop) and ``log:<id>`` (the job's log as it grows, read on its events and every 0.5 s while it
 runs).
 """
 
@@ -39,18 +40,19 @@ LOG_POLL_MS = 500
 class Topics:
     jobs: bool = False
     gpus: bool = False
+    runs: bool = False
     logs: list[int] = field(default_factory=list)
 
 
 def parse_topics(text: str | None) -> Topics:
     topics = Topics()
     for word in parsing.query_list(text) or ["jobs"]:
-        if word in ("jobs", "gpus"):
+        if word in ("jobs", "gpus", "runs"):
             setattr(topics, word, True)
         elif word.startswith("log:") and re.fullmatch(r"[0-9]{1,19}", word[4:]):  # ASCII: "²".isdigit()
             topics.logs.append(limits.job_id(word[4:]))
         else:
-            raise InvalidSpec(f'Unknown topic "{limits.shown(word)}": expected jobs, gpus or log:<job id>')
+            raise InvalidSpec(f'Unknown topic "{limits.shown(word)}": expected jobs, gpus, runs or log:<job id>')
     return topics
 
 
@@ -78,6 +80,9 @@ class EventsHandler(JobflowHandler):
         unsubscribe = [self.service.subscribe(self._from_scheduler)]  # before reading: nothing is missed
         if self.topics.gpus:
             unsubscribe.append(self.service.subscribe_gpus(self._gpus_from_sampler))
+        if self.topics.runs:  # flow runs: a summary after changes to a run's jobs (engine/flowruns.py)
+            unsubscribe.append(self.service.subscribe_runs(
+                lambda run: self.loop.add_callback(self._send, {"type": "run", "topic": "runs", "run": run})))
         self.unsubscribe = lambda: [fn() for fn in unsubscribe]
         seq, jobs, total = self.service.stream_snapshot()
         first = self.service.store.first_event_seq()

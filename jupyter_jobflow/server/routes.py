@@ -13,6 +13,18 @@ from typing import Any, Callable
 from tornado.ioloop import IOLoop
 
 from .events import EventsHandler
+from .flow_handlers import (
+    FlowHandler,
+    FlowRunsHandler,
+    FlowsHandler,
+    RunCancelHandler,
+    RunHandler,
+    RunLogHandler,
+    RunResumeHandler,
+    RunsHandler,
+    TaskRunHandler,
+    TemplatesHandler,
+)
 from .handlers import (
     CancelHandler,
     ExplainHandler,
@@ -38,6 +50,9 @@ _WRITES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobflow-api-writ
 
 # -- the route table --------------------------------------------------------------------------
 JOB = r"(?P<job_id>[0-9]+)"
+NAME = r"(?P<name>[A-Za-z][A-Za-z0-9_-]*)"
+TASK = r"(?P<task>[A-Za-z][A-Za-z0-9_-]*)"
+RUN = r"(?P<run_id>[A-Za-z][A-Za-z0-9_-]*)"
 
 
 def routes() -> list[tuple[str, type]]:
@@ -55,6 +70,16 @@ def routes() -> list[tuple[str, type]]:
         ("gpus", GpusHandler),
         ("status", StatusHandler),
         ("purge", PurgeHandler),
+        ("flows", FlowsHandler),
+        (f"flows/{NAME}", FlowHandler),
+        (f"flows/{NAME}/runs", FlowRunsHandler),
+        (f"flows/{NAME}/tasks/{TASK}/run", TaskRunHandler),
+        ("templates", TemplatesHandler),
+        ("runs", RunsHandler),
+        (f"runs/{RUN}", RunHandler),
+        (f"runs/{RUN}/cancel", RunCancelHandler),
+        (f"runs/{RUN}/resume", RunResumeHandler),
+        (f"runs/{RUN}/log", RunLogHandler),
         ("events", EventsHandler),
     ]
 
