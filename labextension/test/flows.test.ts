@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { conditionStatus } from '../src/view/deps';
-import { edgeTypeOf, mergeRun, resumeBody, runButtons, runSeconds, sameShape, shortRunId, sortRuns, stateCode, taskJobs, taskTip } from '../src/view/flowdata';
+import { edgeTypeOf, mergeRun, runReason, resumeBody, runButtons, runSeconds, sameShape, shortRunId, sortRuns, stateCode, taskJobs, taskTip } from '../src/view/flowdata';
 import { layout } from '../src/view/layout';
 import { JobStore } from '../src/view/store';
 import type { RunSummary, RunTask } from '../src/view/types';
@@ -118,4 +118,13 @@ test('tooltips and short run ids', () => {
   assert.equal(taskTip(t), 'report: Skipped, skipped by its trigger rule\njob 12, attempt 1\ndepends: afterok:train');
   assert.equal(shortRunId({ run_id: 'etl__manual__20261201T101500__a1b2', flow: 'etl' }), '20261201T101500__a1b2');
   assert.equal(shortRunId({ run_id: 'odd', flow: 'etl' }), 'odd');
+});
+
+test("a run's reason in words", () => {
+  assert.equal(runReason('TaskFailed:train'), 'task train failed');
+  assert.equal(runReason('TaskTimeout:train'), 'task train timed out');
+  assert.equal(runReason('DependencyFailed:report'), 'task report could not start: a task it needs failed');
+  assert.equal(runReason('CancelledByUser'), 'cancelled');
+  assert.equal(runReason(''), '');
+  assert.equal(runReason('SomethingNew:x'), 'SomethingNew:x');
 });

@@ -31,6 +31,13 @@ def flow_notebook(flag: str, marker: str) -> str:
     ])
 
 
+def wider_than(box) -> list[str]:
+    """What sticks out on the right of `box`, for the message of a failed check."""
+    return box.evaluate("""b => { const r = b.getBoundingClientRect().right + 1; return [`${b.scrollWidth} > ${b.clientWidth}`,
+        ...[...b.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > r || e.scrollWidth > e.clientWidth + 1).slice(0, 12)
+        .map(e => `${e.tagName}.${e.getAttribute('class') || ''} ${Math.round(e.getBoundingClientRect().right - r)} ${e.scrollWidth}>${e.clientWidth}`)]; }""")
+
+
 def run_row(side, state_name: str):
     return side.locator(f"tr.jf-run-row[data-state='{state_name}']")
 
@@ -62,6 +69,7 @@ def test_a_run_of_a_notebook_flow_fails_in_the_flows_view(lab, page, flow, artif
     failed = run_row(side, "Failed")
     expect(failed).to_have_count(1, timeout=60_000)
     expect(failed.locator(".jf-badge")).to_have_text("Failed")
+    expect(failed.locator(".jf-col-reason")).to_have_text("task train failed")
     run = flows.locator(".jf-run")
     expect(run).to_have_attribute("data-state", "Failed")
     state["run_id"] = run_id = run.get_attribute("data-run")
@@ -85,7 +93,8 @@ def test_a_run_of_a_notebook_flow_fails_in_the_flows_view(lab, page, flow, artif
     width = side.evaluate("e => e.getBoundingClientRect().width")
     assert 200 <= width <= 300, width
     for part in (".jobflow-panel", ".jf-flows", ".jf-run-table", ".jf-run"):
-        assert side.locator(part).first.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), f"{part} scrolls sideways"
+        assert side.locator(part).first.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), (
+            f"{part} scrolls sideways: {wider_than(side.locator(part).first)}")
     page.screenshot(path=str(artifacts / "flows-01-failed-250.png"))
 
 

@@ -254,7 +254,7 @@ ${STATE_RULES}
 
 /* toasts and the dialog */
 .jf-toasts { position: absolute; right: 8px; bottom: 8px; display: flex; flex-direction: column; gap: 4px; z-index: 5; pointer-events: none; max-width: 70%; }
-.jf-toast { background: #2d3748; color: #fff; padding: 5px 10px; border-radius: 4px; font-size: 12px; box-shadow: 0 2px 6px rgba(0,0,0,0.2); }
+.jf-toast { background: #2d3748; color: #fff; padding: 5px 10px; border-radius: 4px; font-size: 12px; box-shadow: 0 2px 6px rgba(0,0,0,0.2); overflow-wrap: anywhere; }
 .jf-toast.error { background: #c53030; }
 .jf-dialog { border: 1px solid var(--jf-border1); border-radius: 6px; padding: 14px 16px; min-width: 340px; max-width: min(640px, 92vw); box-shadow: 0 10px 30px rgba(0,0,0,0.25); }
 .jf-dialog::backdrop { background: rgba(0,0,0,0.3); }

@@ -9,7 +9,7 @@ export const FLOWS_CSS = `
 .jf-flows-empty { padding: 8px; color: var(--jf-fg2); font-size: 12px; overflow-wrap: anywhere; }
 .jf-flows-empty.jf-error { color: #c53030; }
 .jf-flow-table, .jf-run-table { table-layout: fixed; }
-.jf-flow-table .jf-col-version { width: 60px; }
+.jf-flow-table .jf-col-version { width: 44px; }
 .jf-flow-table .jf-col-tasks { width: 62px; }
 .jf-run-table .jf-col-type { width: 58px; }
 .jf-run-table .jf-col-state { width: 82px; }
@@ -30,7 +30,6 @@ export const FLOWS_CSS = `
 .jobflow-root.jf-narrow .jf-flows-side { border-right: 0; overflow: visible; border-bottom: 1px solid var(--jf-border); }
 .jobflow-root.jf-narrow .jf-run-table .jf-col-type { display: none; }
 .jobflow-root.jf-narrow .jf-run-table .jf-col-state { width: 74px; }
-.jobflow-root.jf-narrow .jf-flow-table .jf-col-version { width: 40px; }
 .jobflow-root.jf-narrow .jf-task-graph { flex: none; height: 260px; }
 .jobflow-root.jf-narrow .jf-run-logs { flex: none; height: 240px; }
 .jobflow-root.jf-tiny .jf-tab { padding: 4px 4px; }

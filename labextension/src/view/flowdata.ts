@@ -70,6 +70,26 @@ export function taskReason(task: Pick<RunTask, 'state' | 'reason'>): string {
   return task.reason;
 }
 
+const RUN_REASON: Record<string, (task: string) => string> = {
+  TaskFailed: t => `task ${t} failed`,
+  TaskTimeout: t => `task ${t} timed out`,
+  DependencyFailed: t => `task ${t} could not start: a task it needs failed`,
+  TaskCancelled: t => `task ${t} was cancelled`
+};
+
+/** A run's reason in words (`TaskFailed:train` -> "task train failed"); the code stays in tooltips. */
+export function runReason(reason: string | null): string {
+  if (!reason) {
+    return '';
+  }
+  if (reason === 'CancelledByUser') {
+    return 'cancelled';
+  }
+  const k = reason.indexOf(':');
+  const words = k > 0 ? RUN_REASON[reason.slice(0, k)] : undefined;
+  return words ? words(reason.slice(k + 1)) : reason;
+}
+
 export interface RunButtons {
   cancel: boolean;
   resume: boolean;

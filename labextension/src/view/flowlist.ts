@@ -4,7 +4,7 @@
  * the data and what a click does.
  */
 import { formatSeconds, h } from './dom';
-import { runSeconds, shortRunId, stateCode } from './flowdata';
+import { runReason, runSeconds, shortRunId, stateCode } from './flowdata';
 import { FlowSummary, RunSummary } from './types';
 
 export function flowTable(flows: FlowSummary[], selected: string | null, pick: (name: string) => void): HTMLElement {
@@ -25,7 +25,7 @@ export function flowTable(flows: FlowSummary[], selected: string | null, pick: (
   return h(
     'table',
     { class: 'jf-table jf-flow-table' },
-    h('thead', {}, h('tr', {}, h('th', { class: 'jf-col-name' }, 'Flow'), h('th', { class: 'jf-col-version' }, 'Version'), h('th', { class: 'jf-col-tasks' }, 'Tasks'))),
+    h('thead', {}, h('tr', {}, h('th', { class: 'jf-col-name' }, 'Flow'), h('th', { class: 'jf-col-version' }, 'Ver.'), h('th', { class: 'jf-col-tasks' }, 'Tasks'))),
     h('tbody', {}, ...rows)
   );
 }
@@ -43,7 +43,7 @@ export function runTable(runs: RunSummary[], selected: string | null, pick: (run
       h('td', { class: 'jf-col-run' }, shortRunId(r)),
       h('td', { class: 'jf-col-type' }, r.run_type),
       h('td', { class: 'jf-col-state' }, h('span', { class: `jf-badge s-${code}` }, r.state)),
-      h('td', { class: 'jf-col-reason', title: r.reason ?? '' }, r.reason ?? ''),
+      h('td', { class: 'jf-col-reason', title: r.reason ?? '' }, runReason(r.reason)),
       h('td', { class: 'jf-col-took' }, took === null ? '' : formatSeconds(took))
     );
     onActivate(tr, () => pick(r.run_id));

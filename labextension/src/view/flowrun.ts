@@ -5,7 +5,7 @@
  * without waiting for the next event.
  */
 import { button, formatSeconds, h } from './dom';
-import { resumeBody, runActive, runButtons, runSeconds, stateCode, taskReason } from './flowdata';
+import { resumeBody, runActive, runButtons, runReason, runSeconds, stateCode, taskReason } from './flowdata';
 import { TaskGraph } from './flowgraph';
 import { RunLogPane } from './flowlog';
 import { errorText, Session } from './session';
@@ -95,7 +95,7 @@ export class RunPanel {
     this.head.replaceChildren(
       h('span', { class: `jf-badge s-${code}`, 'data-state': run.state }, run.state),
       h('span', { class: 'jf-run-id', title: run.run_id }, run.run_id),
-      ...present(run.reason ? h('span', { class: 'jf-run-reason' }, run.reason) : null, took !== null ? h('span', { class: 'jf-run-took' }, formatSeconds(took)) : null)
+      ...present(run.reason ? h('span', { class: 'jf-run-reason', title: run.reason }, runReason(run.reason)) : null, took !== null ? h('span', { class: 'jf-run-took' }, formatSeconds(took)) : null)
     );
     const can = runButtons(run);
     const task = this.task;

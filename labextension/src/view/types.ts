@@ -164,7 +164,7 @@ export interface RunLog {
 
 /** The `runs` topic: a run changed. */
 export interface RunsMessage {
-  type?: 'runs';
+  type: 'run';
   topic: 'runs';
   run: RunSummary;
 }
