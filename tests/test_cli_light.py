@@ -57,7 +57,7 @@ def test_bad_ids_are_k5_messages(words, message):
 def test_every_console_script_points_at_a_callable():
     section = (ROOT / "pyproject.toml").read_text().split("[project.scripts]\n", 1)[1].split("\n[", 1)[0]
     scripts = dict(re.findall(r'^(\w+) = "([\w.:]+)"$', section, re.M))  # no tomllib on Python 3.10
-    assert set(scripts) == {"gbatch", "gqueue", "gcancel", "gjob", "ginfo", "jobflow"}
+    assert set(scripts) == {"gbatch", "gqueue", "gcancel", "gjob", "ginfo", "gpipe", "jobflow"}
     for target in scripts.values():
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func))

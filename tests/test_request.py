@@ -60,7 +60,7 @@ def _every_field_set(tmp: str) -> JobRequest:
                       depends_on_all=[1, 2], depends_on_any="@~1", auto_cancel=False, hold=True, retries=2,
                       retry_delay=5.0, retry_backoff=2.0, retry_max_delay=60.0, retry_on=["timeout"], cwd=tmp,
                       env={"A": "1"}, scope="s", scope_name="that notebook", array="0-3", export="ALL",
-                      output="o", error="e", user="u", redo_of=1)
+                      output="o", error="e", user="u", redo_of=1, run_id="f__manual__1__a", task="t")
 
 
 def test_a_requests_json_is_an_api_body_with_every_api_field(tmp_path):
@@ -68,7 +68,7 @@ def test_a_requests_json_is_an_api_body_with_every_api_field(tmp_path):
     assert [f for f in REQUEST_FIELDS if getattr(request, f) == DEFAULTS[f]] == []  # the helper sets every field
     body = request_to_json(request)
     assert set(body) == set(API_FIELDS)
-    assert parsing.submit_request(body) == dataclasses.replace(request, user=None, redo_of=None)
+    assert parsing.submit_request(body) == dataclasses.replace(request, user=None, redo_of=None, run_id=None, task=None)
     assert request_to_json(JobRequest(["true"])) == {"command": ["true"]}  # defaults are the server's to apply
 
 

@@ -62,7 +62,7 @@ def test_a_schema5_database_keeps_every_job_attempt_edge_group_and_event(tmp_pat
     svc = JobService(state, kill_grace=1.0).start()
     try:
         after = _tables(state / "jobflow.db")
-        assert svc.store.schema_version() == len(MIGRATIONS) == 7
+        assert svc.store.schema_version() == len(MIGRATIONS) == 8
         # every old row, every old column, as it was; the new job columns empty
         for row in after["jobs"]:
             assert (row.pop("run_id"), row.pop("task")) == (None, None)

@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-COMMANDS = ("gbatch", "gqueue", "gcancel", "ginfo", "gjob", "jobflow")
+COMMANDS = ("gbatch", "gqueue", "gcancel", "ginfo", "gjob", "gpipe", "jobflow")
 
 if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
     sys.exit(f"usage: python -m jupyter_jobflow.cli {{{','.join(COMMANDS)}}} [args...]")
