@@ -84,10 +84,15 @@ test("a run's tasks become the graph's nodes, edges by parents, in the job graph
     task('lonely', [], 'Queued')
   ];
   tasks[1].reason = 'ExitCode:1';
+  tasks[1].job_id = 12;
+  tasks[2].state = 'Cancelled';
+  tasks[2].reason = 'DependencyFailed:12';
   const jobs = taskJobs(tasks);
   assert.deepEqual(jobs.map(j => [j.id, j.name, j.code]), [[1, 'prep', 'CD'], [2, 'train', 'F'], [3, 'report', 'CA'], [4, 'lonely', 'PD']]);
+  assert.equal(taskJobs([{ ...tasks[3], reason: 'Dependency' }])[0].reason, 'waiting for its dependencies');
   assert.equal(jobs[1].reason, 'exit code 1');
-  assert.equal(jobs[2].reason, 'Skipped');
+  assert.equal(jobs[2].reason, 'train failed', 'the parent by its task name, not its job id');
+  assert.equal(taskJobs([{ ...tasks[2], state: 'Skipped' }])[0].reason, 'Skipped');
   const store = new JobStore(fn => fn());
   store.applySnapshot({ type: 'snapshot', seq: 0, jobs });
   assert.deepEqual(store.parents.get(2), [{ parent: 1, type: 'afterok', delay: 0, or: false }]);
@@ -116,8 +121,8 @@ test('a parent missing from the run is left out; a state change keeps the shape 
 test('tooltips and short run ids', () => {
   const t = { ...task('report', ['train'], 'Skipped'), job_id: 12, attempts: 1 };
   assert.equal(taskTip(t), 'report: Skipped, skipped by its trigger rule\njob 12, attempt 1\ndepends: afterok:train');
-  assert.equal(shortRunId({ run_id: 'etl__manual__20261201T101500__a1b2', flow: 'etl' }), '20261201T101500__a1b2');
-  assert.equal(shortRunId({ run_id: 'odd', flow: 'etl' }), 'odd');
+  assert.equal(shortRunId({ run_id: 'etl__manual__20261201T101500__a1b2c3d4' }), 'a1b2c3d4');
+  assert.equal(shortRunId({ run_id: 'odd' }), 'odd');
 });
 
 test("a run's reason in words", () => {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import notebook
+from harness import lab_command, notebook
 from playwright.sync_api import expect
 
 SIDEBAR = "#jupyter-jobflow-sidebar"
@@ -82,6 +82,7 @@ def test_a_run_of_a_notebook_flow_fails_in_the_flows_view(lab, page, flow, artif
     expect(node["train"]).to_have_attribute("data-code", "F")
     expect(node["report"]).to_have_attribute("data-code", "CA")
     expect(node["train"].locator("text.jf-t2")).to_contain_text("F · exit code 1")
+    expect(node["report"].locator("text.jf-t2")).to_contain_text("CA · train failed")
     # the run's log, each line prefixed with its task and attempt
     log = run.locator("pre.jf-run-log")
     expect(log).to_contain_text("[prep 1] prepared")
@@ -123,3 +124,43 @@ def test_fixed_and_resumed_the_run_finishes_without_redoing_prep(lab, page, flow
     assert shown["state"] == "Finished", json.dumps(shown)
     assert not page.problems, page.problems  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts / "flows-02-resumed-250.png"))
+
+
+def test_wide_two_columns_and_a_task_run_alone(lab, page, flow, artifacts):
+    side = page.locator(SIDEBAR)
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:not(.lm-mod-hidden)").first
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 520, box["y"] + 200, steps=8)
+    page.mouse.up()
+    assert side.evaluate("e => e.getBoundingClientRect().width") > 700
+    flows = side.locator(".jf-flows")
+    # wide: the flows and runs beside the run, not above it
+    left = flows.locator(".jf-flows-side").bounding_box()
+    right = flows.locator(".jf-run").bounding_box()
+    assert left["x"] + left["width"] <= right["x"] + 1 and abs(left["y"] - right["y"]) < 2, (left, right)
+    assert flows.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), wider_than(flows)
+    run = flows.locator(".jf-run")
+    # Run task: train alone, as a debug run; the run it took its inputs from stays as it was
+    run.locator(".jf-task-graph g.jf-node", has=page.locator("text.jf-t1", has_text="train")).click()
+    run.locator("[data-act='run-task']").click()
+    debug = side.locator("tr.jf-run-row", has=page.locator(".jf-col-type", has_text="debug"))
+    expect(debug).to_have_count(1)
+    expect(debug).to_have_attribute("data-state", "Finished", timeout=60_000)
+    expect(run).to_have_attribute("data-run", debug.get_attribute("data-run"))  # the new run is the one shown
+    expect(run).to_have_attribute("data-state", "Finished")
+    expect(run.locator("pre.jf-run-log")).to_contain_text("[train 1] trained")
+    expect(run.locator(".jf-task-graph svg.jf-graph-svg")).to_have_attribute("data-node-count", "1")
+    assert lab.jobflow(f"runs/{state['run_id']}")["state"] == "Finished"
+    assert flow["marker"].read_text().splitlines() == ["prep ran"]
+    page.screenshot(path=str(artifacts / "flows-03-task-alone-wide.png"))
+    lab_command(page, "apputils:change-theme", {"theme": "JupyterLab Dark"})
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    side.locator(f"tr.jf-run-row[data-run='{state['run_id']}']").click()
+    expect(run).to_have_attribute("data-run", state["run_id"])
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(artifacts / "flows-04-wide-dark.png"))
+    lab_command(page, "apputils:change-theme", {"theme": "JupyterLab Light"})
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
+    assert not page.problems, page.problems  # type: ignore[attr-defined]

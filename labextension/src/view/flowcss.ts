@@ -14,7 +14,8 @@ export const FLOWS_CSS = `
 .jf-run-table .jf-col-type { width: 58px; }
 .jf-run-table .jf-col-state { width: 82px; }
 .jf-run-table .jf-col-took { width: 52px; text-align: right; }
-.jf-run-table .jf-col-reason { color: var(--jf-fg2); }
+.jf-run-table .jf-col-reason, .jf-run-uuid { color: var(--jf-fg2); }
+.jf-run-uuid { font-family: var(--jf-mono); font-size: 11px; }
 .jf-run-table td, .jf-flow-table td { max-width: none; }
 .jf-run { min-width: 0; min-height: 0; display: flex; flex-direction: column; }
 .jf-run-head { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; padding: 6px 8px 0; min-width: 0; }

@@ -55,19 +55,26 @@ export function mergeRun(runs: RunSummary[], run: RunSummary, flow: string | nul
   return sortRuns([run, ...rest]).slice(0, limit);
 }
 
-/** A task's reason in words: the job reasons the job views use, and Skipped's own. */
-export function taskReason(task: Pick<RunTask, 'state' | 'reason'>): string {
+/**
+ * A task's reason in words, as the job views say it (`ExitCode:1` -> "exit code 1"), a parent by
+ * its task name where the reason names its job (`DependencyFailed:12` -> "train failed").
+ */
+export function taskReason(task: Pick<RunTask, 'state' | 'reason'>, tasks: RunTask[] = []): string {
   if (task.state === 'Skipped') {
     return 'skipped by its trigger rule';
   }
   if (!task.reason) {
     return '';
   }
-  const m = /^(\w+)(?::(.*))?$/.exec(task.reason);
-  if (m && m[1] === 'ExitCode') {
-    return humanReason('ExitCode', { code: m[2] ?? '' });
+  const k = task.reason.indexOf(':');
+  const kind = k > 0 ? task.reason.slice(0, k) : task.reason;
+  const arg = k > 0 ? task.reason.slice(k + 1) : '';
+  if (kind === 'DependencyFailed' || kind === 'DependencyNeverSatisfied') {
+    const parent = tasks.find(t => String(t.job_id) === arg)?.name;
+    return parent ? `${parent} failed` : humanReason(kind, { job: arg }, task.reason);
   }
-  return task.reason;
+  const args: Record<string, unknown> = { ExitCode: { code: arg }, Signal: { signal: arg } }[kind] ?? {};
+  return humanReason(kind, args, task.reason);
 }
 
 const RUN_REASON: Record<string, (task: string) => string> = {
@@ -144,7 +151,7 @@ export function taskJobs(tasks: RunTask[]): Job[] {
       state: t.state,
       code: stateCode(t.state),
       // the node's second line: "CA · Skipped", "F · exit code 1"
-      reason: skipped ? 'Skipped' : taskReason(t) || null,
+      reason: skipped ? 'Skipped' : taskReason(t, tasks) || null,
       reason_kind: null,
       // the graph re-lays out when a task's dependency text changes, as for jobs
       dependency: parents.length ? `${t.depends ?? ''}|${parents.join(',')}` : null,
@@ -162,8 +169,8 @@ export function sameShape(a: RunTask[], b: RunTask[]): boolean {
 }
 
 /** A task's tooltip in the run graph. */
-export function taskTip(task: RunTask): string {
-  const why = taskReason(task);
+export function taskTip(task: RunTask, tasks: RunTask[] = []): string {
+  const why = taskReason(task, tasks);
   const lines = [`${task.name}: ${task.state}${why ? `, ${why}` : ''}`];
   if (task.job_id !== null) {
     lines.push(`job ${task.job_id}, attempt${task.attempts === 1 ? '' : 's'} ${task.attempts}`);
@@ -174,8 +181,8 @@ export function taskTip(task: RunTask): string {
   return lines.join('\n');
 }
 
-/** A run id (`<flow>__<type>__<timestamp>__<uuid>`) short enough for a narrow list: `<timestamp>__<uuid>`. */
-export function shortRunId(run: Pick<RunDetail, 'run_id' | 'flow'>): string {
+/** The part of a run id (`<flow>__<type>__<timestamp>__<uuid>`) that tells two runs of one moment apart: `<uuid>`. */
+export function shortRunId(run: Pick<RunDetail, 'run_id'>): string {
   const parts = run.run_id.split('__');
-  return parts.length >= 4 ? parts.slice(-2).join('__') : run.run_id;
+  return parts.length >= 4 ? parts[parts.length - 1] : run.run_id;
 }

@@ -18,7 +18,7 @@ export class TaskGraph {
     this.graph = new GraphView(this.store, {
       onSelect: id => onSelect(id === null ? null : this.tasks[id - 1]?.name ?? null),
       wheel,
-      describe: id => (this.tasks[id - 1] ? taskTip(this.tasks[id - 1]) : ''),
+      describe: id => (this.tasks[id - 1] ? taskTip(this.tasks[id - 1], this.tasks) : ''),
       emptyText: 'Pick a run to see its tasks.'
     });
     this.graph.el.classList.add('jf-task-graph');

@@ -3,7 +3,7 @@
  * (run id, type, state in its colour, reason, duration), newest first. Rows only: flows.ts owns
  * the data and what a click does.
  */
-import { formatSeconds, h } from './dom';
+import { clock, formatSeconds, h } from './dom';
 import { runReason, runSeconds, shortRunId, stateCode } from './flowdata';
 import { FlowSummary, RunSummary } from './types';
 
@@ -40,7 +40,7 @@ export function runTable(runs: RunSummary[], selected: string | null, pick: (run
     const tr = h(
       'tr',
       { class: `jf-run-row s-${code}${r.run_id === selected ? ' sel' : ''}`, 'data-run': r.run_id, 'data-state': r.state, tabindex: 0, title: r.run_id },
-      h('td', { class: 'jf-col-run' }, shortRunId(r)),
+      h('td', { class: 'jf-col-run' }, clock(r.created_at), ' ', h('span', { class: 'jf-run-uuid' }, shortRunId(r))),
       h('td', { class: 'jf-col-type' }, r.run_type),
       h('td', { class: 'jf-col-state' }, h('span', { class: `jf-badge s-${code}` }, r.state)),
       h('td', { class: 'jf-col-reason', title: r.reason ?? '' }, runReason(r.reason)),
@@ -58,7 +58,7 @@ export function runTable(runs: RunSummary[], selected: string | null, pick: (run
       h(
         'tr',
         {},
-        h('th', { class: 'jf-col-run' }, 'Run'),
+        h('th', { class: 'jf-col-run' }, 'Started'),
         h('th', { class: 'jf-col-type' }, 'Type'),
         h('th', { class: 'jf-col-state' }, 'State'),
         h('th', { class: 'jf-col-reason' }, 'Reason'),

@@ -118,7 +118,7 @@ export class RunPanel {
     const t = task ? run.tasks.find(x => x.name === task) : undefined;
     if (t) {
       const took = runSeconds(t);
-      const why = taskReason(t);
+      const why = taskReason(t, run.tasks);
       this.taskLine.replaceChildren(
         ...present(
           h('span', { class: `jf-badge s-${stateCode(t.state)}` }, t.state),
