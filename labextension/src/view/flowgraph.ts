@@ -22,6 +22,7 @@ export class TaskGraph {
       emptyText: 'Pick a run to see its tasks.'
     });
     this.graph.el.classList.add('jf-task-graph');
+    this.graph.el.querySelector('svg')?.setAttribute('aria-label', "the run's tasks and their dependencies");
     this.store.subscribe(change => this.graph.apply(change));
   }
 

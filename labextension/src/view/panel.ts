@@ -113,7 +113,9 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
   });
   const logs = new LogPane(session);
   const gpus = new GpuView(session.gpus, store);
-  const flows = new FlowsView(session, toast.show, options.mode === 'sidebar' ? 'zoom' : 'ctrl');
+  // the Flows tab is built when first shown: a panel never opened on it reads no flows
+  let flows: FlowsView | null = null;
+  const flowsPage = h('div', { class: 'jf-page' });
 
   // header: title, connection, counts, tabs
   const conn = statusLine(session);
@@ -146,7 +148,7 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
     jobs: h('div', { class: 'jf-page' }, table.el),
     logs: h('div', { class: 'jf-page' }, logs.el),
     gpus: h('div', { class: 'jf-page' }, gpus.el),
-    flows: h('div', { class: 'jf-page' }, flows.el)
+    flows: flowsPage
   };
   const body = h('div', { class: 'jf-body' }, ...Object.values(pages));
   root.append(header, body, toast.el);
@@ -164,7 +166,11 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
     table.setVisible(tab === 'jobs');
     gpus.setVisible(tab === 'gpus');
     logs.setVisible(tab === 'logs');
-    flows.setVisible(tab === 'flows');
+    if (tab === 'flows' && !flows) {
+      flows = new FlowsView(session, toast.show, options.mode === 'sidebar' ? 'zoom' : 'ctrl');
+      flowsPage.appendChild(flows.el);
+    }
+    flows?.setVisible(tab === 'flows');
     if (tab === 'graph') {
       graph.draw();
     }
@@ -253,7 +259,7 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
       sizeObs?.disconnect();
       logs.dispose();
       gpus.dispose();
-      flows.dispose();
+      flows?.dispose();
       graph.dispose();
       table.dispose();
       release();
