@@ -1,7 +1,9 @@
 /**
  * A run's log (`GET runs/{id}/log`): every task's output interleaved by time, each line prefixed
- * `[task attempt] `; read from the last offset every moment while the run is active (there is no
- * stream of a whole run's log), once more when it ends; a task filter; follow as the job log does.
+ * `[task attempt] `; read again every moment while the run is active (there is no stream of a
+ * whole run's log), once more when it ends; a task filter; follow as the job log does. Read whole
+ * each time, not from the last offset: two tasks running at once both grow the text, one of them
+ * in its middle, so an offset into it does not stay where it was.
  */
 import { h } from './dom';
 import { cleanLog } from './logs';
@@ -18,12 +20,13 @@ export class RunLogPane {
   private taskSel: HTMLSelectElement;
   private follow: HTMLInputElement;
   private runId: string | null = null;
-  private offset = 0;
   private text = '';
   private active = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private generation = 0;
   private reading = false;
+  /** a read was asked for while one was in flight: read again when it is back */
+  private again = false;
   private visible = true;
 
   constructor(private session: Session) {
@@ -82,7 +85,6 @@ export class RunLogPane {
   private restart(): void {
     const gen = ++this.generation;
     clearTimeout(this.timer);
-    this.offset = 0;
     this.text = '';
     this.pre.textContent = this.runId ? 'Loading…' : 'Pick a run to see its log.';
     this.pre.classList.add('jf-msg');
@@ -100,45 +102,50 @@ export class RunLogPane {
   }
 
   private async read(gen: number): Promise<void> {
-    if (this.reading || !this.runId) {
+    if (!this.runId) {
+      return;
+    }
+    if (this.reading) {
+      this.again = true;
       return;
     }
     this.reading = true;
     try {
       const task = this.taskSel.value;
-      for (let i = 0; i < 50; i++) {
-        const q = `offset=${this.offset}${task ? `&task=${encodeURIComponent(task)}` : ''}`;
-        const reply = await this.session.request<RunLog>('GET', `runs/${encodeURIComponent(this.runId)}/log?${q}`);
-        if (gen !== this.generation) {
-          return;
-        }
-        if (reply.next_offset <= this.offset) {
-          break;
-        }
-        this.offset = reply.next_offset;
-        this.append(reply.text);
+      const q = `offset=0${task ? `&task=${encodeURIComponent(task)}` : ''}`;
+      const reply = await this.session.request<RunLog>('GET', `runs/${encodeURIComponent(this.runId)}/log?${q}`);
+      if (gen !== this.generation) {
+        return;
       }
+      this.show(reply.text);
       if (!this.text) {
         this.pre.textContent = this.active ? '(no output yet)' : '(no output)';
       }
     } catch (err) {
       if (gen === this.generation) {
+        this.text = ''; // the next read shows the log again
         this.pre.textContent = `Cannot read the run's log: ${errorText(err)}`;
       }
     } finally {
       this.reading = false;
-      this.schedule(gen);
+      if (this.again) {
+        this.again = false;
+        void this.read(this.generation);
+      } else {
+        this.schedule(gen);
+      }
     }
   }
 
-  private append(text: string): void {
-    if (!text) {
+  private show(raw: string): void {
+    let text = cleanLog(raw);
+    if (text.length > MAX_CHARS) {
+      text = '[… earlier output not shown here: gpipe log RUN has all of it …]\n' + text.slice(text.indexOf('\n', text.length - MAX_CHARS) + 1);
+    }
+    if (!text || text === this.text) {
       return;
     }
-    this.text = cleanLog(this.text + text);
-    if (this.text.length > MAX_CHARS) {
-      this.text = this.text.slice(this.text.indexOf('\n', this.text.length - MAX_CHARS) + 1);
-    }
+    this.text = text;
     this.pre.classList.remove('jf-msg');
     this.pre.textContent = this.text;
     if (this.follow.checked) {
