@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import lab_command, notebook
+from harness import lab_command, notebook, widen_sidebar
 from playwright.sync_api import expect
 
 SIDEBAR = "#jupyter-jobflow-sidebar"
@@ -128,12 +128,7 @@ def test_fixed_and_resumed_the_run_finishes_without_redoing_prep(lab, page, flow
 
 def test_wide_two_columns_and_a_task_run_alone(lab, page, flow, artifacts):
     side = page.locator(SIDEBAR)
-    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:not(.lm-mod-hidden)").first
-    box = handle.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 200)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 520, box["y"] + 200, steps=8)
-    page.mouse.up()
+    widen_sidebar(page, 520)
     assert side.evaluate("e => e.getBoundingClientRect().width") > 700
     flows = side.locator(".jf-flows")
     # wide: the flows and runs beside the run, not above it
