@@ -90,13 +90,7 @@ export class RunPanel {
       this.taskLine.replaceChildren();
       return;
     }
-    const code = stateCode(run.state);
-    const took = runSeconds(run);
-    this.head.replaceChildren(
-      h('span', { class: `jf-badge s-${code}`, 'data-state': run.state }, run.state),
-      h('span', { class: 'jf-run-id', title: run.run_id }, run.run_id),
-      ...present(run.reason ? h('span', { class: 'jf-run-reason', title: run.reason }, runReason(run.reason)) : null, took !== null ? h('span', { class: 'jf-run-took' }, formatSeconds(took)) : null)
-    );
+    this.renderHead(run);
     const can = runButtons(run);
     const task = this.task;
     const taskButton = button(task ? `Run ${task} alone` : 'Run task', () => void this.runTask(), {
@@ -132,6 +126,26 @@ export class RunPanel {
     } else {
       this.taskLine.replaceChildren(h('span', { class: 'jf-hint' }, 'Click a task for its details, Resume from it, or Run it alone.'));
     }
+  }
+
+  /** The state line again (its duration runs on while the run is active; flows.ts ticks it). */
+  tick(): void {
+    if (this.run && runActive(this.run)) {
+      this.renderHead(this.run);
+    }
+  }
+
+  private renderHead(run: RunDetail): void {
+    const code = stateCode(run.state);
+    const took = runSeconds(run);
+    this.head.replaceChildren(
+      h('span', { class: `jf-badge s-${code}`, 'data-state': run.state }, run.state),
+      h('span', { class: 'jf-run-id', title: run.run_id }, run.run_id),
+      ...present(
+        run.reason ? h('span', { class: 'jf-run-reason', title: run.reason }, runReason(run.reason)) : null,
+        took !== null ? h('span', { class: 'jf-run-took' }, formatSeconds(took)) : null
+      )
+    );
   }
 
   private async act(what: string, call: () => Promise<RunDetail>): Promise<void> {

@@ -35,6 +35,8 @@ export class FlowsView {
   private liveTimer: ReturnType<typeof setTimeout> | undefined;
   private retry = 0;
   private detailPending = false;
+  /** durations of active runs run on between events */
+  private ticker: ReturnType<typeof setInterval> | undefined;
   private generation = 0;
 
   constructor(
@@ -63,9 +65,16 @@ export class FlowsView {
     }
     this.visible = visible;
     this.panel.setVisible(visible);
+    clearInterval(this.ticker);
     if (visible) {
       this.openStream();
       void this.refresh();
+      this.ticker = setInterval(() => {
+        if (this.runs.some(runActive)) {
+          this.renderRuns();
+          this.panel.tick();
+        }
+      }, 1000);
     } else {
       clearTimeout(this.timer);
       this.closeStream();
@@ -76,6 +85,7 @@ export class FlowsView {
     this.visible = false;
     this.generation++;
     clearTimeout(this.timer);
+    clearInterval(this.ticker);
     this.closeStream();
     this.panel.dispose();
     this.el.remove();
