@@ -297,3 +297,13 @@ def test_a_command_task_runs_as_bash_c_and_a_very_long_one_from_a_script_file(sv
     assert big.command[0] == "/bin/bash" and big.script == long
     assert (svc.state_dir / "scripts" / str(big.id)).read_text() == long
     assert not (svc.state_dir / "scripts" / str(short.id)).exists()
+
+
+def test_the_log_of_a_run_whose_attempt_has_no_log_file_yet_is_what_there_is(svc):
+    """An attempt starts before its log file exists: gpipe log -f and the panel read the run's log
+    in that moment, and get the other tasks' lines, not an error."""
+    svc.save_flow("two", "tasks:\n  a: {command: 'echo from a'}\n  b: {command: 'echo from b', depends: a}\n")
+    run_id = svc.create_run("two")["run_id"]
+    shown = wait_run(svc, run_id)
+    svc.executor.log_path(shown["tasks"][1]["job_id"], 1).unlink()  # b's attempt, as just started
+    assert svc.run_log(run_id) == {"text": "[a 1] from a\n", "next_offset": 13}

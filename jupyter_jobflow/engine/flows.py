@@ -20,7 +20,7 @@ import os
 import uuid
 from typing import Any, Mapping
 
-from ..core.errors import Conflict, InvalidSpec
+from ..core.errors import Conflict, InvalidSpec, NotFound
 from ..core.flowdef import FlowDef
 from ..core.flowsources import from_notebook, from_yaml
 from ..core.model import Job, JobState, Reason
@@ -280,7 +280,10 @@ class FlowVerbs:
             if job is None or (task is not None and name != task):
                 continue
             for a in self.store.attempts(job.id):
-                data, _ = self.executor.read_log(job.id, a.attempt, 0, 16 << 20)
+                try:
+                    data, _ = self.executor.read_log(job.id, a.attempt, 0, 16 << 20)
+                except NotFound:  # an attempt that has just started: its log file comes a moment later
+                    continue
                 lines = data.decode("utf-8", "replace").splitlines()
                 pieces.append((a.started_at, job.id, a.attempt, "".join(f"[{name} {a.attempt}] {ln}\n" for ln in lines)))
         text = "".join(p[3] for p in sorted(pieces, key=lambda p: p[:3]))

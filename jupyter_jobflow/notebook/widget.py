@@ -5,6 +5,7 @@
     Panel(job_ids=[12, 13])                  # jobs 12 and 13 and every job connected to them
     Panel(job_ids=[12], compact=True)        # one line per job, with its log on demand (under %%gbatch)
     Panel(tab="gpus", height=520)            # open on the GPU charts, taller
+    Panel(tab="flows")                       # flows, their runs, a run's task graph, log and Resume
 
 The browser talks to the scheduler itself: first the page's own Jupyter server (same origin: its
 cookie, ``_xsrf`` and token, as JupyterLab does), then ``server_url``/``token`` (the service this
@@ -50,7 +51,7 @@ from ..server.static import STATIC as _STATIC
 from ..server.static import bundle_hash
 from .snapshot import _LIVE, _counts_text, _keep_snapshots_current, _signature, snapshot_html
 
-TABS = ("graph", "jobs", "logs", "gpus")
+TABS = ("graph", "jobs", "logs", "gpus", "flows")
 
 
 class Panel(anywidget.AnyWidget):

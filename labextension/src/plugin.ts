@@ -294,7 +294,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (palette) {
       const category = 'Jobflow';
       palette.addItem({ command: CommandIDs.open, category });
-      for (const tab of ['graph', 'jobs', 'logs', 'gpus']) {
+      for (const tab of ['graph', 'jobs', 'logs', 'gpus', 'flows']) {
         palette.addItem({ command: CommandIDs.showTab, category, args: { tab } });
       }
       palette.addItem({ command: CommandIDs.insertDependent, category });

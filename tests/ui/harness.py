@@ -213,3 +213,13 @@ def lab_command(page: Any, command: str, args: dict | None = None, *, wait: bool
         return page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a || {})", [command, args])
     page.evaluate("([c, a]) => { window.jupyterapp.commands.execute(c, a || {}); }", [command, args])
     return None
+
+
+def widen_sidebar(page: Any, by: float) -> None:
+    """Drag the handle between the left sidebar and the main area `by` pixels to the right."""
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:not(.lm-mod-hidden)").first
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(box["x"] + by, box["y"] + 200, steps=8)
+    page.mouse.up()

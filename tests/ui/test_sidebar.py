@@ -7,7 +7,7 @@ dark, in tests/ui/artifacts/ (sidebar-*.png).
 
 from __future__ import annotations
 
-from harness import lab_command, notebook, wait_kernel_idle
+from harness import lab_command, notebook, wait_kernel_idle, widen_sidebar
 from playwright.sync_api import expect
 
 PIPELINE = notebook([
@@ -142,12 +142,7 @@ def test_the_sidebar_at_250_px_shows_name_state_and_actions(lab, page, artifacts
 
 def test_screenshots_at_400_px_and_in_the_dark_theme(lab, page, artifacts):
     side = page.locator(SIDEBAR)
-    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:not(.lm-mod-hidden)").first
-    box = handle.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 200)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 150, box["y"] + 200, steps=5)
-    page.mouse.up()
+    widen_sidebar(page, 150)
     width = side.evaluate("e => e.getBoundingClientRect().width")
     assert width > 330, width
     side.locator(".jf-tab[data-tab='jobs']").click()

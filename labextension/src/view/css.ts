@@ -5,6 +5,7 @@
  */
 // the package's states.json: the same relative path from src/view, from tsc's lib/view, and for esbuild
 import STATES from '../../../jupyter_jobflow/core/states.json';
+import { FLOWS_CSS } from './flowcss';
 
 type StateStyle = { colour: string; tint: string; dark: { colour: string; tint: string } };
 /** each state's colour and tint: the one definition, shared with the Python side */
@@ -207,7 +208,7 @@ ${STATE_RULES}
 .jobflow-root.jf-narrow .jf-row-btns { display: none; }
 .jobflow-root.jf-narrow .jf-row-menu-btn { display: inline-block; padding: 0 5px; font-size: 13px; line-height: 16px; }
 .jobflow-root.jf-narrow .jf-toolbar input[type="search"] { min-width: 0; flex: 1 1 100%; max-width: none; }
-.jobflow-root.jf-narrow .jf-tab { padding: 4px 8px; }
+.jobflow-root.jf-narrow .jf-tab { padding: 4px 6px; }
 .jobflow-root.jf-narrow .jf-find input { width: 150px; }
 
 /* logs */
@@ -253,7 +254,7 @@ ${STATE_RULES}
 
 /* toasts and the dialog */
 .jf-toasts { position: absolute; right: 8px; bottom: 8px; display: flex; flex-direction: column; gap: 4px; z-index: 5; pointer-events: none; max-width: 70%; }
-.jf-toast { background: #2d3748; color: #fff; padding: 5px 10px; border-radius: 4px; font-size: 12px; box-shadow: 0 2px 6px rgba(0,0,0,0.2); }
+.jf-toast { background: #2d3748; color: #fff; padding: 5px 10px; border-radius: 4px; font-size: 12px; box-shadow: 0 2px 6px rgba(0,0,0,0.2); overflow-wrap: anywhere; }
 .jf-toast.error { background: #c53030; }
 .jf-dialog { border: 1px solid var(--jf-border1); border-radius: 6px; padding: 14px 16px; min-width: 340px; max-width: min(640px, 92vw); box-shadow: 0 10px 30px rgba(0,0,0,0.25); }
 .jf-dialog::backdrop { background: rgba(0,0,0,0.3); }
@@ -313,6 +314,6 @@ export function injectStyle(doc: Document): void {
   }
   const style = doc.createElement('style');
   style.id = ID;
-  style.textContent = scoped(CSS) + KEYFRAMES;
+  style.textContent = scoped(CSS + FLOWS_CSS) + KEYFRAMES;
   doc.head.appendChild(style);
 }

@@ -33,6 +33,10 @@ export interface GraphOptions {
   wheel: 'zoom' | 'ctrl';
   /** after each layout: the height (px) the whole graph needs at zoom 1, with the find box above it */
   onLaidOut?: (height: number) => void;
+  /** a node's tooltip, when the nodes are not jobs (a run's tasks) */
+  describe?: (id: number) => string;
+  /** what an empty graph says */
+  emptyText?: string;
 }
 
 export class GraphView {
@@ -81,7 +85,7 @@ export class GraphView {
     this.svg.appendChild(this.viewport);
     this.empty = document.createElement('div');
     this.empty.className = 'jf-empty';
-    this.empty.textContent = 'No jobs yet. Submit one with %%gbatch or gbatch.';
+    this.empty.textContent = opts.emptyText ?? 'No jobs yet. Submit one with %%gbatch or gbatch.';
     this.tip = document.createElement('div');
     this.tip.className = 'jf-tip';
     this.tip.hidden = true;
@@ -344,8 +348,9 @@ export class GraphView {
     const or = node ? null : (target.closest?.('g.jf-or') as SVGGElement | null);
     let text = '';
     if (node) {
-      const job = this.store.jobs.get(Number(node.dataset.id));
-      text = job ? tooltip(job) : '';
+      const id = Number(node.dataset.id);
+      const job = this.store.jobs.get(id);
+      text = this.opts.describe ? this.opts.describe(id) : job ? tooltip(job) : '';
     } else if (or) {
       const child = Number(or.dataset.child);
       text = orTooltip(child, this.store.parents.get(child) ?? []);

@@ -9,6 +9,7 @@ import { mountCompact } from './compact';
 import { DetailsView } from './details';
 import { h, STATES } from './dom';
 import { GpuView } from './gpus';
+import { FlowsView } from './flows';
 import { GraphView } from './graph';
 import { LogPane } from './logs';
 import { Session } from './session';
@@ -112,6 +113,9 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
   });
   const logs = new LogPane(session);
   const gpus = new GpuView(session.gpus, store);
+  // the Flows tab is built when first shown: a panel never opened on it reads no flows
+  let flows: FlowsView | null = null;
+  const flowsPage = h('div', { class: 'jf-page' });
 
   // header: title, connection, counts, tabs
   const conn = statusLine(session);
@@ -122,7 +126,8 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
     ['graph', 'Graph'],
     ['jobs', 'Jobs'],
     ['logs', 'Logs'],
-    ['gpus', 'GPUs']
+    ['gpus', 'GPUs'],
+    ['flows', 'Flows']
   ] as [Tab, string][]) {
     const b = h('button', { type: 'button', class: 'jf-tab', role: 'tab', 'data-tab': tab }, label);
     b.addEventListener('click', () => showTab(tab));
@@ -142,7 +147,8 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
     graph: graphPage,
     jobs: h('div', { class: 'jf-page' }, table.el),
     logs: h('div', { class: 'jf-page' }, logs.el),
-    gpus: h('div', { class: 'jf-page' }, gpus.el)
+    gpus: h('div', { class: 'jf-page' }, gpus.el),
+    flows: flowsPage
   };
   const body = h('div', { class: 'jf-body' }, ...Object.values(pages));
   root.append(header, body, toast.el);
@@ -160,6 +166,11 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
     table.setVisible(tab === 'jobs');
     gpus.setVisible(tab === 'gpus');
     logs.setVisible(tab === 'logs');
+    if (tab === 'flows' && !flows) {
+      flows = new FlowsView(session, toast.show, options.mode === 'sidebar' ? 'zoom' : 'ctrl');
+      flowsPage.appendChild(flows.el);
+    }
+    flows?.setVisible(tab === 'flows');
     if (tab === 'graph') {
       graph.draw();
     }
@@ -248,6 +259,7 @@ function mountFull(host: HTMLElement, session: Session, options: PanelOptions): 
       sizeObs?.disconnect();
       logs.dispose();
       gpus.dispose();
+      flows?.dispose();
       graph.dispose();
       table.dispose();
       release();

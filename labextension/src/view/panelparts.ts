@@ -7,7 +7,7 @@ import { h } from './dom';
 import { Session } from './session';
 import { Job } from './types';
 
-export type Tab = 'graph' | 'jobs' | 'logs' | 'gpus';
+export type Tab = 'graph' | 'jobs' | 'logs' | 'gpus' | 'flows';
 
 export interface PanelOptions {
   /** `sidebar`: tall and narrow, the wheel zooms; `cell`: under a notebook cell; `compact`: one job per line */

@@ -110,6 +110,65 @@ export interface GpuView {
   [key: string]: unknown;
 }
 
+/** Flows (docs/api.md "Flows"): one line of `GET flows`. */
+export interface FlowSummary {
+  name: string;
+  owner: string;
+  version: number;
+  /** how many tasks its latest version has */
+  tasks: number;
+  updated_at: number | null;
+}
+
+/** A run's and a task's states; a task skipped by its trigger rule is `Skipped`. */
+export type RunState = 'Queued' | 'Running' | 'Finished' | 'Failed' | 'Cancelled' | string;
+
+/** One run, as `GET runs` lists it and the `runs` topic sends it (`tasks`: a count). */
+export interface RunSummary {
+  run_id: string;
+  flow: string;
+  owner: string;
+  run_type: 'manual' | 'debug' | string;
+  state: RunState;
+  reason: string | null;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  tasks: number;
+}
+
+/** One task of a run (`GET runs/{id}`): `parents` are task names, `depends` its dependency text. */
+export interface RunTask {
+  name: string;
+  state: RunState;
+  reason: string | null;
+  job_id: number | null;
+  attempts: number;
+  depends: string | null;
+  parents: string[];
+  started_at: number | null;
+  ended_at: number | null;
+}
+
+/** One run with its tasks (`GET runs/{id}`, and the reply of cancel, resume and run-task). */
+export interface RunDetail extends Omit<RunSummary, 'tasks'> {
+  tasks: RunTask[];
+  warnings?: string[];
+}
+
+/** `GET runs/{id}/log`: every task's lines interleaved by time, each `[task attempt] `-prefixed. */
+export interface RunLog {
+  text: string;
+  next_offset: number;
+}
+
+/** The `runs` topic: a run changed. */
+export interface RunsMessage {
+  type: 'run';
+  topic: 'runs';
+  run: RunSummary;
+}
+
 /** Messages of the `events` stream (docs/api.md). */
 export interface SnapshotMessage {
   type: 'snapshot';
@@ -142,7 +201,7 @@ export interface LogMessage {
 export interface GpusMessage extends GpuView {
   type: 'gpus';
 }
-export type StreamMessage = SnapshotMessage | EventMessage | LogMessage | GpusMessage;
+export type StreamMessage = SnapshotMessage | EventMessage | LogMessage | GpusMessage | RunsMessage;
 
 /** A REST reply that failed: the server's one-line message and its HTTP status. */
 export class ApiError extends Error {
@@ -180,6 +239,6 @@ export interface Transport {
    * `ApiError` carrying the server's message.
    */
   request<T = any>(method: string, path: string, body?: unknown): Promise<T>;
-  /** Open the event stream for `topics` (`jobs`, `gpus`, `log:<id>`), resuming after `since`. */
+  /** Open the event stream for `topics` (`jobs`, `gpus`, `runs`, `log:<id>`), resuming after `since`. */
   connect(topics: string[], since: number | null, handler: StreamHandler): StreamConnection;
 }
