@@ -27,6 +27,7 @@ class LaunchMixin:
         transaction: after a crash, recovery knows it may have begun. ``started_at`` waits for the
         executor's ``started``: the time limit counts from the moment the job really began."""
         attempt = job.attempt + 1
+        native = self._native.pop(job.id, None)  # (Native, {their id: our parent}) when Slurm keeps the dependency
         self.store.insert_attempt(Attempt(job.id, attempt, now, gpus=gpus))
         self._save(transition(job, JobState.RUNNING, cause="start", reason=None, attempt=attempt, started_at=None,
                               allocated_gpus=gpus, used_gpus=gpus,
@@ -38,7 +39,8 @@ class LaunchMixin:
                              error=outfiles.expand(job.error, job) if job.error else None,
                              name=job.name, gpus=gpus, runtime_env=dict(self.runtime_env),
                              visible_devices=bool(job.gpus or job.gpu_ids or self.gpus.device_ids()),
-                             pci_order=not self.gpus.simulated)
+                             pci_order=not self.gpus.simulated, job=job,
+                             dependency=native[0] if native else None, parents=native[1] if native else {})
 
     def spawn(self, launches: list[LaunchRequest]) -> None:
         """Start what ``apply`` recorded as starting, outside the lock (a spawn costs a millisecond
@@ -97,6 +99,9 @@ class LaunchMixin:
             else self.clock()
         outcome = classify(exit_code=status.exit_code if status else None, signal=status.signal if status else None,
                            stopping=job.stopping, time_limit=job.time_limit, lost=status is None)
+        if status is not None and status.reason is not None and not job.stopping:  # the executor's own verdict
+            kind = {JobState.CANCELLED: "cancel", JobState.TIMEOUT: "timeout"}.get(status.state, "failure")
+            outcome = Outcome(kind, status.state, status.reason)
         if outcome.reason is not None and outcome.reason.kind == "ExitCode" and self.explain_exit is not None:
             told = self.explain_exit(jid, job.attempt)  # the job said why it failed: its words, not "exit 1"
             if told is not None:
