@@ -66,7 +66,8 @@ class LaunchMixin:
                 self._refused(err)
                 return
             self._commit_events()
-        if any(handle is None for _, handle, _ in results):  # its dependents and its GPUs: judge them now
+        if any(handle is None or self.dependents.get(req.job_id) for req, handle, _ in results):
+            # a failed launch: its dependents and its GPUs; a launched one: dependents Slurm may keep
             self.wake()
 
     def _launched(self, job: Job, handle: Handle | None, err: Exception | None) -> None:
@@ -75,10 +76,20 @@ class LaunchMixin:
             self._end_attempt(job, outcome, self.clock(), None, None)
             return
         self.store.record_launch(job.id, job.attempt, handle)
+        self._record_handle_fields(job, handle)
         self.handles[job.id] = handle
         self._to_watch.add(job.id)
         if job.stopping:  # cancelled or timed out while it was starting
             self.executor_of(job).signal(handle, _signal.SIGTERM)
+
+    def _record_handle_fields(self, job: Job, handle: Handle) -> None:
+        """What the job shows of its attempt's handle, as its executor says (Slurm: ``slurm_job_id``);
+        a launched job's dependents may now be handed to the executor with it (native dependencies)."""
+        shown = getattr(self.executor_of(job), "job_fields", None)
+        fields = shown(handle) if shown is not None else {}
+        if fields and any(getattr(job, k) != v for k, v in fields.items()):
+            self._save(job.evolve(**fields))
+        self._dirty.update(self.dependents.get(job.id, ()))
 
     def _signal_stop(self, job: Job, why: str, now: float) -> None:
         """SIGTERM now, SIGKILL at ``kill_at``; a job still starting gets its SIGTERM once launched."""

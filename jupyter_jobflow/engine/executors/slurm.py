@@ -61,6 +61,14 @@ def slurm_missing(env: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
+def host_executors(state_dir: str | Path, policy: PollPolicy | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The executors this host adds to the local one: Slurm's where it is reachable; else why not."""
+    why = slurm_missing()
+    if why is not None:
+        return {}, {"slurm": why}
+    return {"slurm": SlurmExecutor(state_dir, policy=policy)}, {}
+
+
 class SlurmExecutor:
     name = "slurm"
     remote = True  # Slurm brings its own GPUs and slots: the engine allocates none of ours
@@ -176,6 +184,10 @@ class SlurmExecutor:
 
     def leader_pid(self, handle: Handle) -> int | None:
         return None  # on a compute node, not here
+
+    def job_fields(self, handle: Handle) -> dict[str, Any]:
+        """What the job shows of this handle (``gjob show``'s SlurmJobId, ``gqueue``'s slurm_job_id)."""
+        return {"slurm_job_id": handle.get("slurm_id")}
 
     def read_log(self, job_id: int, attempt: int, offset: int = 0, limit: int = 1 << 20) -> tuple[bytes, int]:
         return self.files.read_log(job_id, attempt, offset, limit)
@@ -343,6 +355,3 @@ class SlurmExecutor:
             return []
 
 
-def describe(handle: Handle | None) -> dict[str, Any]:
-    """What the wire shows of a Slurm handle: its Slurm job id."""
-    return {"slurm_job_id": (handle or {}).get("slurm_id")}
