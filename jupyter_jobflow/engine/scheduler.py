@@ -308,7 +308,14 @@ class Engine(RecoveryMixin, LoopMixin, LaunchMixin):
             if job is None or job.attempt != ev.attempt or ev.job_id not in self.handles:
                 continue
             if ev.kind == "waiting":  # launched, not begun: the batch system's own reason (Slurm:Dependency)
-                if job.started_at is None and job.reason != ev.reason and not job.stopping:
+                if job.started_at is not None or job.stopping or job.reason == ev.reason:
+                    continue
+                if ev.reason is not None and ev.reason.args.get("reason") == "DependencyNeverSatisfied":
+                    # Slurm keeps it pending forever (--no-auto-cancel): take it back, to wait in
+                    # OUR queue as Queued (DependencyNeverSatisfied), as a local job does
+                    self.executor_of(job).kill(self.handles.pop(job.id))
+                    self._unlaunch(job)
+                else:
                     self._save(job.evolve(reason=ev.reason))
             elif ev.kind == "started":
                 if job.started_at is None:
@@ -316,6 +323,7 @@ class Engine(RecoveryMixin, LoopMixin, LaunchMixin):
                     self.store.record_start(job.id, job.attempt, at)
                     self._save(job.evolve(started_at=at, first_started_at=job.first_started_at or at, reason=None),
                                "started")
+                    self._dirty.update(self.dependents.get(job.id, ()))  # ``after`` dependents may go now
             else:
                 self._settle(ev.job_id, ev.status if ev.kind == "ended" else None, self.handles[ev.job_id])
 

@@ -114,7 +114,9 @@ class SlurmExecutor:
         words = ["/bin/sh", "-c", _SUPERVISOR, "jobflow", status, req.cwd, self.files._umask, *output_argv(req)]
         with os.fdopen(open_private(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
             f.write(f"#!/bin/sh\n# jobflow job {req.job_id} attempt {req.attempt}: our supervisor, run by Slurm\n"
-                    f"exec {' '.join(shlex.quote(w) for w in words)}\n")
+                    f"{' '.join(shlex.quote(w) for w in words)}\n"
+                    # the job's own exit code is the batch job's, so Slurm's dependencies see it fail
+                    f"s=$(cat {shlex.quote(status)} 2>/dev/null); exit \"${{s:-1}}\"\n")
         argv = sbatch_argv(job.evolve(cwd=req.cwd), str(script), log_path=str(logfile), slurm=job.slurm,
                            dependency=req.dependency if isinstance(req.dependency, Native) else None)
         slurm_id = self.cmd.sbatch(argv, env=self._env(req, job))
@@ -179,6 +181,9 @@ class SlurmExecutor:
             self.cmd.scancel([sid], signal=_signal.Signals(sig).name[3:], full=True)
 
     def kill(self, handle: Handle) -> None:
+        """Cancel an attempt the engine drops (unrecorded, or taken back): no event follows."""
+        with self._lock:
+            self._watched.pop((handle.get("job"), handle.get("attempt")), None)
         if handle.get("slurm_id") is not None:
             self.cmd.scancel([handle["slurm_id"]])
 
