@@ -226,3 +226,53 @@ def test_asking_for_slurm_where_it_is_missing_is_one_line(tmp_path, monkeypatch)
         assert "\n" not in str(e.value)
     finally:
         svc.close()
+
+
+CELL = "import math, os\nvalue = math.sqrt(x)\nresult = {'double': value * 2, 'gpus': os.environ.get('CUDA_VISIBLE_DEVICES')}\n"
+
+
+def test_a_cell_job_with_in_out_and_a_gpu_runs_on_slurm_and_its_result_comes_back(tmp_path, slurm_cluster):
+    import sys
+
+    import cloudpickle
+
+    from jupyter_jobflow.engine import cellvars
+
+    svc = service(tmp_path / "state", "slurm")
+    try:
+        vars_dir = svc.state_dir / "vars"  # in the state directory, which the nodes share
+        inputs = tmp_path / "in.pkl"
+        inputs.write_bytes(cloudpickle.dumps({"x": 16.0}))
+        argv = [sys.executable, "-m", "jupyter_jobflow.cellrunner", "--name", "nb.ipynb, cell [3]", "--vars-dir",
+                str(vars_dir), "--inputs", str(inputs), "--outputs", "result,value"]
+        jid = svc.submit(argv, script=CELL, gpus=1, cwd=str(tmp_path),
+                         env={"PYTHONPATH": os.environ.get("PYTHONPATH", ""), "PATH": os.environ["PATH"]},
+                         export="PYTHONPATH").id
+        terminal(svc, [jid], timeout=60)
+        job = svc.get(jid)
+        assert job.state is JobState.FINISHED and job.slurm_job_id, svc.read_log(jid)[0]
+        files = cellvars.output_files(vars_dir, jid, 1)
+        saved = {name: cloudpickle.loads(path.read_bytes()) for name, path in files.items()}
+        assert saved["value"] == 4.0 and saved["result"]["double"] == 8.0
+        assert saved["result"]["gpus"] in ("0", "1")  # Slurm gave it one GPU of its own
+    finally:
+        stop_everything(svc)
+
+
+def test_redo_cascade_resubmits_slurm_dependents_with_new_slurm_ids(tmp_path, slurm_cluster):
+    svc = service(tmp_path / "state", "slurm")
+    try:
+        flag = tmp_path / "fixed"
+        a = svc.submit(["sh", "-c", f"test -e {flag}"], cwd=str(tmp_path)).id
+        b = svc.submit(["sh", "-c", "true"], cwd=str(tmp_path), dependency=f"afterok:{a}").id
+        terminal(svc, [a, b])
+        assert (svc.get(a).state, svc.get(b).state, svc.get(b).reason.kind) == (X, C, "DependencyFailed")
+        flag.touch()
+        new_a = svc.redo(a, cascade=True).id
+        new_b = until("the dependent's copy", lambda: next((j.id for j in svc.list() if j.redo_of == b), None))
+        terminal(svc, [new_a, new_b])
+        assert (svc.get(new_a).state, svc.get(new_b).state) == (F, F)
+        assert svc.get(new_b).slurm_job_id not in (None, svc.get(b).slurm_job_id)
+        assert svc.get(new_b).executor == "slurm"
+    finally:
+        stop_everything(svc)
