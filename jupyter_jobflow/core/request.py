@@ -111,6 +111,17 @@ def executor_name(flag: str, value: object) -> str:
     return text
 
 
+def slurm_options(field: str, value: Any) -> dict[str, str]:
+    """The API's ``slurm`` field: ``{"partition": "gpu", "mem": "16G"}``, names from ``PASSTHROUGH``."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise InvalidSpec(f'Field "{field}" expects an object of strings, got {str(value)[:80]}')
+    for key in value:
+        if key not in PASSTHROUGH:
+            raise InvalidSpec(f'Field "{field}": "{key}" is not passed to Slurm; the options that are: '
+                              + ", ".join(PASSTHROUGH))
+    return dict(value)
+
+
 # --- --gpus ----------------------------------------------------------------------------------
 
 _GPU_IDS = re.compile(r"\[?\s*[0-9]+(?:\s*,\s*[0-9]+)*\s*,?\s*\]?")

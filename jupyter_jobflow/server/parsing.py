@@ -16,8 +16,7 @@ from typing import Any, Callable, Mapping
 from ..core import limits
 from ..core.errors import InvalidSpec
 from ..core.optvalues import RETRY_ON, array_indices, parse_export
-from ..core.request import API_FIELDS, JobRequest, executor_name
-from ..core.slurmrules import PASSTHROUGH
+from ..core.request import API_FIELDS, JobRequest, executor_name, slurm_options
 from ..core.timespec import parse_delay
 
 _ID = re.compile(r"[1-9][0-9]*")
@@ -200,25 +199,6 @@ _array = _by_option_rules(array_indices, 'Slurm\'s array indices ("0-9", "1,3,5"
 _export = _by_option_rules(parse_export, 'Slurm\'s --export ("ALL", "NONE", "NAME,NAME=value")')
 
 
-def _executor(field: str, v: Any) -> str:
-    try:
-        return executor_name(f'Field "{field}"', _str(field, v))
-    except InvalidSpec as e:
-        raise InvalidSpec(str(e)) from None
-
-
-def _slurm(field: str, v: Any) -> dict[str, str]:
-    """Slurm's own options: ``{"partition": "gpu", "mem": "4G"}``, the names of ``PASSTHROUGH``."""
-    if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
-        raise _wrong(field, "an object of strings", v)
-    for key in v:
-        if key not in PASSTHROUGH:
-            raise InvalidSpec(f'Field "{field}": "{key}" is not passed to Slurm; the options that are: '
-                              + ", ".join(PASSTHROUGH))
-        _str(f"{field}.{key}", v[key])
-    return dict(v)
-
-
 Check = Callable[[str, Any], Any]
 
 _NAME, _PATH, _DEP = _text(limits.MAX_NAME), _text(limits.MAX_PATH), _text(limits.MAX_DEPENDENCY_CHARS)
@@ -231,7 +211,7 @@ KIND_CHECKS: dict[str, Check] = {
     "time_limit": _time_limit, "count_or_size": _count_or_size, "priority": _PRIORITY, "dependency": _DEP,
     "targets": _targets, "bool": _bool, "retries": _RETRIES, "duration": _duration,
     "backoff": _ranged(1, limits.MAX_BACKOFF, _number), "retry_on": _retry_on, "env": _env, "array": _array,
-    "export": _export, "executor": _executor, "slurm": _slurm,
+    "export": _export, "executor": lambda f, v: executor_name(f'Field "{f}"', v), "slurm": slurm_options,
 }
 #: ``POST jobs``: the fields of ``JobRequest`` a body may give, each with the check of its kind
 SUBMIT_FIELDS: dict[str, Check] = {name: KIND_CHECKS[kind] for name, kind in API_FIELDS.items()}

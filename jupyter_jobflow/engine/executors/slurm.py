@@ -20,6 +20,10 @@ Stopping: SIGTERM is ``scancel`` (Slurm sends SIGTERM to every process, then SIG
 KillWait; the supervisor traps it and records the job's status); another signal is ``scancel
 --signal --full``. The signals sent are noted beside the status file, as on this machine, so an
 exit of 128+N after our signal N reads as "killed by N".
+
+Long because: launch, the poller and the reading of an end share the watched set, the status
+files and the handle's layout; the commands and the pure rules are apart already (slurmcmd.py,
+core/slurmrules.py, core/slurmstates.py, core/slurmpoll.py).
 """
 
 from __future__ import annotations
