@@ -276,3 +276,35 @@ def test_redo_cascade_resubmits_slurm_dependents_with_new_slurm_ids(tmp_path, sl
         assert svc.get(new_b).executor == "slurm"
     finally:
         stop_everything(svc)
+
+
+def test_executor_and_slurms_options_from_gbatch_words_and_directives():
+    from jupyter_jobflow.core.directives import read_directives
+    from jupyter_jobflow.core.options import parse_submit_args, to_request
+
+    request = to_request(parse_submit_args(["--executor", "slurm", "-p", "gpu", "--mem", "4G", "-c", "2", "true"]))
+    assert (request.executor, request.slurm) == ("slurm", {"partition": "gpu", "mem": "4G", "cpus-per-task": "2"})
+    with pytest.raises(InvalidSpec, match='--executor expects local or slurm, got "pbs"'):
+        parse_submit_args(["--executor", "pbs", "true"])
+    script = "#!/bin/sh\n# GFLOW --executor slurm\n#SBATCH -p gpu\n#SBATCH --mem=1G --time=5\necho hi\n"
+    opts, warnings = read_directives(script)
+    assert (opts.executor, opts.slurm, opts.time_limit, warnings) == ("slurm", {"partition": "gpu", "mem": "1G"}, 300, [])
+    opts, warnings = read_directives("#!/bin/sh\n#SBATCH -p gpu\necho hi\n")  # on this machine: ignored, as before
+    assert (opts.slurm, warnings) == ({}, ['Line 2: #SBATCH option "-p" is not used by jobflow and is ignored'])
+    assert read_directives("#!/bin/sh\n#SBATCH -p gpu\necho hi\n", "slurm")[0].slurm == {"partition": "gpu"}
+
+
+@pytest.mark.parametrize("state, reason, ours", [
+    ("OUT_OF_MEMORY", "", (X, "OutOfMemory")), ("NODE_FAIL", "", (X, "NodeFail")),
+    ("PREEMPTED", "", (X, "Preempted")), ("TIMEOUT", "", (T, "TimeLimit")),
+])
+def test_slurms_own_verdicts_become_our_states_with_their_reasons(tmp_path, state, reason, ours):
+    """Read from the rows squeue prints, with no status file (the job never wrote one)."""
+    from jupyter_jobflow.engine.executors.slurm import SlurmExecutor
+    from jupyter_jobflow.engine.executors.slurmcmd import SlurmJob
+
+    ex = SlurmExecutor(tmp_path / "state")
+    status = ex._status((1, 1), {"slurm_id": 5000, "job": 1, "attempt": 1},
+                        SlurmJob(5000, state, reason, None, 9, "00:01:00"))
+    assert (status.state, status.reason.kind) == ours
+    ex.close()
