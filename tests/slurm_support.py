@@ -67,3 +67,29 @@ def slurm_cluster():
             os.environ["SLURM_CONF"] = old
         subprocess.run([str(SCRIPTS / "stop.sh"), str(directory)], capture_output=True, timeout=120)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def restart_slurmctld(cluster: Cluster, timeout: float = 30.0) -> None:
+    """Stop the cluster's slurmctld (SIGTERM: it saves its state) and start it again from its
+    state directory, as an admin's restart does; back once it answers."""
+    pids = cluster.dir / "pids"
+    rows = [line.split() for line in pids.read_text().splitlines() if line.strip()]
+    pid = int(next(p for name, p in rows if name == "slurmctld"))
+    os.kill(pid, 15)
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    env = cluster.env()
+    env["PATH"] = env.get("PATH", "") + ":/usr/sbin:/sbin"
+    pidfile = cluster.dir / "run" / "slurmctld.pid"
+    pidfile.unlink(missing_ok=True)
+    subprocess.run(["slurmctld", "-f", str(cluster.conf)], env=env, check=True, timeout=timeout,
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while time.monotonic() < deadline:
+        if pidfile.exists() and pidfile.read_text().strip() and subprocess.run(
+                ["sinfo", "-h"], env=env, capture_output=True, timeout=10).returncode == 0:
+            new = pidfile.read_text().strip()
+            pids.write_text("".join(f"{name} {new if name == 'slurmctld' else p}\n" for name, p in rows))
+            return
+        time.sleep(0.1)
+    raise AssertionError("slurmctld did not come back")

@@ -1,6 +1,6 @@
-"""One contract, every executor: the fake and the local one now, Slurm later (add a driver to
-``DRIVERS``). A driver says how to make the executor and how to make things happen to an attempt
-that only a real backend does by itself (begin, vanish)."""
+"""One contract, every executor: the fake one, the local one and Slurm (a real private cluster,
+tests/slurm_support.py). A driver says how to make the executor and how to make things happen to
+an attempt that only a real backend does by itself (begin, vanish)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import signal
 import threading
 
 import pytest
+from slurm_support import slurm_cluster  # noqa: F401  (the session's cluster, for the Slurm driver)
 
 from jupyter_jobflow.engine.executors import AttemptEvent, Executor, LaunchRequest
 from jupyter_jobflow.engine.executors.fake import FakeExecutor
+from jupyter_jobflow.core.slurmpoll import PollPolicy
 from jupyter_jobflow.engine.executors.local import LocalExecutor
+from jupyter_jobflow.engine.executors.slurm import SlurmExecutor
 
 
 class LocalDriver:
@@ -68,7 +71,30 @@ class FakeDriver:
         self.executor.lose(*handle["fake"])
 
 
-DRIVERS = [FakeDriver, LocalDriver]
+class SlurmDriver(LocalDriver):
+    """The local driver's scripts, run by Slurm (the state directory is on this node, shared by
+    the one-node cluster); a vanished attempt is one Slurm lost the status of."""
+
+    name = "slurm"
+    FAST = PollPolicy(fastest=0.1, slowest=0.5, watched=0.2)
+
+    def __init__(self, tmp_path, cluster):
+        self.tmp_path = tmp_path
+        self.executor = SlurmExecutor(tmp_path / "state", policy=self.FAST)
+
+    def restarted(self):
+        return SlurmExecutor(self.tmp_path / "state", policy=self.FAST)
+
+    def vanish(self, handle):
+        # a job Slurm forgot (purged past MinJobAge, a controller that lost its state) that left
+        # no status: the job ends, its status file goes, and the watch is pointed at an id Slurm
+        # never gave (no test may wait MinJobAge or wipe the shared cluster's state)
+        self.executor._watched[(handle["job"], handle["attempt"])]["slurm_id"] = 1
+        self.executor.cmd.scancel([handle["slurm_id"]], signal="KILL", full=True)
+        self.executor.files.status_path(handle["job"], handle["attempt"]).unlink(missing_ok=True)
+
+
+DRIVERS = [FakeDriver, LocalDriver, SlurmDriver]
 
 
 class Events:
@@ -94,7 +120,10 @@ class Events:
 
 @pytest.fixture(params=DRIVERS, ids=lambda d: d.name)
 def driver(request, tmp_path):
-    d = request.param(tmp_path)
+    if request.param is SlurmDriver:
+        d = SlurmDriver(tmp_path, request.getfixturevalue("slurm_cluster"))
+    else:
+        d = request.param(tmp_path)
     yield d
     d.executor.close()
 

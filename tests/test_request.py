@@ -60,7 +60,8 @@ def _every_field_set(tmp: str) -> JobRequest:
                       depends_on_all=[1, 2], depends_on_any="@~1", auto_cancel=False, hold=True, retries=2,
                       retry_delay=5.0, retry_backoff=2.0, retry_max_delay=60.0, retry_on=["timeout"], cwd=tmp,
                       env={"A": "1"}, scope="s", scope_name="that notebook", array="0-3", export="ALL",
-                      output="o", error="e", user="u", redo_of=1, run_id="f__manual__1__a", task="t")
+                      output="o", error="e", user="u", redo_of=1, run_id="f__manual__1__a", task="t",
+                      executor="slurm", slurm={"partition": "debug", "mem": "4G"})
 
 
 def test_a_requests_json_is_an_api_body_with_every_api_field(tmp_path):
@@ -76,7 +77,7 @@ def test_a_stored_job_gives_back_every_field_of_its_request():
     job = Job(id=5, name="n", command=("sh", "/state/scripts/5"), script="echo", cwd="/w", env={"A": "1"}, gpus=2,
               gpu_ids=(0, 1), time_limit=60.0, priority=3, group="g", dependency="afterok:1", auto_cancel=False,
               retry=RetryPolicy(2, 5.0, 2.0, 60.0, frozenset({"timeout"})), user="u", scope="s", gpu_memory=8192,
-              output="o", error="e")
+              output="o", error="e", executor="slurm", slurm={"mem": "4G"})
     request = request_from_job(job)
     assert {f for f in REQUEST_FIELDS if getattr(request, f) == DEFAULTS[f]} == NOT_FROM_JOB
     assert (request.command, request.gpus, request.redo_of) == (["sh"], "0,1", 5)
@@ -129,7 +130,8 @@ def test_redo_cascade_resubmits_a_dependent_with_every_field_of_the_original(tmp
             retry_max_delay=60, retry_on=["timeout"], cwd=str(tmp_path), env={"SEED": "1", "PATH": os.environ["PATH"]},
             export="SEED", scope="nb:1", output="out-%j.txt", error="err-%j.txt").id)
         unset = {k for k, v in _asked(child).items() if v == DEFAULTS[k]}
-        assert unset <= NOT_FROM_JOB | {"auto_cancel"}  # every field the test can set is set (a cancelled child auto-cancels)
+        # every field the test can set is set (a cancelled child auto-cancels; Slurm's options: tests/test_slurm_executor.py)
+        assert unset <= NOT_FROM_JOB | {"auto_cancel", "slurm"}
         svc.release(parent.id)
         assert wait_terminal(svc, child.id).state is JobState.CANCELLED
 

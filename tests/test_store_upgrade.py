@@ -63,11 +63,12 @@ def test_a_schema5_database_keeps_every_job_attempt_edge_group_and_event(tmp_pat
     svc = JobService(state, kill_grace=1.0).start()
     try:
         after = _tables(state / "jobflow.db")
-        assert svc.store.schema_version() == len(MIGRATIONS) == 7
+        assert svc.store.schema_version() == len(MIGRATIONS) == 8
         # every old row, every old column, as it was; each job on the local executor, each attempt's
         # pid columns also kept as its executor handle (migration 6); the flow labels empty (7)
         for row in after["jobs"]:
             assert (row.pop("executor"), row.pop("run_id"), row.pop("task")) == ("local", None, None)
+            assert (row.pop("slurm"), row.pop("slurm_job_id")) == (None, None)  # no Slurm options, no Slurm id (8)
         for row in after["attempts"]:
             handle = row.pop("handle")
             assert (json.loads(handle) if handle else None) == \

@@ -20,6 +20,8 @@ def command(argv: list[str]) -> int:
     d.add_argument("--detach", action="store_true", help="start in the background and return once it answers")
     d.add_argument("--retention", metavar="D", help="keep finished jobs this long, then purge them (30d, 7-0, "
                    "none; default: $JOBFLOW_RETENTION, else 30d)")
+    d.add_argument("--executor", metavar="NAME", help="where jobs that name none run: local or slurm "
+                   "(default: $JOBFLOW_EXECUTOR, else local; docs/slurm.md)")
     add_state_dir(d, sub=True)
     add_state_dir(sub.add_parser("status", help="which host serves the state directory, and its job counts"), sub=True)
     s = sub.add_parser("stop", help="stop the daemon of the state directory (running jobs go on)")
@@ -39,6 +41,10 @@ def command(argv: list[str]) -> int:
 
         parse_retention(args.retention)  # a mistake is one line here, not in the daemon
         os.environ[ENV] = args.retention  # the daemon, detached or not, reads it
+    if args.verb == "daemon" and args.executor is not None:
+        from ..core.request import executor_name
+
+        os.environ["JOBFLOW_EXECUTOR"] = executor_name("--executor", args.executor)  # the daemon, detached or not, reads it
     if args.verb == "daemon" and args.detach:
         from ..client.http import ensure_daemon
 

@@ -225,6 +225,10 @@ def show(reply: dict[str, Any], *, now: float | None = None) -> str:
         f"   {reply.get('dependency') or 'Dependency=(null)'}",
         f"   Dependents={dependents}" + (f" RedoOf={j['redo_of']}" if j.get("redo_of") else ""),
     ]
+    if j.get("executor", "local") != "local":
+        slurm = " ".join(f"{k}={v}" for k, v in (j.get("slurm") or {}).items())
+        lines.append(f"   Executor={j['executor']}" + (f" SlurmJobId={j.get('slurm_job_id') or '-'}"
+                                                       if j["executor"] == "slurm" else "") + (f" {slurm}" if slurm else ""))
     if j.get("run_id"):
         lines.append(f"   Flow={j.get('flow')} Run={j['run_id']} Task={j.get('task')}")
     attempts = reply.get("attempts") or []

@@ -42,6 +42,11 @@ class Snapshot:
     external_memory_threshold_mib: int = 1024
     groups: Mapping[str, Group] = field(default_factory=dict)
     max_running: int | None = None
+    #: queued jobs whose executor keeps their dependency itself (Slurm's native ``--dependency``):
+    #: startable (launched, to wait inside Slurm) once the engine found it expressible there
+    native: Collection[int] = frozenset()
+    #: executors that bring their own resources (Slurm): their jobs take no GPU or slot of this machine
+    remote_executors: Collection[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,8 @@ def _check_dependencies(snap: Snapshot, candidates: Iterable[int], out: Decision
                         queued_in_work.add(child)
             else:
                 out.reasons[jid] = Reason("DependencyNeverSatisfied", {"job": int(cond.target), "condition": clause})
+        elif jid in snap.native:  # its executor waits for the parents: hand it over now
+            runnable[jid] = job
         elif verdict.status != "ReadyAfter":
             out.reasons[jid] = DEPENDENCY
         elif verdict.ready_at > snap.now:
@@ -158,10 +165,12 @@ def _group_paused(snap: Snapshot, job: Job) -> bool:
 
 def _allocate(snap: Snapshot, runnable: list[Job], out: Decisions) -> None:
     running = [snap.jobs[j] for j in snap.running]
+    remote = [j for j in running if j.executor in snap.remote_executors]
+    running = [j for j in running if j.executor not in snap.remote_executors]
     pool = GpuPool.build(snap.gpus, running, snap.gpu_usage, snap.external_memory_threshold_mib,
                          snap.gpus_busy_elsewhere)
-    per_group = Counter(j.group for j in running if j.group)
-    singletons = {(j.name, j.user) for j in running}
+    per_group = Counter(j.group for j in running + remote if j.group)
+    singletons = {(j.name, j.user) for j in running + remote}
     slots = math.inf if snap.max_running is None else snap.max_running - len(running)
     for job in runnable:
         group = snap.groups.get(job.group) if job.group else None
@@ -174,6 +183,8 @@ def _allocate(snap: Snapshot, runnable: list[Job], out: Decisions) -> None:
             reason = Reason("GroupPaused", {"group": group.name})
         elif group and group.limit and per_group[group.name] >= group.limit:
             reason = Reason("GroupLimit", {"group": group.name, "limit": group.limit})
+        elif job.executor in snap.remote_executors:
+            pass  # its own cluster's resources: Slurm queues it
         elif slots <= 0:
             reason = Reason("Resources", {"resource": "Slots"})
         else:
@@ -186,6 +197,10 @@ def _allocate(snap: Snapshot, runnable: list[Job], out: Decisions) -> None:
             continue
         out.starts.append(Start(job.id, picked))
         out.reasons.pop(job.id, None)
+        if job.executor in snap.remote_executors:
+            singletons.add((job.name, job.user))
+            per_group[job.group] += 1 if job.group else 0
+            continue
         slots -= 1
         singletons.add((job.name, job.user))
         if job.group:

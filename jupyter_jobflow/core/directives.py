@@ -26,8 +26,10 @@ from typing import Any
 from . import depspec
 from .errors import InvalidSpec
 from .options import ACCUMULATING, ParsedWords, SubmitOptions, build_parser, merge, parse_words
+from .request import SLURM_DESTS
 
 _DIRECTIVE = re.compile(r"#(GBATCH|SBATCH|CBATCH|\s*GFLOW)(?=\s|$)(.*)")
+_SLURM_CHOSEN = re.compile(r"^\s*#(?:GBATCH|\s*GFLOW)\b.*--executor[= ]\s*slurm\b", re.M)
 
 # Slurm/CraneSched options that mean something on a cluster and nothing here: accepted,
 # warned about once (W3), dropped. nargs as argparse takes it. Options that would change what
@@ -65,11 +67,14 @@ class _Given:
     value: Any
 
 
-def read_directives(source: str) -> tuple[SubmitOptions, list[str]]:
+def read_directives(source: str, executor: str | None = None) -> tuple[SubmitOptions, list[str]]:
     """The options the leading directive lines of ``source`` give, and the warnings (W1-W3).
 
-    Raises ``InvalidSpec`` naming the line for a bad directive (E20, E21, bad values).
+    Slurm's own options (``--partition``...) count when the job runs on Slurm (``executor``, the
+    front's ``--executor``, or an ``--executor slurm`` directive); elsewhere they are warned about
+    and dropped (W3), as before. Raises ``InvalidSpec`` naming the line for a bad directive (E20, E21, bad values).
     """
+    on_slurm = executor == "slurm" or (executor is None and _SLURM_CHOSEN.search(source) is not None)
     options = SubmitOptions()
     warnings: list[str] = []
     history: dict[str, list[_Given]] = {}  # field -> every directive line that set it
@@ -86,7 +91,7 @@ def read_directives(source: str) -> tuple[SubmitOptions, list[str]]:
             warnings.append(f"Line {number}: '{line}' after the first command is ignored")
             continue
         prefix, dialect = "#" + m.group(1), m.group(1).strip()
-        parsed = _parse_line(number, prefix, line, m.group(2))
+        parsed = _parse_line(number, prefix, line, m.group(2), on_slurm)
         if parsed.bare_dependency is not None:
             if dialect in ("SBATCH", "CBATCH"):  # Slurm and Crane read a bare id as afterany: no silent change
                 raise InvalidSpec(f"Line {number}: {depspec.missing_type(parsed.bare_dependency.strip())}")
@@ -115,13 +120,13 @@ def read_directives(source: str) -> tuple[SubmitOptions, list[str]]:
     return options, warnings
 
 
-def _parse_line(number: int, prefix: str, line: str, rest: str) -> ParsedWords:
+def _parse_line(number: int, prefix: str, line: str, rest: str, on_slurm: bool = False) -> ParsedWords:
     try:
         words = shlex.split(_strip_comment(rest))
     except ValueError as err:  # unbalanced quotes
         raise InvalidSpec(f"Line {number}: cannot read '{line}': {err}") from None
     try:
-        parsed = parse_words(words, _directive_parser())
+        parsed = parse_words(words, _directive_parser(on_slurm))
     except InvalidSpec as err:
         raise InvalidSpec(f"Line {number}: {err}") from None
     if parsed.unknown:
@@ -148,6 +153,9 @@ def _strip_comment(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _directive_parser() -> argparse.ArgumentParser:
-    # No --help: a directive must never print and exit.
-    return build_parser("directive", ignored=IGNORED_OPTIONS, add_help=False)
+def _directive_parser(on_slurm: bool = False) -> argparse.ArgumentParser:
+    # No --help: a directive must never print and exit. On Slurm, Slurm's own options are options.
+    if on_slurm:
+        own = {f"--{name}" for name in SLURM_DESTS.values()}
+        return build_parser("directive", ignored=[o for o in IGNORED_OPTIONS if o[0][0] not in own], add_help=False)
+    return build_parser("directive", ignored=IGNORED_OPTIONS, add_help=False, slurm=False)

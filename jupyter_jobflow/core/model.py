@@ -194,6 +194,10 @@ class Job:
     error: str | None = None
     #: the executor that runs its attempts (engine/executors/): "local", the processes of this machine
     executor: str = "local"
+    #: Slurm's own options passed through to ``sbatch`` (``{"partition": "gpu"}``); empty elsewhere
+    slurm: dict[str, str] = field(default_factory=dict)
+    #: the Slurm job id of its latest attempt (what its executor's handle names), None elsewhere
+    slurm_job_id: int | None = None
     #: the flow run this job is a task of (``<flow>__<run_type>__<timestamp>__<uuid>``), and its task name
     run_id: str | None = None
     task: str | None = None

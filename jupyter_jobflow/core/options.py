@@ -40,7 +40,7 @@ from .optvalues import (
     whole,
     yes_no,
 )
-from .request import REQUEST_FIELDS, UNLIMITED, JobRequest, format_gpus, parse_gpus
+from .request import REQUEST_FIELDS, SLURM_DESTS, UNLIMITED, JobRequest, executor_name, format_gpus, parse_gpus
 from .timespec import parse_time_limit
 from .wire import request_to_json
 
@@ -72,6 +72,8 @@ class SubmitOptions:
     export: str | None = None  # --export: ALL, NONE, NAME, NAME=value (see parse_export); None: the default list
     output: str | None = None  # --output file name, with %j %x %A %a patterns (outfiles.py)
     error: str | None = None  # --error file name
+    executor: str | None = None  # --executor: local, slurm; None: the host's default
+    slurm: dict[str, str] = field(default_factory=dict)  # Slurm's own options: {"partition": "gpu"}
     parsable: bool = False
     shell: bool = False
     inputs: tuple[str, ...] = ()
@@ -126,8 +128,8 @@ def merge(cli: SubmitOptions, directives: SubmitOptions) -> SubmitOptions:
     changes: dict[str, Any] = {}
     for name in cli.explicit:
         value = getattr(cli, name)
-        if name == "env":
-            value = {**directives.env, **cli.env}
+        if name in ("env", "slurm"):
+            value = {**getattr(directives, name), **value}
         elif name in ACCUMULATING:
             value = tuple(dict.fromkeys(getattr(directives, name) + value))
         changes[name] = value
@@ -211,6 +213,12 @@ def _normalise(ns: argparse.Namespace, written: dict[str, str]) -> tuple[SubmitO
         give("inputs", inputs=names("--in", ns.inputs, refs=True))
     if ns.outputs is not None:
         give("outputs", outputs=names("--out", ns.outputs))
+    if ns.executor is not None:
+        give("executor", executor=executor_name("--executor", ns.executor))
+    given = {name: getattr(ns, dest) for dest, name in SLURM_DESTS.items() if getattr(ns, dest, None) is not None}
+    if given:
+        values["slurm"] = {name: non_empty(f"--{name}", value) for name, value in given.items()}
+        flags["slurm"] = written[next(d for d, n in SLURM_DESTS.items() if n in given)]
     command = list(ns.command or [])
     if command[:1] == ["--"]:  # "gbatch -- cmd": argparse keeps the "--" for REMAINDER
         command = command[1:]

@@ -11,6 +11,10 @@ import re
 from typing import Any, Iterable
 
 from .errors import HelpRequested, InvalidSpec
+from .request import SLURM_DESTS
+
+_SLURM_SHORT = {"partition": ("-p",), "account": ("-A",), "qos": ("-q",), "constraint": ("-C",),
+                "cpus-per-task": ("-c",), "nodes": ("-N",), "ntasks": ("-n",)}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,9 +62,12 @@ def build_parser(
     *,
     ignored: Iterable[tuple[tuple[str, ...], Any]] = (),
     add_help: bool = True,
+    slurm: bool = True,
 ) -> argparse.ArgumentParser:
     """The submit parser. ``ignored`` adds foreign options as ``(flags, nargs)`` that are accepted
-    and reported in ``ParsedWords.ignored`` (directives use it for Slurm/Crane options).
+    and reported in ``ParsedWords.ignored`` (directives use it for Slurm/Crane options); ``slurm``:
+    Slurm's own options (``--partition``...) are options (else a directive block that does not
+    choose Slurm ignores them).
     """
     p = _Parser(
         prog=prog,
@@ -134,6 +141,13 @@ def build_parser(
              "the job starts, else this notebook's variable at submit; NAME:JOB picks the parent")
     opt("--out", dest="outputs", metavar="NAMES", repeat=True,
         help="variables to bring back from the job (comma list, repeatable)")
+    opt("--executor", dest="executor", metavar="NAME",
+        help="where the job runs: local (this machine) or slurm (sbatch, with Slurm's own options below); "
+             "default: the host's (JOBFLOW_EXECUTOR, --executor of jobflow daemon)")
+    if slurm:
+        for dest, name in SLURM_DESTS.items():
+            opt(f"--{name}", *_SLURM_SHORT.get(name, ()), dest=dest, metavar="VALUE",
+                help=f"Slurm's --{name}, passed to sbatch as it is (--executor slurm only)")
     for flags, nargs in ignored:
         p.add_argument(*flags, action=_Ignore, nargs=nargs, help=argparse.SUPPRESS)
     p.add_argument("command", nargs=argparse.REMAINDER, help="command and its arguments")

@@ -13,7 +13,7 @@ from .timespec import parse_delay
 
 RETRY_ON = ("failure", "error", "timeout")
 # Repeatable options add up instead of replacing each other (in merges and across directives).
-ACCUMULATING = frozenset({"env", "inputs", "outputs"})
+ACCUMULATING = frozenset({"env", "inputs", "outputs", "slurm"})
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -26,6 +26,10 @@ from typing import Any, Iterable, Sequence
 
 from .errors import InvalidSpec
 from .model import Job
+from .slurmrules import PASSTHROUGH
+
+#: Slurm's own options (``--partition``...) as parser dests; ``--gres``/``--gpus`` are our GPU options
+SLURM_DESTS = {f"slurm_{name.replace('-', '_')}": name for name in PASSTHROUGH if name not in ("gres", "gpus")}
 
 UNLIMITED = "UNLIMITED"  # a time limit of None in a request means "the default", so unlimited is said
 
@@ -78,6 +82,8 @@ class JobRequest:
     export: str | None = _f(api="export", options=("export",))
     output: str | None = _f(api="path", options=("output",))
     error: str | None = _f(api="path", options=("error",))
+    executor: str | None = _f(api="executor", options=("executor",))  # None: the host's default
+    slurm: dict[str, str] | None = _f(api="slurm", options=tuple(SLURM_DESTS))  # passed through to sbatch
     user: str | None = _f()
     redo_of: int | None = _f()
     run_id: str | None = _f()  # the flow run (engine/flows.py) and its task: labels, not API fields
@@ -91,6 +97,29 @@ REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(JobRequest))
 #: the fields a ``POST jobs`` body may give, in the API's order, with the kind of value each takes
 API_FIELDS = {f.name: f.metadata["api"] for f in dataclasses.fields(JobRequest) if "api" in f.metadata}
 DEFAULTS = {f.name: f.default for f in dataclasses.fields(JobRequest)}
+
+
+#: the executors a request may name (whether this host has one is the service's check)
+EXECUTORS = ("local", "slurm")
+
+
+def executor_name(flag: str, value: object) -> str:
+    """``--executor``'s value: one of ``EXECUTORS``."""
+    text = str(value).strip().lower() if isinstance(value, str) else ""
+    if text not in EXECUTORS:
+        raise InvalidSpec(f'{flag} expects {" or ".join(EXECUTORS)}, got "{value}"')
+    return text
+
+
+def slurm_options(field: str, value: Any) -> dict[str, str]:
+    """The API's ``slurm`` field: ``{"partition": "gpu", "mem": "16G"}``, names from ``PASSTHROUGH``."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise InvalidSpec(f'Field "{field}" expects an object of strings, got {str(value)[:80]}')
+    for key in value:
+        if key not in PASSTHROUGH:
+            raise InvalidSpec(f'Field "{field}": "{key}" is not passed to Slurm; the options that are: '
+                              + ", ".join(PASSTHROUGH))
+    return dict(value)
 
 
 # --- --gpus ----------------------------------------------------------------------------------
@@ -167,5 +196,6 @@ def request_from_job(job: Job, **changes: Any) -> JobRequest:
         dependency=job.dependency, auto_cancel=job.auto_cancel, retries=r.retries, retry_delay=r.delay,
         retry_backoff=r.backoff, retry_max_delay=r.max_delay, retry_on=r.retry_on, cwd=job.cwd, env=dict(job.env),
         export="ALL", scope=job.scope, user=job.user, output=job.output, error=job.error, redo_of=job.id,
+        executor=job.executor, slurm=dict(job.slurm) or None,
     )
     return request.but(**changes)

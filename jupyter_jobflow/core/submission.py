@@ -58,7 +58,7 @@ def submission(argv: list[str], *, scope: str, scope_name: str, cwd: str | None 
         from .directives import read_directives
 
         text, name = script
-        from_directives, directive_notes = read_directives(text)
+        from_directives, directive_notes = read_directives(text, opts.executor or os.environ.get("JOBFLOW_EXECUTOR"))
         notes += directive_notes
         opts = dataclasses.replace(merge(opts, from_directives), command=[])
         extra = {"script": text, "interpreter": interpreter(text), "name": opts.name or name}

@@ -37,6 +37,7 @@ def job_to_json(job: Job) -> dict[str, Any]:
         "exit_code": job.exit_code, "signal": job.signal, "redo_of": job.redo_of, "stopping": job.stopping,
         "array_of": job.array_of, "output": job.output, "error": job.error,
         "run_id": job.run_id, "task": job.task, "flow": job.flow,
+        "executor": job.executor, "slurm_job_id": job.slurm_job_id, "slurm": dict(job.slurm),
     }
 
 

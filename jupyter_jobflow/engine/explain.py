@@ -31,6 +31,10 @@ class ExplainVerbs:
         """Every gate between a job and its start (``gjob explain``), one line each."""
         job = self.get(job_id)
         lines = [f"Job {job.id} ({job.name}) is {job.state.value}" + (f" ({job.reason})" if job.reason else "")]
+        if job.state is JobState.RUNNING and job.slurm_job_id and job.started_at is None:
+            why = job.reason.args.get("reason") if job.reason and job.reason.kind == "Slurm" else "-"
+            lines.append(f"Handed to Slurm as job {job.slurm_job_id}; it has not started: Slurm's reason is {why}"
+                         + (f" (it waits for its parents inside Slurm: {job.dependency})" if why == "Dependency" else ""))
         if job.state is JobState.HOLD:
             lines.append("Held by the user: it will not start until `gjob release " + str(job.id) + "`")
         if job.state not in (JobState.QUEUED, JobState.HOLD):

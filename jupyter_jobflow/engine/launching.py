@@ -27,6 +27,7 @@ class LaunchMixin:
         transaction: after a crash, recovery knows it may have begun. ``started_at`` waits for the
         executor's ``started``: the time limit counts from the moment the job really began."""
         attempt = job.attempt + 1
+        native = self._native.pop(job.id, None)  # (Native, {their id: our parent}) when Slurm keeps the dependency
         self.store.insert_attempt(Attempt(job.id, attempt, now, gpus=gpus))
         self._save(transition(job, JobState.RUNNING, cause="start", reason=None, attempt=attempt, started_at=None,
                               allocated_gpus=gpus, used_gpus=gpus,
@@ -38,7 +39,8 @@ class LaunchMixin:
                              error=outfiles.expand(job.error, job) if job.error else None,
                              name=job.name, gpus=gpus, runtime_env=dict(self.runtime_env),
                              visible_devices=bool(job.gpus or job.gpu_ids or self.gpus.device_ids()),
-                             pci_order=not self.gpus.simulated)
+                             pci_order=not self.gpus.simulated, job=job,
+                             dependency=native[0] if native else None, parents=native[1] if native else {})
 
     def spawn(self, launches: list[LaunchRequest]) -> None:
         """Start what ``apply`` recorded as starting, outside the lock (a spawn costs a millisecond
@@ -64,7 +66,8 @@ class LaunchMixin:
                 self._refused(err)
                 return
             self._commit_events()
-        if any(handle is None for _, handle, _ in results):  # its dependents and its GPUs: judge them now
+        if any(handle is None or self.dependents.get(req.job_id) for req, handle, _ in results):
+            # a failed launch: its dependents and its GPUs; a launched one: dependents Slurm may keep
             self.wake()
 
     def _launched(self, job: Job, handle: Handle | None, err: Exception | None) -> None:
@@ -73,10 +76,20 @@ class LaunchMixin:
             self._end_attempt(job, outcome, self.clock(), None, None)
             return
         self.store.record_launch(job.id, job.attempt, handle)
+        self._record_handle_fields(job, handle)
         self.handles[job.id] = handle
         self._to_watch.add(job.id)
         if job.stopping:  # cancelled or timed out while it was starting
             self.executor_of(job).signal(handle, _signal.SIGTERM)
+
+    def _record_handle_fields(self, job: Job, handle: Handle) -> None:
+        """What the job shows of its attempt's handle, as its executor says (Slurm: ``slurm_job_id``);
+        a launched job's dependents may now be handed to the executor with it (native dependencies)."""
+        shown = getattr(self.executor_of(job), "job_fields", None)
+        fields = shown(handle) if shown is not None else {}
+        if fields and any(getattr(job, k) != v for k, v in fields.items()):
+            self._save(job.evolve(**fields))
+        self._dirty.update(self.dependents.get(job.id, ()))
 
     def _signal_stop(self, job: Job, why: str, now: float) -> None:
         """SIGTERM now, SIGKILL at ``kill_at``; a job still starting gets its SIGTERM once launched."""
@@ -97,6 +110,9 @@ class LaunchMixin:
             else self.clock()
         outcome = classify(exit_code=status.exit_code if status else None, signal=status.signal if status else None,
                            stopping=job.stopping, time_limit=job.time_limit, lost=status is None)
+        if status is not None and status.reason is not None and not job.stopping:  # the executor's own verdict
+            kind = {JobState.CANCELLED: "cancel", JobState.TIMEOUT: "timeout"}.get(status.state, "failure")
+            outcome = Outcome(kind, status.state, status.reason)
         if outcome.reason is not None and outcome.reason.kind == "ExitCode" and self.explain_exit is not None:
             told = self.explain_exit(jid, job.attempt)  # the job said why it failed: its words, not "exit 1"
             if told is not None:

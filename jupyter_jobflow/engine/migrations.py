@@ -113,6 +113,13 @@ def _m7_flows_runs_templates_schedules(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX jobs_run ON jobs (run_id, task) WHERE run_id IS NOT NULL")
 
 
+def _m8_slurm_options(db: sqlite_utils.Database) -> None:
+    # a Slurm job's own options for sbatch (--partition, --mem...), JSON, and the Slurm job id of
+    # its latest attempt (gjob show, gqueue); NULL for other executors
+    db.execute("ALTER TABLE jobs ADD COLUMN slurm TEXT")
+    db.execute("ALTER TABLE jobs ADD COLUMN slurm_job_id INTEGER")
+
+
 #: Named migrations, applied in order; index + 1 is the schema version they produce.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial schema: jobs, dependencies, attempts, events, groups", _m1_initial),
@@ -122,4 +129,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("jobs.output, jobs.error: --output/--error file names", _m5_output_files),
     ("jobs.executor, attempts.handle: the executor per job, its opaque handle per attempt", _m6_executor_handles),
     ("flows, templates, runs, schedules; jobs.run_id, jobs.task: a job's flow run and task", _m7_flows_runs_templates_schedules),
+    ("jobs.slurm, jobs.slurm_job_id: Slurm's own options for sbatch, the Slurm id of the latest attempt", _m8_slurm_options),
 ]

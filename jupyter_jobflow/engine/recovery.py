@@ -69,6 +69,7 @@ class RecoveryMixin:
                     self._unlaunch(job)
                     continue
                 self.store.record_launch(a.job_id, a.attempt, handle)
+                self._record_handle_fields(job, handle)
             # running, ended meanwhile or vanished: its executor's events (watch) say which
             self.handles[a.job_id] = handle
             self._to_watch.add(a.job_id)

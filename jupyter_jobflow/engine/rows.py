@@ -28,7 +28,7 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "exit_code": job.exit_code, "signal": job.signal, "user": job.user, "scope": job.scope,
         "redo_of": job.redo_of, "stopping": job.stopping, "kill_at": job.kill_at, "retry_count": job.retry_count,
         "gpu_memory": job.gpu_memory, "array_of": job.array_of, "output": job.output, "error": job.error,
-        "executor": job.executor, "run_id": job.run_id, "task": job.task,
+        "executor": job.executor, "slurm": json.dumps(job.slurm) if job.slurm else None, "slurm_job_id": job.slurm_job_id, "run_id": job.run_id, "task": job.task,
     }
 
 
@@ -47,7 +47,9 @@ def job_from_row(r: sqlite3.Row | dict[str, Any]) -> Job:
         signal=r["signal"], user=r["user"], scope=r["scope"], redo_of=r["redo_of"], stopping=r["stopping"],
         kill_at=r["kill_at"], retry_count=r["retry_count"], gpu_memory=r["gpu_memory"],
         array_of=r["array_of"], used_gpus=tuple(json.loads(r["used_gpus"] or "[]")) if "used_gpus" in r.keys() else (),
-        output=r["output"], error=r["error"], executor=r["executor"], run_id=r["run_id"], task=r["task"],
+        output=r["output"], error=r["error"], executor=r["executor"],
+        slurm=json.loads(r["slurm"]) if "slurm" in r.keys() and r["slurm"] else {},
+        slurm_job_id=r["slurm_job_id"] if "slurm_job_id" in r.keys() else None, run_id=r["run_id"], task=r["task"],
     )
 
 

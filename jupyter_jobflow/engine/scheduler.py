@@ -100,6 +100,7 @@ class Engine(RecoveryMixin, LoopMixin, LaunchMixin):
         self._dirty: set[int] = set()
         self._waiting_for_resources: set[int] = set()
         self._to_watch: set[int] = set()
+        self._native: dict[int, Any] = {}  # this step's jobs handed to their executor's native dependency
         self._timers: dict[int, float] = {}  # waiting job -> when to look at it again
         self._reconcile_needed = False  # the mirror was reloaded: look at the open attempts again
         #: why the last step could not be stored (None once a step is stored again)
@@ -306,11 +307,23 @@ class Engine(RecoveryMixin, LoopMixin, LaunchMixin):
             job = self.jobs.get(ev.job_id)
             if job is None or job.attempt != ev.attempt or ev.job_id not in self.handles:
                 continue
-            if ev.kind == "started":
+            if ev.kind == "waiting":  # launched, not begun: the batch system's own reason (Slurm:Dependency)
+                if job.started_at is not None or job.stopping or job.reason == ev.reason:
+                    continue
+                if ev.reason is not None and ev.reason.args.get("reason") == "DependencyNeverSatisfied":
+                    # Slurm keeps it pending forever (--no-auto-cancel): take it back, to wait in
+                    # OUR queue as Queued (DependencyNeverSatisfied), as a local job does
+                    self.executor_of(job).kill(self.handles.pop(job.id))
+                    self._unlaunch(job)
+                else:
+                    self._save(job.evolve(reason=ev.reason))
+            elif ev.kind == "started":
                 if job.started_at is None:
                     at = now if ev.at is None else ev.at
                     self.store.record_start(job.id, job.attempt, at)
-                    self._save(job.evolve(started_at=at, first_started_at=job.first_started_at or at), "started")
+                    self._save(job.evolve(started_at=at, first_started_at=job.first_started_at or at, reason=None),
+                               "started")
+                    self._dirty.update(self.dependents.get(job.id, ()))  # ``after`` dependents may go now
             else:
                 self._settle(ev.job_id, ev.status if ev.kind == "ended" else None, self.handles[ev.job_id])
 
@@ -327,12 +340,41 @@ class Engine(RecoveryMixin, LoopMixin, LaunchMixin):
             del self._timers[jid]
         candidates = self._dirty | self._waiting_for_resources | due
         self._dirty = set()
+        self._native = self._native_dependencies(candidates, now)
         snap = Snapshot(jobs=self.jobs, now=now, specs=self.specs, dependents=self.dependents, running=self.running,
                         gpus=self.gpus.device_ids(), gpus_busy_elsewhere=self.gpus.busy_elsewhere(),
                         gpu_usage=self.gpu_usage(),
                         external_memory_threshold_mib=self.config.external_memory_threshold_mib,
-                        groups=self.groups, max_running=self.config.max_running)
+                        groups=self.groups, max_running=self.config.max_running, native=frozenset(self._native),
+                        remote_executors=frozenset(n for n, ex in self.executors.items() if getattr(ex, "remote", False)))
         return decide(snap, candidates)
+
+    def _native_dependencies(self, candidates: Iterable[int], now: float) -> dict[int, Any]:
+        """Queued jobs whose executor can keep their dependency itself (Slurm's ``--dependency``):
+        job id -> what to launch them with (``native_dependency``'s ``Native``). A job the executor
+        cannot take (``Held``) waits for its parents here, as any job does."""
+        found: dict[int, Any] = {}
+        for jid in candidates:
+            job, spec = self.jobs.get(jid), self.specs.get(jid)
+            if job is None or spec is None or job.state is not JobState.QUEUED or job.retry_at is not None:
+                continue
+            executor = self.executors.get(job.executor)
+            rule = getattr(executor, "native_dependency", None)
+            if rule is None:
+                continue
+            parents = {p: (self.jobs.get(p), self.last_handle(p)) for p in spec.job_ids()}
+            native = rule(job, spec, parents, now=now)
+            if native is not None:
+                found[jid] = native
+        return found
+
+    def last_handle(self, job_id: int) -> Handle | None:
+        """The handle of a job's latest attempt: the live one, else the stored one (ended)."""
+        handle = self.handles.get(job_id)
+        if handle is None:
+            attempts = self.store.attempts(job_id)
+            handle = attempts[-1].handle if attempts else None
+        return handle
 
     def apply(self, d: Decisions, now: float) -> list[LaunchRequest]:
         """Store the decisions; the starts are recorded as *starting*, to be spawned after the commit."""

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from ..core import wire
 from ..core.errors import NotFound, Unavailable
@@ -28,6 +28,7 @@ from ..core.evaluate import Verdict, evaluate
 from ..core.gpumodel import GpuInventory
 from ..core.model import ACTIVE, CELL_REASONS, Group, Job, JobState, Reason
 from ..core.privacy import create_private, secure_state_dir
+from ..core.request import executor_name
 from ..core.timespec import format_duration
 from ..gpu.attribution import KernelLookup
 from ..gpu.sources import inventory_from_env
@@ -68,7 +69,9 @@ class JobService(SubmitVerbs, ArrayVerbs, ControlVerbs, RedoVerbs, ExplainVerbs,
                  executor: Any = None, gpu_sample_interval: float = 1.0, gpu_history_seconds: float = 600.0,
                  external_memory_threshold_mib: int = 1024, kernel_lookup: KernelLookup | None = None,
                  gpu_source: str | None = None, retention: str | float | None = None,
-                 purge_every: float = retention_.PURGE_EVERY, purge_poll: float = 60.0):
+                 purge_every: float = retention_.PURGE_EVERY, purge_poll: float = 60.0,
+                 executors: Mapping[str, Any] | None = None, default_executor: str | None = None,
+                 slurm_poll: Any = None):
         try:
             self.state_dir = secure_state_dir(state_dir)  # 0700: jobs, logs and tokens are private
             self.executor = executor or LocalExecutor(self.state_dir)
@@ -82,7 +85,19 @@ class JobService(SubmitVerbs, ArrayVerbs, ControlVerbs, RedoVerbs, ExplainVerbs,
         self.gpus = gpus or inventory_from_env(simulated_gpus, source=gpu_source)
         self.default_time_limit = default_time_limit
         self.clock = clock
-        self.engine = Engine(self.store, self.executor, self.gpus,
+        #: more executors by name (default: Slurm's where it is reachable, executors/slurm.py),
+        #: why one is missing here (a job asking for it gets that line), and the one a job gets
+        #: when it names none (``default_executor``, else ``$JOBFLOW_EXECUTOR``, else local)
+        if executors is None:
+            from .executors.slurm import host_executors
+
+            executors, self.executor_problems = host_executors(self.state_dir, slurm_poll)
+        else:
+            self.executor_problems = {}
+        self.default_executor = executor_name("default executor", default_executor
+                                              or os.environ.get("JOBFLOW_EXECUTOR") or "local")
+        self.engine = Engine(self.store, {"local": self.executor, **executors} if executors else self.executor,
+                             self.gpus,
                              EngineConfig(kill_grace, max_running, external_memory_threshold_mib), clock)
         self._init_gpus(gpu_sample_interval, gpu_history_seconds, kernel_lookup)
         # taken before the engine lock, never after it (redo takes both: see submitting_atomic)

@@ -20,6 +20,7 @@ from ..core.model import DEPENDENCY, HELD_BY_USER, Job, JobState, Reason, RetryP
 from ..core.optvalues import array_indices
 from ..core.privacy import private_dir, write_private
 from ..core.request import JobRequest, format_gpus, parse_gpus
+from ..core.slurmrules import sbatch_argv
 from ..core.timespec import parse_time_limit
 from ..core.transitions import initial
 from .arrays import ARRAY_WAIT
@@ -61,6 +62,7 @@ class _Checked:
     indices: list[int]
     array_limit: int | None
     env: dict[str, str]
+    executor: str = "local"
 
 
 def default_name(command: Sequence[str]) -> str:
@@ -175,8 +177,13 @@ class SubmitVerbs:
                              r.retry_backoff, r.retry_max_delay)
         output, error = (outfiles.check(f"--{f}", v) if v is not None else None
                          for f, v in (("output", r.output), ("error", r.error)))
-        count, ids = self._parse_gpus(r.gpus)
-        count, gpu_memory = self._parse_gpu_memory(r.gpu_memory, count, ids)
+        executor = self._executor_for(r.executor)
+        if executor == "slurm":  # Slurm's GPUs, not this machine's: sbatch_argv's checks, in _new_job
+            count, ids = parse_gpus(r.gpus)
+            gpu_memory = r.gpu_memory
+        else:
+            count, ids = self._parse_gpus(r.gpus)
+            count, gpu_memory = self._parse_gpu_memory(r.gpu_memory, count, ids)
         limit = self._time_limit(r.time_limit)
         user = r.user or getpass.getuser()
         spec = r.dependency if isinstance(r.dependency, DepSpec) else depspec.from_flags(
@@ -191,7 +198,7 @@ class SubmitVerbs:
         if array_limit is not None and r.group is not None:
             raise InvalidSpec("--array with %N cannot be combined with --group: %N uses a group of its own")
         return _Checked(r, argv, output, error, count, ids, gpu_memory, limit, user, r.scope or f"user:{user}", spec,
-                        policy, indices, array_limit, dict(env or {}))
+                        policy, indices, array_limit, dict(env or {}), executor)
 
     def _new_job(self, c: _Checked, spec: DepSpec | None, lookup: Callable[[int], Job | None],
                  job_id: int = 0) -> tuple[Job, list[str]]:
@@ -203,7 +210,10 @@ class SubmitVerbs:
                   gpu_memory=c.gpu_memory, time_limit=c.limit, priority=int(r.priority), group=r.group,
                   dependency=str(spec) if spec else None, auto_cancel=r.auto_cancel, retry=c.policy,
                   submitted_at=self.clock(), user=c.user, scope=c.scope, redo_of=r.redo_of, output=c.output,
-                  error=c.error, run_id=r.run_id, task=r.task)
+                  error=c.error, run_id=r.run_id, task=r.task, executor=c.executor,
+                  slurm=dict(r.slurm or {}) if c.executor == "slurm" else {})
+        if c.executor == "slurm":  # what sbatch would refuse, refused now in one line
+            sbatch_argv(job, "check", log_path="check", slurm=job.slurm)
         job = initial(job, JobState.HOLD if r.hold else JobState.QUEUED, reason=HELD_BY_USER if r.hold else DEPENDENCY)
         verdict = evaluate(spec, lookup)
         if verdict.never and not r.hold:
@@ -290,6 +300,15 @@ class SubmitVerbs:
         job = job.evolve(reason=Reason("DependencyNeverSatisfied", {"job": int(cond.target), "condition": clause}))
         return job, (f"Warning: job will never start unless job {cond.target} is redone in place: "
                      f"{clause} cannot be satisfied ({detail}).")
+
+    def _executor_for(self, asked: str | None) -> str:
+        """The executor a job asks for, else the host's default; one line naming what is missing
+        when this host has no such executor (Slurm not reachable: ``slurm.slurm_missing``)."""
+        name = asked or self.default_executor
+        if name not in self.engine.executors:
+            why = self.executor_problems.get(name) or f"this host runs {', '.join(sorted(self.engine.executors))} only"
+            raise InvalidSpec(f"--executor {name}: not available here: {why}")
+        return name
 
     def _parse_gpus(self, gpus: int | str | Sequence[int]) -> tuple[int, tuple[int, ...] | None]:
         """``--gpus`` by the one rule (``request.parse_gpus``); then refuse what this machine can never give."""

@@ -93,7 +93,7 @@ class JobflowMagics(Magics):
         if cli.command:
             raise InvalidSpec(f"%%gbatch takes options only; the cell is the job (got {' '.join(cli.command)!r}). "
                               f"To run a command, use the line magic: %gbatch {' '.join(cli.command)}")
-        from_directives, warnings = read_directives(cell)
+        from_directives, warnings = read_directives(cell, cli.executor or os.environ.get("JOBFLOW_EXECUTOR"))
         opts = merge(cli, from_directives)
         first = cell.lstrip().splitlines()[0] if cell.strip() else ""
         shell_script = opts.shell or (first.startswith("#!") and "python" not in first)

@@ -59,6 +59,23 @@ class JobflowApp(ExtensionApp):
                         "logs (30d, 7-0, 12h; none keeps every job). Default: $JOBFLOW_RETENTION, "
                         "else 30d").tag(config=True)
 
+    default_executor = Unicode(help="Where jobs that name no executor run: local (this machine) or slurm "
+                               "(sbatch; registered when Slurm is reachable). Default: $JOBFLOW_EXECUTOR, "
+                               "else local").tag(config=True)
+
+    @default("default_executor")
+    def _default_executor(self) -> str:
+        return os.environ.get("JOBFLOW_EXECUTOR") or "local"
+
+    @validate("default_executor")
+    def _check_executor(self, proposal: dict[str, Any]) -> str:
+        from ..core.request import executor_name
+
+        try:
+            return executor_name("JobflowApp.default_executor", proposal["value"])
+        except Exception as e:
+            raise TraitError(str(e)) from None
+
     @default("state_dir")
     def _default_state_dir(self) -> str:
         return str(paths.default_state_dir())
@@ -89,7 +106,8 @@ class JobflowApp(ExtensionApp):
         service: JobService | None = None
         try:  # a second host, a damaged database, an unwritable directory: one line and 503s
             service = JobService(self.state_dir, simulated_gpus=self.simulated_gpus, kill_grace=self.kill_grace,
-                                 default_time_limit=limit, retention=self.retention)
+                                 default_time_limit=limit, retention=self.retention,
+                                 default_executor=self.default_executor)
             service.start()
         except JobflowError as e:  # Unavailable, or a bad $JOBFLOW_RETENTION (InvalidSpec)
             if service is not None:

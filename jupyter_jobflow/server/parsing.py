@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from ..core import limits
 from ..core.errors import InvalidSpec
 from ..core.optvalues import RETRY_ON, array_indices, parse_export
-from ..core.request import API_FIELDS, JobRequest
+from ..core.request import API_FIELDS, JobRequest, executor_name, slurm_options
 from ..core.timespec import parse_delay
 
 _ID = re.compile(r"[1-9][0-9]*")
@@ -211,7 +211,7 @@ KIND_CHECKS: dict[str, Check] = {
     "time_limit": _time_limit, "count_or_size": _count_or_size, "priority": _PRIORITY, "dependency": _DEP,
     "targets": _targets, "bool": _bool, "retries": _RETRIES, "duration": _duration,
     "backoff": _ranged(1, limits.MAX_BACKOFF, _number), "retry_on": _retry_on, "env": _env, "array": _array,
-    "export": _export,
+    "export": _export, "executor": lambda f, v: executor_name(f'Field "{f}"', v), "slurm": slurm_options,
 }
 #: ``POST jobs``: the fields of ``JobRequest`` a body may give, each with the check of its kind
 SUBMIT_FIELDS: dict[str, Check] = {name: KIND_CHECKS[kind] for name, kind in API_FIELDS.items()}

@@ -9,7 +9,8 @@ attempt, it asks the executor, handing the handle back, also from a new process 
 What happens to an attempt comes back as **events** the executor pushes into the engine's sink
 (``bind``), which wakes the scheduler: ``started`` (the process really began: its time limit
 counts from here, so a job queued inside Slurm never times out while it waits), ``ended`` (with
-its ``ExitStatus``) and ``lost`` (gone without a status). Nothing is inferred from silence.
+its ``ExitStatus``) and ``lost`` (gone without a status). Nothing is inferred from silence. A
+batch executor also says why a launched attempt has not begun yet (``waiting``, with its reason).
 
 Exactly once: the engine records the attempt as starting *before* ``launch`` and its handle right
 after; an attempt recorded without a handle is looked for with ``adopt`` (running or ended: a
@@ -42,6 +43,12 @@ class LaunchRequest:
     visible_devices: bool = False
     pci_order: bool = False  # number the devices as NVML does (real GPUs, not simulated ones)
     runtime_env: Mapping[str, str] = field(default_factory=dict)  # how the job reaches its host
+    #: the job itself, for executors that hand it to a batch system (its time limit, GPU count, options)
+    job: Any = None
+    #: the native dependency a batch system keeps for us (``slurmrules.Native``), None: none
+    dependency: Any = None
+    #: our parent job id by the batch system's id, for the parents named in ``dependency``
+    parents: Mapping[int, int] = field(default_factory=dict)
 
 
 def job_env(req: LaunchRequest, host: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -60,17 +67,23 @@ class ExitStatus:
     exit_code: int | None  # None when killed by a signal
     signal: int | None
     ended_at: float | None = None  # wall clock of the end; None: now, by the engine's clock
+    #: the executor's own verdict where the exit status does not tell (Slurm's OUT_OF_MEMORY,
+    #: NODE_FAIL, PREEMPTED, TIMEOUT, a dependency it found broken): a ``JobState`` and ``Reason``
+    state: Any = None
+    reason: Any = None
 
 
 @dataclass(frozen=True)
 class AttemptEvent:
     """What an executor tells the engine about one attempt."""
 
-    kind: Literal["started", "ended", "lost"]
+    kind: Literal["started", "ended", "lost", "waiting"]
     job_id: int
     attempt: int
     status: ExitStatus | None = None  # for ``ended``
     at: float | None = None  # when (``started``); None: now, by the engine's clock
+    #: for ``waiting``: why a launched attempt has not begun (a batch system's pending reason)
+    reason: Any = None
 
 
 Sink = Callable[[AttemptEvent], None]

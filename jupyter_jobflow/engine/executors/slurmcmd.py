@@ -177,12 +177,14 @@ class SlurmCommands:
             raise self._fail("scontrol show job", proc)
         return parse_scontrol(proc.stdout)
 
-    def scancel(self, slurm_ids: Iterable[int], *, signal: str | None = None) -> None:
-        """Cancel (or signal) jobs, all in one call; a job that already ended is not an error."""
+    def scancel(self, slurm_ids: Iterable[int], *, signal: str | None = None, full: bool = False) -> None:
+        """Cancel (or signal) jobs, all in one call; a job that already ended is not an error.
+        ``full``: the signal goes to the batch script's processes too, not only to job steps."""
         ids = sorted(set(slurm_ids))
         if not ids:
             return
-        proc = self.run(["scancel", *([f"--signal={signal}"] if signal else []), *map(str, ids)])
+        proc = self.run(["scancel", *([f"--signal={signal}"] if signal else []), *(["--full"] if full else []),
+                         *map(str, ids)])
         if proc.returncode and _INVALID_ID not in proc.stderr and "already completing" not in proc.stderr:
             raise self._fail("scancel", proc)
 
