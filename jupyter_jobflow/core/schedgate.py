@@ -1,0 +1,149 @@
+"""What a schedule does at an instant, pure (§1.13 P1-P8): which ticks get a run, which are
+recorded as missed, which waiting runs expire, start or keep waiting, and a backfill's plan (P4).
+
+The engine (engine/schedules.py) reads the store, asks these functions, and stores the answer in
+one transaction; nothing here reads a clock or the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from .schedule import Schedule, ticks_after
+
+#: missed ticks recorded one by one after an outage, at most (the newest; older gaps are logged)
+MISSED_RECORDED = 1000
+ACTIVE_STATES = frozenset({"Queued", "Running"})
+REPROCESS = ("none", "failed", "completed")
+
+
+@dataclass(frozen=True)
+class Due:
+    """P1-P3 at ``now``: runs to create, ticks recorded as ``Skipped (Missed)`` (oldest first),
+    how many older missed ticks were not recorded, and the next tick to look at (None: the
+    schedule has ended)."""
+
+    create: tuple[float, ...]
+    missed: tuple[float, ...]
+    unrecorded: int
+    cursor: float | None
+
+
+def due(s: Schedule, cursor: float | None, now: float) -> Due:
+    """Ticks ``cursor <= t <= now`` (and ``<= end``): never one after ``now`` (P1). ``catchup``:
+    each gets a run, oldest first; otherwise the latest does and the others are missed (P3)."""
+    if cursor is None or cursor > now or not s.enabled:
+        return Due((), (), 0, cursor)
+    ticks, nxt = [], None
+    for t in ticks_after(s.cron, s.tz, cursor, inclusive=True):
+        if t > now or (s.end is not None and t > s.end):
+            nxt = t if s.end is None or t <= s.end else None
+            break
+        ticks.append(t)
+    if s.catchup:
+        return Due(tuple(ticks), (), 0, nxt)
+    older = ticks[:-1]
+    kept = older[-MISSED_RECORDED:]
+    return Due(tuple(ticks[-1:]), tuple(kept), len(older) - len(kept), nxt)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A run created but not started (its jobs not created yet): scheduled or backfill."""
+
+    run_id: str
+    run_type: str
+    tick: float
+    batch: str | None = None  # the backfill it belongs to
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A backfill's own limits (P4: independent of the flow's)."""
+
+    max_active_runs: int
+    backwards: bool = False
+    first_tick: float | None = None
+
+
+@dataclass
+class Gate:
+    """The actions of one pass over a flow's waiting runs (P8 order)."""
+
+    expire: list[str] = field(default_factory=list)
+    admit: list[str] = field(default_factory=list)
+    wait: dict[str, str] = field(default_factory=dict)  # run id -> reason
+
+
+def gate(s: Schedule, waiting: Sequence[Waiting], *, active: int, active_in: dict[str, int],
+         batches: dict[str, Batch], previous: Callable[[float], float | None],
+         latest: Callable[[float], tuple[str, str] | None]) -> Gate:
+    """P7 (expired_limit) -> P5 (depends_on_past) -> P6 (max_active_runs) over one flow's waiting runs.
+
+    ``active``: the flow's started runs that are Queued/Running (manual, scheduled and backfill;
+    never debug); ``active_in``: per backfill, its own. ``previous(t)``: the tick before ``t``;
+    ``latest(t)``: ``(run id, state)`` of the newest scheduled or backfill run of tick ``t``.
+    """
+    out = Gate()
+    scheduled = sorted((w for w in waiting if w.batch is None), key=lambda w: w.tick)
+    if s.expired_limit > 0 and len(scheduled) > s.expired_limit:
+        cut = len(scheduled) - s.expired_limit
+        out.expire = [w.run_id for w in scheduled[:cut]]
+        scheduled = scheduled[cut:]
+    free = s.max_active_runs - active
+    for w in scheduled:  # oldest tick first (P6)
+        if not _past_ok(s, w, previous, latest, s.start, out):
+            continue
+        if free <= 0:
+            out.wait[w.run_id] = f"MaxActiveRuns({s.max_active_runs})"
+            continue
+        free -= 1
+        out.admit.append(w.run_id)
+    for name, batch in batches.items():
+        runs = sorted((w for w in waiting if w.batch == name), key=lambda w: w.tick, reverse=batch.backwards)
+        room = batch.max_active_runs - active_in.get(name, 0)
+        for w in runs:
+            if not _past_ok(s, w, previous, latest, batch.first_tick, out):
+                continue
+            if room <= 0:
+                out.wait[w.run_id] = f"MaxActiveRuns({batch.max_active_runs})"
+                continue
+            room -= 1
+            out.admit.append(w.run_id)
+    return out
+
+
+def _past_ok(s: Schedule, w: Waiting, previous: Callable[[float], float | None],
+             latest: Callable[[float], tuple[str, str] | None], first: float | None, out: Gate) -> bool:
+    """P5: the latest run of the tick before must be Finished; the first tick is exempt."""
+    if not s.depends_on_past:
+        return True
+    prev = previous(w.tick)
+    if prev is None or (first is not None and prev < first):
+        return True
+    found = latest(prev)
+    if found is not None and found[1] == "Finished":
+        return True
+    out.wait[w.run_id] = f"PreviousRunNotSucceeded({found[0] if found else 'none'})"
+    return False
+
+
+def plan_backfill(ticks: Iterable[float], latest: Callable[[float], tuple[str, str] | None],
+                  reprocess: str = "none", backwards: bool = False) -> list[tuple[float, str]]:
+    """P4: each tick with ``create``, ``skip: running`` or ``skip: exists (<state>)``. A tick whose
+    newest run is active is never duplicated; a skipped tick (Missed, Expired) counts as no run."""
+    out = []
+    for t in sorted(ticks, reverse=backwards):
+        found = latest(t)
+        state = found[1] if found else None
+        if state in ACTIVE_STATES:
+            action = "skip: running"
+        elif state is None or state == "Skipped":
+            action = "create"
+        elif reprocess == "completed" or (reprocess == "failed" and state != "Finished"):
+            action = "create"
+        else:
+            action = f"skip: exists ({state})"
+        out.append((t, action))
+    return out
