@@ -113,6 +113,40 @@ def _m7_flows_runs_templates_schedules(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX jobs_run ON jobs (run_id, task) WHERE run_id IS NOT NULL")
 
 
+def _m8_schedules(db: sqlite_utils.Database) -> None:
+    # Schedules (engine/schedules.py). Migration 7's ``schedules`` table keyed a schedule by one flow
+    # version's id and was never written; a schedule belongs to a flow by (owner, name), so it is
+    # made again. ``next_tick``: the first tick not yet handled (the cursor a restart resumes from).
+    # A run's ``logical_time`` is its tick (execution_date); ``status``: NULL for a run with jobs,
+    # ``waiting`` (created, held by P5/P6: no jobs yet), ``skipped`` (a tick Missed or Expired) or
+    # ``cancelled`` (cancelled while waiting), with ``reason``; ``marked``: gpipe mark-success;
+    # ``batch``: the backfill a backfill run belongs to. P2: one scheduled run per (owner, flow, tick).
+    db.execute("DROP TABLE schedules")
+    db.execute("""
+        CREATE TABLE schedules (
+            owner TEXT NOT NULL, flow TEXT NOT NULL, cron TEXT NOT NULL, tz TEXT NOT NULL DEFAULT 'UTC',
+            start_at REAL NOT NULL, end_at REAL, catchup INTEGER NOT NULL DEFAULT 0,
+            depends_on_past INTEGER NOT NULL DEFAULT 0, max_active_runs INTEGER NOT NULL DEFAULT 1,
+            expired_limit INTEGER NOT NULL DEFAULT 0, enabled INTEGER NOT NULL DEFAULT 1, next_tick REAL,
+            cwd TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+            PRIMARY KEY (owner, flow)
+        )""")
+    db.execute("CREATE INDEX schedules_due ON schedules (next_tick) WHERE enabled")
+    db.execute("""
+        CREATE TABLE backfills (
+            id TEXT PRIMARY KEY, owner TEXT NOT NULL, flow TEXT NOT NULL, max_active_runs INTEGER NOT NULL,
+            backwards INTEGER NOT NULL DEFAULT 0, first_tick REAL, created_at REAL NOT NULL
+        )""")
+    db.execute("ALTER TABLE runs ADD COLUMN status TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN reason TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN marked INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE runs ADD COLUMN batch TEXT")
+    db.execute("CREATE UNIQUE INDEX runs_scheduled_tick ON runs (owner, flow, logical_time) "
+               "WHERE run_type = 'scheduled'")
+    db.execute("CREATE INDEX runs_tick ON runs (owner, flow, logical_time) WHERE logical_time IS NOT NULL")
+    db.execute("CREATE INDEX runs_waiting ON runs (owner, flow) WHERE status = 'waiting'")
+
+
 #: Named migrations, applied in order; index + 1 is the schema version they produce.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("initial schema: jobs, dependencies, attempts, events, groups", _m1_initial),
@@ -122,4 +156,6 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("jobs.output, jobs.error: --output/--error file names", _m5_output_files),
     ("jobs.executor, attempts.handle: the executor per job, its opaque handle per attempt", _m6_executor_handles),
     ("flows, templates, runs, schedules; jobs.run_id, jobs.task: a job's flow run and task", _m7_flows_runs_templates_schedules),
+    ("schedules by (owner, flow), backfills; runs.status/reason/marked/batch; one scheduled run per tick",
+     _m8_schedules),
 ]
