@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidSpec
 
+MAX_COUNT = 100_000  # max_active_runs, expired_limit: beyond it, a typo
 DEFAULT_MIN_INTERVAL = 60.0  # seconds between two ticks, at least (cube-studio's cron resolution)
 ALIASES = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
            "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
@@ -181,6 +182,8 @@ def validate(s: Schedule, *, min_interval: float = DEFAULT_MIN_INTERVAL) -> Sche
         raise InvalidSpec("max_active_runs must be >= 1")
     if s.expired_limit < 0:
         raise InvalidSpec("expired_limit must be >= 0")
+    if max(s.max_active_runs, s.expired_limit) > MAX_COUNT:
+        raise InvalidSpec(f"max_active_runs and expired_limit must be <= {MAX_COUNT}")
     if s.depends_on_past and s.expired_limit > 0:
         raise InvalidSpec("depends_on_past cannot be combined with expired_limit: an expired run would block all "
                           "later runs forever")

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core.errors import Conflict, InvalidSpec, NotFound
 from ..core.schedgate import REPROCESS, plan_backfill
-from ..core.schedule import Schedule, iso, next_tick, normalise_cron, parse_time, ticks_between, validate
+from ..core.schedule import MAX_COUNT, Schedule, iso, next_tick, normalise_cron, parse_time, ticks_between, validate
 from . import flowstore, schedstore
 from .flowruns import FlowRunVerbs
 from .flows import make_run_id
@@ -20,6 +20,7 @@ from .flowstore import RunRow
 from .ticker import TickLoop
 
 MAX_BACKFILL_TICKS = 10_000
+LATEST = 221845392000.0  # 8999-12-31: croniter and datetime stop at year 9999
 _NO_JOBS = {"waiting": "Queued", "skipped": "Skipped", "cancelled": "Cancelled", "failed": "Failed"}
 
 
@@ -103,8 +104,8 @@ class ScheduleVerbs(TickLoop, FlowRunVerbs):
             raise InvalidSpec(f'Unknown --reprocess "{reprocess}": expected one of {", ".join(REPROCESS)}')
         s = schedstore.to_schedule(row)
         limit = s.max_active_runs if max_active_runs is None else int(max_active_runs)
-        if limit < 1:
-            raise InvalidSpec("max_active_runs must be >= 1")
+        if not 1 <= limit <= MAX_COUNT:
+            raise InvalidSpec(f"max_active_runs must be >= 1 and <= {MAX_COUNT}")
         if run_backwards and s.depends_on_past:
             raise InvalidSpec(f"--run-backwards cannot be combined with flow {name}'s depends_on_past: each run waits "
                               f"for the tick before it")
@@ -198,6 +199,8 @@ class ScheduleVerbs(TickLoop, FlowRunVerbs):
 
 
 def _time(value: Any, tz: str, what: str) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return parse_time(str(value), tz, what)
+    t = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else \
+        parse_time(str(value), tz, what)
+    if not 0 <= t <= LATEST:  # NaN too
+        raise InvalidSpec(f"Bad {what} {value!r}: give a time between 1970 and 8999 (ISO 8601 or POSIX seconds)")
+    return t
