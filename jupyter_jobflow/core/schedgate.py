@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
-from .schedule import Schedule, ticks_after
+from .schedule import Schedule, next_tick, ticks_after, ticks_before
 
 #: missed ticks recorded one by one after an outage, at most (the newest; older gaps are logged)
 MISSED_RECORDED = 1000
+PER_PASS = 1000  # catch-up runs created per pass of the tick loop (a long backlog goes on at once)
 ACTIVE_STATES = frozenset({"Queued", "Running"})
 REPROCESS = ("none", "failed", "completed")
 
@@ -21,8 +22,8 @@ REPROCESS = ("none", "failed", "completed")
 @dataclass(frozen=True)
 class Due:
     """P1-P3 at ``now``: runs to create, ticks recorded as ``Skipped (Missed)`` (oldest first),
-    how many older missed ticks were not recorded, and the next tick to look at (None: the
-    schedule has ended)."""
+    whether older missed ticks were left unlisted (1 or 0), and the next tick to look at (None:
+    the schedule has ended)."""
 
     create: tuple[float, ...]
     missed: tuple[float, ...]
@@ -32,20 +33,33 @@ class Due:
 
 def due(s: Schedule, cursor: float | None, now: float) -> Due:
     """Ticks ``cursor <= t <= now`` (and ``<= end``): never one after ``now`` (P1). ``catchup``:
-    each gets a run, oldest first; otherwise the latest does and the others are missed (P3)."""
+    each gets a run, oldest first, at most ``PER_PASS`` at a time (the cursor stops after the
+    last, and the next pass goes on at once); otherwise the latest does and the others are
+    missed (P3), the newest ``MISSED_RECORDED`` of them listed."""
     if cursor is None or cursor > now or not s.enabled:
         return Due((), (), 0, cursor)
-    ticks, nxt = [], None
-    for t in ticks_after(s.cron, s.tz, cursor, inclusive=True):
-        if t > now or (s.end is not None and t > s.end):
-            nxt = t if s.end is None or t <= s.end else None
-            break
-        ticks.append(t)
+    upto = now if s.end is None else min(now, s.end)
     if s.catchup:
-        return Due(tuple(ticks), (), 0, nxt)
-    older = ticks[:-1]
-    kept = older[-MISSED_RECORDED:]
-    return Due(tuple(ticks[-1:]), tuple(kept), len(older) - len(kept), nxt)
+        ticks: list[float] = []
+        for t in ticks_after(s.cron, s.tz, cursor, inclusive=True):
+            if t > upto or len(ticks) == PER_PASS:
+                return Due(tuple(ticks), (), 0, t if t <= upto or s.end is None or t <= s.end else None)
+            ticks.append(t)
+    back = ticks_before(s.cron, s.tz, upto + 1)  # newest first: the newest tick <= upto (whole seconds)
+    latest = next(back, None)
+    latest_list: tuple[float, ...] = (latest,) if latest is not None and latest >= cursor else ()
+    missed: list[float] = []
+    more = 0
+    for t in back if latest_list else ():
+        if t < cursor:
+            break
+        if len(missed) == MISSED_RECORDED:
+            more = 1
+            break
+        missed.append(t)
+    after = next_tick(s.cron, s.tz, max(upto, latest or upto))
+    nxt = after if s.end is None or after <= s.end else None
+    return Due(latest_list, tuple(reversed(missed)), more, nxt)
 
 
 @dataclass(frozen=True)

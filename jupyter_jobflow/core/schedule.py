@@ -147,20 +147,26 @@ def ticks_between(cron: str, tz: str, first: float, last: float, *, limit: int |
     return out
 
 
-def previous_tick(cron: str, tz: str, before: float) -> float | None:
-    """The last tick strictly before ``before`` (None when the expression has none in 5 years)."""
+def ticks_before(cron: str, tz: str, before: float) -> Iterator[float]:
+    """The ticks strictly before ``before``, newest first, each once; ends 5 years back at most."""
     from croniter import croniter
 
     zone_ = zone(tz)
     wall = _dt.datetime.fromtimestamp(before, zone_).replace(tzinfo=None) + _BACK
-    it = croniter(cron, wall)
-    horizon = before - 5 * 366 * 86400
+    it = croniter(cron, wall.replace(microsecond=0) + _dt.timedelta(seconds=1))
+    horizon, last = before - 5 * 366 * 86400, None
     while True:
         t = to_instant(it.get_prev(_dt.datetime), zone_)
-        if t < before:
-            return t
         if t < horizon:
-            return None
+            return
+        if t < before and t != last:
+            last = t
+            yield t
+
+
+def previous_tick(cron: str, tz: str, before: float) -> float | None:
+    """The last tick strictly before ``before`` (None when the expression has none in 5 years)."""
+    return next(ticks_before(cron, tz, before), None)
 
 
 def min_gap(cron: str) -> float:

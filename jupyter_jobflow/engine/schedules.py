@@ -62,6 +62,12 @@ class ScheduleVerbs(TickLoop, FlowRunVerbs):
             cursor = self._first_cursor(Schedule(new.cron, new.tz, next_tick(new.cron, new.tz, cur.end), new.end))
         else:
             cursor = old["next_tick"]
+        if new.catchup and cursor is not None and cursor <= now:
+            try:
+                ticks_between(new.cron, new.tz, cursor, now, limit=MAX_BACKFILL_TICKS)
+            except InvalidSpec:
+                raise InvalidSpec(f"Catching up from {iso(cursor, new.tz)} would create more than {MAX_BACKFILL_TICKS} "
+                                  f"runs; give a later --start, or fill the past with gpipe backfill") from None
         with self.store.transaction():
             schedstore.save_schedule(self.store, owner, name, new, cursor, cwd, now)
         self._tick_poke()

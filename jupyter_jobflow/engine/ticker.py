@@ -133,7 +133,8 @@ class TickLoop:
             schedstore.insert_tick_run(self.store, RunRow(run_id, stored.id, row["owner"], stored.name, "scheduled",
                                                           False, now, None, snapshot, tick, status, reason))
         if d.unrecorded:
-            log.warning("jobflow: flow %s missed %d more ticks than are listed one by one", stored.name, d.unrecorded)
+            log.warning("jobflow: flow %s missed more ticks than the %d listed as Skipped (Missed)", stored.name,
+                        len(d.missed))
         schedstore.set_cursor(self.store, row["owner"], row["flow"], d.cursor)
 
     def _gate_flow(self, owner: str, flow: str) -> None:
