@@ -178,6 +178,14 @@ class ScheduleVerbs(TickLoop, FlowRunVerbs):
         out["execution_date"] = iso(when, row.snapshot.get("tick_tz") or "UTC")
         return out
 
+    def run(self, run_id: str, *, tasks: bool = True) -> dict[str, Any]:
+        with self.store._lock:  # never half a run: one being given its jobs (a transaction) is read after it
+            return super().run(run_id, tasks=tasks)
+
+    def runs(self, flow: str | None = None, *, owner: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        with self.store._lock:
+            return super().runs(flow, owner=owner, limit=limit)
+
     def cancel_run(self, run_id: str) -> dict[str, Any]:
         row = flowstore.get_run(self.store, run_id)
         if row.status == "waiting":
