@@ -1,4 +1,4 @@
-"""Schedules on a real service and a FakeClock (no test sleeps until a tick): §1.17 items 20-25,
+"""Schedules on a real service and a FakeClock (no test sleeps until a tick): items 20-25 of the edge-case list,
 P1-P11, a cron edit, a restart in the middle of a catch-up, a three-day outage, DST in the engine,
 100 schedules on one minute, the tick's template variables in scheduled and backfill runs."""
 

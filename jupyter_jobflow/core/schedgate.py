@@ -1,4 +1,4 @@
-"""What a schedule does at an instant, pure (§1.13 P1-P8): which ticks get a run, which are
+"""What a schedule does at an instant, pure (docs/schedules.md, rules P1-P8): which ticks get a run, which are
 recorded as missed, which waiting runs expire, start or keep waiting, and a backfill's plan (P4).
 
 The engine (engine/schedules.py) reads the store, asks these functions, and stores the answer in

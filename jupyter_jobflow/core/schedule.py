@@ -34,7 +34,7 @@ _BACK = _dt.timedelta(hours=3)  # wall time looked back from an instant (covers 
 
 @dataclass(frozen=True)
 class Schedule:
-    """A flow's schedule (§1.13). ``start``/``end``: instants (``end`` None: open);
+    """A flow's schedule (docs/schedules.md). ``start``/``end``: instants (``end`` None: open);
     ``expired_limit`` 0: off."""
 
     cron: str
