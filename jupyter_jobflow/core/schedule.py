@@ -116,11 +116,20 @@ def to_instant(wall: _dt.datetime, tz: ZoneInfo) -> float:
     return float(high)
 
 
+def _margin(t: float, zone_: ZoneInfo) -> _dt.timedelta:
+    """How far in wall time to look around ``t`` for ticks whose instant lands on its side: the
+    offset may change nearby (a repeated or skipped hour), else nothing (croniter is slow: a
+    per-minute cron would walk 180 ticks for nothing)."""
+    before = _dt.datetime.fromtimestamp(t - _BACK.total_seconds(), zone_).utcoffset()
+    after = _dt.datetime.fromtimestamp(t + _BACK.total_seconds(), zone_).utcoffset()
+    return _BACK if before != after else _dt.timedelta(0)
+
+
 def ticks_after(cron: str, tz: str, after: float, *, inclusive: bool = False) -> Iterator[float]:
     """The ticks (instants) of ``cron`` in ``tz`` after ``after`` (or at it, ``inclusive``), in
     order, each once."""
     zone_ = zone(tz)
-    wall = _dt.datetime.fromtimestamp(after, zone_).replace(tzinfo=None) - _BACK
+    wall = _dt.datetime.fromtimestamp(after, zone_).replace(tzinfo=None) - _margin(after, zone_)
     last = None
     for w in _walls(cron, wall.replace(microsecond=0) - _dt.timedelta(seconds=1)):
         t = to_instant(w, zone_)
@@ -152,7 +161,7 @@ def ticks_before(cron: str, tz: str, before: float) -> Iterator[float]:
     from croniter import croniter
 
     zone_ = zone(tz)
-    wall = _dt.datetime.fromtimestamp(before, zone_).replace(tzinfo=None) + _BACK
+    wall = _dt.datetime.fromtimestamp(before, zone_).replace(tzinfo=None) + _margin(before, zone_)
     it = croniter(cron, wall.replace(microsecond=0) + _dt.timedelta(seconds=1))
     horizon, last = before - 5 * 366 * 86400, None
     while True:
