@@ -311,3 +311,18 @@ def test_definition_errors_and_refusals_are_one_line(svc):
         svc.resume_run(skipped)
     with pytest.raises(InvalidSpec, match=r"^Unknown --reprocess \"all\""):
         svc.backfill("etl", "2026-11-01", "2026-11-02", reprocess="all")
+
+
+def test_ticks_are_published_on_the_runs_topic_and_run_task_never_takes_a_run_that_never_ran(svc):
+    seen = []
+    svc.subscribe_runs(seen.append)
+    flow(svc)
+    svc.set_schedule("etl", cron="0 * * * *", start="2026-11-01T23:00")
+    eventually(lambda: ("Skipped", "Missed") in {(e["state"], e["reason"]) for e in seen} and
+               any(e["state"] == "Finished" and e["run_type"] == "scheduled" for e in seen))
+    missed = [r for r in svc.runs("etl") if r["state"] == "Skipped"][0]["run_id"]
+    ran = [r for r in svc.runs("etl") if r["state"] == "Finished"][0]["run_id"]
+    svc.mark_success(missed)  # now "Finished" too, but it never ran: run-task takes the one that did
+    assert svc.run_task("etl", "work")["source_run"] == ran
+    with pytest.raises(Conflict, match=r"never ran \(Skipped\); give a run that did"):
+        svc.run_task("etl", "work", run=missed)

@@ -140,6 +140,8 @@ class ScheduleVerbs(TickLoop, FlowRunVerbs):
                                                                       False, now, None, snapshot, t, "waiting", "",
                                                                       batch=batch))
                         created.append(run_id)
+        for run_id in created:
+            self._run_changed(run_id)  # the runs topic: the panel sees them at once
         if created:
             self._tick_poke()
         return {"flow": name, "backfill": batch if created else None, "dry_run": dry_run, "run_ids": created,
@@ -192,6 +194,7 @@ class ScheduleVerbs(TickLoop, FlowRunVerbs):
             with self.store.transaction():
                 schedstore.set_status(self.store, run_id, "cancelled", "CancelledByUser", cancelled=True)
             self._tick_poke()
+            self._run_changed(run_id)
             return self.run(run_id)
         if row.status in _NO_JOBS:
             raise Conflict(f"Run {run_id} is {_NO_JOBS[row.status]}: it has nothing to cancel")
@@ -204,6 +207,19 @@ class ScheduleVerbs(TickLoop, FlowRunVerbs):
             raise Conflict(f"Run {run_id} never started ({_NO_JOBS[row.status]}); run its tick with: gpipe backfill "
                            f"{row.flow} --from {when} --to {when} --reprocess failed")
         return super().resume_run(run_id, **kwargs)
+
+    def _reference_run(self, owner: str, name: str, run: str | None) -> RunRow | None:
+        """run-task's reference: a run that ran (never a skipped, waiting or marked one)."""
+        if run is not None:
+            row = super()._reference_run(owner, name, run)
+            if row is not None and row.status in _NO_JOBS:
+                raise Conflict(f"Run {run} never ran ({_NO_JOBS[row.status]}); give a run that did, with --run")
+            return row
+        for row in flowstore.list_runs(self.store, owner, name):
+            if row.run_type != "debug" and row.status is None and not row.marked and \
+                    self._run_json(row, tasks=False)["state"] == "Finished":
+                return row
+        return None
 
     def run_log(self, run_id: str, *, task: str | None = None, offset: int = 0) -> dict[str, Any]:
         row = flowstore.get_run(self.store, run_id)

@@ -107,9 +107,12 @@ class TickLoop:
         due_rows = schedstore.due_schedules(self.store, now)
         if due_rows:
             versions = flowstore.template_versions(self.store)
+            made: list[str] = []
             with self.store.transaction():
                 for row in due_rows:
-                    self._create_ticks(row, now, versions)
+                    made += self._create_ticks(row, now, versions)
+            for run_id in made:
+                self._run_changed(run_id)  # the runs topic: created and skipped ticks are seen at once
         flows = schedstore.waiting_flows(self.store)
         self._has_waiting = bool(flows)
         for owner, flow in flows:
@@ -118,24 +121,27 @@ class TickLoop:
             except JobflowError as err:
                 log.warning("jobflow: the waiting runs of flow %s of %s: %s", flow, owner, err)
 
-    def _create_ticks(self, row: Any, now: float, versions: Any) -> None:
+    def _create_ticks(self, row: Any, now: float, versions: Any) -> list[str]:
         s = schedstore.to_schedule(row)
         d = due(s, row["next_tick"], now)
         try:
             stored = flowstore.get_flow(self.store, row["owner"], row["flow"])
         except NotFound:  # its flow is gone: the schedule stops
             schedstore.set_cursor(self.store, row["owner"], row["flow"], None)
-            return
+            return []
         snapshot = {**self._snapshot(stored, versions), "tick_tz": s.tz, "cwd": row["cwd"]}
+        made = []
         for tick, status, reason in [(t, "skipped", "Missed") for t in d.missed] + \
                                     [(t, "waiting", "") for t in d.create]:
             run_id = make_run_id(stored.name, "scheduled", tick)
-            schedstore.insert_tick_run(self.store, RunRow(run_id, stored.id, row["owner"], stored.name, "scheduled",
-                                                          False, now, None, snapshot, tick, status, reason))
+            if schedstore.insert_tick_run(self.store, RunRow(run_id, stored.id, row["owner"], stored.name, "scheduled",
+                                                             False, now, None, snapshot, tick, status, reason)):
+                made.append(run_id)
         if d.unrecorded:
             log.warning("jobflow: flow %s missed more ticks than the %d listed as Skipped (Missed)", stored.name,
                         len(d.missed))
         schedstore.set_cursor(self.store, row["owner"], row["flow"], d.cursor)
+        return made
 
     def _gate_flow(self, owner: str, flow: str) -> None:
         rows = schedstore.waiting_runs(self.store, owner, flow)
@@ -163,9 +169,13 @@ class TickLoop:
         with self.store.transaction():
             for run_id in g.expire:
                 schedstore.set_status(self.store, run_id, "skipped", "Expired")
+            changed = list(g.expire)
             for run_id, reason in g.wait.items():
                 if by_id[run_id].reason != reason:
                     schedstore.set_reason(self.store, run_id, reason)
+                    changed.append(run_id)
+        for run_id in changed:
+            self._run_changed(run_id)
         for run_id in g.admit:
             self._admit(by_id[run_id], s)
 
