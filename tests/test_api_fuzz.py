@@ -193,6 +193,30 @@ def test_every_flow_route(host, route, name, task, run, query, body, shaped, dat
         assert stored(host) == before, (route, body, reply)
 
 
+SCHEDULE_ROUTES = ["PUT flows/fz/schedule", "GET flows/fz/schedule", "GET schedules", "POST flows/fz/backfill",
+                   "POST runs/{run}/mark-success", "GET flows/nope/schedule", "PUT flows/nope/schedule"]
+SCHEDULE_KEYS = ["cron", "tz", "start", "end", "catchup", "depends_on_past", "max_active_runs", "expired_limit",
+                 "enabled", "from", "to", "reprocess", "run_backwards", "dry_run", "bogus"]
+SCHEDULE_WORDS = ["0 0 1 1 *", "@yearly", "@daily", "* * * * *", "61 * * * *", "*/0 * * * *", "0 0 31 2 *", "@reboot",
+                  "UTC", "Europe/Berlin", "Mars/Olympus", "../../etc", "2026-11-01", "2026-11-01T02:00+01:00", "0001-01-01",
+                  "9999-12-31T23:59", "none", "failed", "completed"]
+
+
+@settings(max_examples=300, **FUZZ)
+@given(route=st.sampled_from(SCHEDULE_ROUTES),
+       body=st.none() | st.dictionaries(st.sampled_from(SCHEDULE_KEYS),
+                                        st.sampled_from(SCHEDULE_WORDS) | SCALARS | JSON, max_size=5) | JSON)
+def test_the_schedule_routes(host, route, body):
+    if not getattr(host, "fz", False):
+        host.ok("POST", "flows", {"name": "fz", "source": "tasks:\n  a: {command: 'true'}\n"})
+        host.fz = True
+    runs = host.ok("GET", "runs?flow=fz&limit=1")["runs"]
+    method, path = route.split(" ")
+    path = path.format(run=runs[0]["run_id"] if runs else "fz__manual__x")
+    status, reply = host.request(method, path, raw=json.dumps(body).encode() if body is not None else None)
+    check(host, method, path, status, reply)
+
+
 def test_the_scheduler_survived_the_fuzz(host):
     assert total(host) > 20  # the fuzz was not all rejections: accepted jobs with far timers, retries, arrays
     probe = host.ok("POST", "jobs", {"command": ["sh", "-c", "echo probe"]})

@@ -35,8 +35,8 @@ def every_request(prefix: str, auth) -> list[tuple[str, str, bool]]:
 def test_the_tables_cover_every_route_and_verb():
     jupyter, daemon = every_request("", JUPYTER), every_request("", TOKEN)
     assert jupyter == daemon
-    # 14 job route verbs, 14 of flows, 5 of the catch-all
-    assert len(jupyter) == 14 + 14 + 5 and sum(ws for *_, ws in jupyter) == 1
+    # 14 job route verbs, 14 of flows, 5 of schedules, 5 of the catch-all
+    assert len(jupyter) == 14 + 14 + 5 + 5 and sum(ws for *_, ws in jupyter) == 1
 
 
 def refused(status: int, body: bytes) -> bool:

@@ -63,7 +63,7 @@ def test_a_schema5_database_keeps_every_job_attempt_edge_group_and_event(tmp_pat
     svc = JobService(state, kill_grace=1.0).start()
     try:
         after = _tables(state / "jobflow.db")
-        assert svc.store.schema_version() == len(MIGRATIONS) == 8
+        assert svc.store.schema_version() == len(MIGRATIONS) == 7
         # every old row, every old column, as it was; each job on the local executor, each attempt's
         # pid columns also kept as its executor handle (migration 6); the flow labels empty (7)
         for row in after["jobs"]:

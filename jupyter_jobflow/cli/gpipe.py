@@ -13,6 +13,7 @@ from typing import Any
 
 from ..core.errors import InvalidSpec
 from ..core.timespec import format_duration
+from . import gpipe_schedules
 from .common import Parser, add_state_dir, connect, run, warn
 
 FOLLOW_POLL = 0.5  # seconds between two reads of a run's log with -f
@@ -23,7 +24,8 @@ def _parser() -> Parser:
     p = Parser(prog="gpipe", description="Flows: pipelines of tasks from a notebook or a YAML file, their runs.")
     add_state_dir(p)
     sub = p.add_subparsers(dest="verb", required=True, parser_class=Parser,
-                           metavar="{create,update,flows,template,run,runs,show,cancel,resume,run-task,log}")
+                           metavar="{create,update,flows,template,run,runs,show,cancel,resume,run-task,log,"
+                           "schedule,schedules,backfill,mark-success}")
 
     def verb(name: str, help: str) -> Parser:
         s = sub.add_parser(name, help=help, description=help)
@@ -78,6 +80,7 @@ def _parser() -> Parser:
     log.add_argument("run_id", metavar="RUN_ID")
     log.add_argument("--task", metavar="TASK")
     log.add_argument("-f", "--follow", action="store_true", help="keep printing until the run has ended")
+    gpipe_schedules.add_verbs(verb)
     return p
 
 
@@ -150,6 +153,8 @@ def command(argv: list[str]) -> int:
         print(reply["message"])
     elif verb == "log":
         return _log(client, args.run_id, args.task, args.follow)
+    elif verb in gpipe_schedules.VERBS:
+        return gpipe_schedules.command(client, args)
     return 0
 
 
@@ -206,9 +211,9 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def runs_table(runs: list[dict[str, Any]]) -> str:
-    rows = [["RUN_ID", "FLOW", "TYPE", "STATE", "TASKS", "DURATION", "REASON"]]
-    rows += [[r["run_id"], r["flow"], r["run_type"], r["state"], str(r["tasks"]), _duration(r), r["reason"] or "-"]
-             for r in runs]
+    rows = [["RUN_ID", "FLOW", "TYPE", "EXECUTION_DATE", "STATE", "TASKS", "DURATION", "REASON"]]
+    rows += [[r["run_id"], r["flow"], r["run_type"], r.get("execution_date") or "-", r["state"], str(r["tasks"]),
+              _duration(r), r["reason"] or "-"] for r in runs]
     return _table(rows)
 
 

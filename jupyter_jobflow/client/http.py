@@ -163,6 +163,23 @@ class Client:
     def run_log(self, run_id: str, *, task: str | None = None, offset: int = 0) -> dict[str, Any]:
         return self.request("GET", f"runs/{run_id}/log", query={"task": task, "offset": offset})
 
+    # -- schedules (docs/schedules.md) ------------------------------------------------------
+    def set_schedule(self, name: str, **fields: Any) -> dict[str, Any]:
+        return self.request("PUT", f"flows/{name}/schedule", {k: v for k, v in fields.items() if v is not None})
+
+    def schedule(self, name: str) -> dict[str, Any]:
+        return self.request("GET", f"flows/{name}/schedule")
+
+    def schedules(self) -> dict[str, Any]:
+        return self.request("GET", "schedules")
+
+    def backfill(self, name: str, start: str, end: str, **fields: Any) -> dict[str, Any]:
+        body = {"from": start, "to": end, **{k: v for k, v in fields.items() if v is not None}}
+        return self.request("POST", f"flows/{name}/backfill", body)
+
+    def mark_success(self, run_id: str) -> dict[str, Any]:
+        return self.request("POST", f"runs/{run_id}/mark-success")
+
     def jobs(self, *, state: str | None = None, ids: str | None = None, name: str | None = None,
              group: str | None = None, all: bool = True, limit: int | None = None,
              offset: int | None = None) -> dict[str, Any]:

@@ -146,16 +146,19 @@ class FlowVerbs:
 
     def _start_run(self, flow_id: int, owner: str, snapshot: dict[str, Any], params: dict[str, Any], *,
                    run_type: str, cwd: str | None, dry_run: bool = False, source_run: str | None = None,
-                   memo: Mapping[str, Job] | None = None) -> dict[str, Any]:
+                   memo: Mapping[str, Job] | None = None, run_id: str | None = None,
+                   tick: Mapping[str, Any] | None = None) -> dict[str, Any]:
         flow = FlowDef.from_dict(snapshot["definition"])
         templates = snapshot_templates(snapshot)
         for task_name, template in templates.items():  # params checked again against the snapshot
             template.values(flow.task(task_name).params, task_name)
         values_ = check_params(flow.params, params, f'of flow "{flow.name}"')
         now = self.clock()
-        run_id = make_run_id(flow.name, run_type, now)
+        run_id = run_id or make_run_id(flow.name, run_type, now)
+        tick = tick or {}  # a scheduled or backfill run (schedules.py): its tick's variables and row fields
         values = run_variables(run_id=run_id, run_type=run_type, flow_name=flow.name, flow_id=flow_id,
-                               created=_dt.datetime.fromtimestamp(now), creator=owner, runner=owner, params=values_)
+                               created=_dt.datetime.fromtimestamp(now), creator=owner, runner=owner, params=values_,
+                               **tick.get("variables", {}))
         texts, warnings = flowtasks.render(flow, templates, values, values_)
         order = flowtasks.topo_order(flow)
         if dry_run:
@@ -165,7 +168,7 @@ class FlowVerbs:
         snapshot = {**snapshot, "params": values_, "cwd": cwd or os.getcwd(), "texts": texts,
                     "hashes": {t.name: flow.task_hash(t.name) for t in flow.tasks}, "warnings": warnings,
                     "variables": {k: str(v) for k, v in values.items() if k != "params"}}
-        row = RunRow(run_id, flow_id, owner, flow.name, run_type, False, now, source_run, snapshot)
+        row = RunRow(run_id, flow_id, owner, flow.name, run_type, False, now, source_run, snapshot, **tick.get("row", {}))
         self._create_jobs(row, flow, templates, order, memo or {})
         return {**self.run(run_id), "message": f"Started run {run_id} of flow {flow.name}", "warnings": warnings}
 

@@ -39,6 +39,12 @@ class RunRow:
     created_at: float
     source_run: str | None
     snapshot: dict[str, Any]
+    # schedules (engine/schedules.py, migration 8): the tick, and a run without jobs yet
+    logical_time: float | None = None
+    status: str | None = None  # None (has jobs), waiting, skipped, cancelled
+    reason: str | None = None
+    marked: bool = False
+    batch: str | None = None
 
 
 def save_flow(store: Store, owner: str, flow: FlowDef, now: float) -> tuple[StoredFlow, bool]:
@@ -127,15 +133,19 @@ def list_templates(store: Store) -> list[dict[str, Any]]:
 
 
 def insert_run(store: Store, row: RunRow) -> None:
+    """A new run; a waiting one (schedules) is given its jobs' snapshot and leaves ``waiting``."""
     store.db.execute("INSERT INTO runs (run_id, flow_id, owner, flow, run_type, cancelled, created_at, source_run, "
-                     "snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     "snapshot, logical_time, status, reason, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT (run_id) DO UPDATE SET snapshot = excluded.snapshot, flow_id = excluded.flow_id, "
+                     "status = excluded.status, reason = excluded.reason",
                      [row.run_id, row.flow_id, row.owner, row.flow, row.run_type, int(row.cancelled), row.created_at,
-                      row.source_run, json.dumps(row.snapshot)])
+                      row.source_run, json.dumps(row.snapshot), row.logical_time, row.status, row.reason, row.batch])
 
 
 def _run(r: Any) -> RunRow:
     return RunRow(r["run_id"], r["flow_id"], r["owner"], r["flow"], r["run_type"], bool(r["cancelled"]),
-                  r["created_at"], r["source_run"], json.loads(r["snapshot"]))
+                  r["created_at"], r["source_run"], json.loads(r["snapshot"]), r["logical_time"], r["status"],
+                  r["reason"], bool(r["marked"]), r["batch"])
 
 
 def get_run(store: Store, run_id: str) -> RunRow:

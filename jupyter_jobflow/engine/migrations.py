@@ -67,6 +67,10 @@ def _m6_executor_handles(db: sqlite_utils.Database) -> None:
     # handle (JSON). Today's local attempts' pid columns become local handles; the columns stay
     # (SQLite drops a column only by copying the table) but nothing reads them afterwards.
     db.execute("ALTER TABLE jobs ADD COLUMN executor TEXT NOT NULL DEFAULT 'local'")
+    # a Slurm job's own options for sbatch (--partition, --mem...), JSON, and the Slurm job id of its
+    # latest attempt (gjob show, gqueue); NULL for other executors
+    db.execute("ALTER TABLE jobs ADD COLUMN slurm TEXT")
+    db.execute("ALTER TABLE jobs ADD COLUMN slurm_job_id INTEGER")
     db.execute("ALTER TABLE attempts ADD COLUMN handle TEXT")
     db.execute("UPDATE attempts SET handle = json_object('pid', pid, 'start', proc_start, 'job', job_id, "
                "'attempt', attempt) WHERE pid IS NOT NULL")
@@ -99,25 +103,39 @@ def _m7_flows_runs_templates_schedules(db: sqlite_utils.Database) -> None:
             source_run TEXT, snapshot TEXT NOT NULL DEFAULT '{}'
         )""")
     db.execute("CREATE INDEX runs_flow ON runs (owner, flow, id)")
+    # A schedule belongs to a flow by (owner, name) (engine/schedules.py); ``next_tick`` is the first
+    # tick not yet handled (the cursor a restart resumes from). A run's ``logical_time`` is its tick
+    # (execution_date); ``status``: NULL for a run with jobs, ``waiting`` (created, held by P5/P6: no
+    # jobs yet), ``skipped`` (a tick Missed or Expired) or ``cancelled`` (cancelled while waiting),
+    # with ``reason``; ``marked``: gpipe mark-success; ``batch``: the backfill it belongs to. P2: one
+    # scheduled run per (owner, flow, tick).
     db.execute("""
         CREATE TABLE schedules (
-            flow_id INTEGER PRIMARY KEY REFERENCES flows (id), cron TEXT NOT NULL, tz TEXT NOT NULL DEFAULT 'UTC',
-            start_at REAL, end_at REAL, catchup INTEGER NOT NULL DEFAULT 0,
+            owner TEXT NOT NULL, flow TEXT NOT NULL, cron TEXT NOT NULL, tz TEXT NOT NULL DEFAULT 'UTC',
+            start_at REAL NOT NULL, end_at REAL, catchup INTEGER NOT NULL DEFAULT 0,
             depends_on_past INTEGER NOT NULL DEFAULT 0, max_active_runs INTEGER NOT NULL DEFAULT 1,
-            expired_limit INTEGER, enabled INTEGER NOT NULL DEFAULT 1, next_tick REAL, updated_at REAL NOT NULL
+            expired_limit INTEGER NOT NULL DEFAULT 0, enabled INTEGER NOT NULL DEFAULT 1, next_tick REAL,
+            cwd TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+            PRIMARY KEY (owner, flow)
         )""")
     db.execute("CREATE INDEX schedules_due ON schedules (next_tick) WHERE enabled")
+    db.execute("""
+        CREATE TABLE backfills (
+            id TEXT PRIMARY KEY, owner TEXT NOT NULL, flow TEXT NOT NULL, max_active_runs INTEGER NOT NULL,
+            backwards INTEGER NOT NULL DEFAULT 0, first_tick REAL, created_at REAL NOT NULL
+        )""")
+    for column in ("status TEXT", "reason TEXT", "marked INTEGER NOT NULL DEFAULT 0", "batch TEXT"):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+    db.execute("CREATE UNIQUE INDEX runs_scheduled_tick ON runs (owner, flow, logical_time) "
+               "WHERE run_type = 'scheduled'")
+    db.execute("CREATE INDEX runs_tick ON runs (owner, flow, logical_time) WHERE logical_time IS NOT NULL")
+    db.execute("CREATE INDEX runs_waiting ON runs (owner, flow) WHERE status = 'waiting'")
     # a job's run (its text id) and its task name in that run's flow; NULL for every job outside a flow
     db.execute("ALTER TABLE jobs ADD COLUMN run_id TEXT")
     db.execute("ALTER TABLE jobs ADD COLUMN task TEXT")
     db.execute("CREATE INDEX jobs_run ON jobs (run_id, task) WHERE run_id IS NOT NULL")
 
 
-def _m8_slurm_options(db: sqlite_utils.Database) -> None:
-    # a Slurm job's own options for sbatch (--partition, --mem...), JSON, and the Slurm job id of
-    # its latest attempt (gjob show, gqueue); NULL for other executors
-    db.execute("ALTER TABLE jobs ADD COLUMN slurm TEXT")
-    db.execute("ALTER TABLE jobs ADD COLUMN slurm_job_id INTEGER")
 
 
 #: Named migrations, applied in order; index + 1 is the schema version they produce.
@@ -127,7 +145,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("jobs.array_of: the job array (its first task's id) a job belongs to", _m3_array_of),
     ("pending_arrays: arrays whose tasks are still being stored", _m4_pending_arrays),
     ("jobs.output, jobs.error: --output/--error file names", _m5_output_files),
-    ("jobs.executor, attempts.handle: the executor per job, its opaque handle per attempt", _m6_executor_handles),
-    ("flows, templates, runs, schedules; jobs.run_id, jobs.task: a job's flow run and task", _m7_flows_runs_templates_schedules),
-    ("jobs.slurm, jobs.slurm_job_id: Slurm's own options for sbatch, the Slurm id of the latest attempt", _m8_slurm_options),
+    ("jobs.executor, jobs.slurm, jobs.slurm_job_id, attempts.handle: the executor per job, its handle per attempt",
+     _m6_executor_handles),
+    ("flows, templates, runs, schedules, backfills; jobs.run_id, jobs.task: a job's flow run and task",
+     _m7_flows_runs_templates_schedules),
 ]

@@ -37,11 +37,11 @@ from .arrays import ArrayVerbs
 from .control import CancelReport, ControlVerbs, Fate  # noqa: F401 (public)
 from .executors.local import LocalExecutor
 from .explain import ExplainVerbs
-from .flowruns import FlowRunVerbs
 from .gpuservice import GpuServiceMixin
 from .hostlock import HostLock
 from .redo import RedoVerbs
 from .scheduler import Engine, EngineConfig
+from .schedules import ScheduleVerbs
 from .store import Store, open_failure
 from .submit import Submitted, SubmitVerbs, default_name  # noqa: F401 (public)
 
@@ -52,7 +52,7 @@ SNAPSHOT_LIMIT = 1000
 PURGE_BATCH = 500  # jobs purged per hold of the engine's lock (~10 ms each)
 
 
-class JobService(SubmitVerbs, ArrayVerbs, ControlVerbs, RedoVerbs, ExplainVerbs, GpuServiceMixin, FlowRunVerbs):
+class JobService(SubmitVerbs, ArrayVerbs, ControlVerbs, RedoVerbs, ExplainVerbs, GpuServiceMixin, ScheduleVerbs):
     """The engine of one state directory, with validation and views on top.
 
     GPUs: ``gpus`` (a source) or ``simulated_gpus=N``, else ``gpu_source`` (``auto``, ``nvml``,
@@ -140,8 +140,10 @@ class JobService(SubmitVerbs, ArrayVerbs, ControlVerbs, RedoVerbs, ExplainVerbs,
             self.gpu_monitor.start()  # its first sample comes before the first decision
             self.engine.start()
             self._start_flows()  # after the engine: the held trigger tasks are in its mirror
+            self._start_schedules()  # the tick loop (schedules.py, ticker.py)
             self._purger.start()  # a first purge now (in its thread), then every hour of the clock
         except BaseException:
+            self._stop_schedules()
             self._purger.stop()
             self.gpu_monitor.stop()
             self._lock_file.release()
@@ -151,6 +153,7 @@ class JobService(SubmitVerbs, ArrayVerbs, ControlVerbs, RedoVerbs, ExplainVerbs,
     def stop(self) -> None:
         """Stop scheduling; running jobs go on and are re-adopted by the next start."""
         self._purger.stop()
+        self._stop_schedules()
         self._stop_flows()
         self.gpu_monitor.stop()
         self.engine.stop()

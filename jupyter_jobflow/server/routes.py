@@ -41,6 +41,7 @@ from .handlers import (
     ReleaseHandler,
     StatusHandler,
 )
+from .schedule_handlers import BackfillHandler, MarkSuccessHandler, ScheduleHandler, SchedulesHandler
 
 VERBS = ("get", "post", "patch", "put", "delete")
 #: where REST bodies run: never on the host's event loop (Jupyter's: every notebook's UI), which
@@ -85,6 +86,10 @@ def routes() -> list[tuple[str, type]]:
         (f"runs/{RUN}/cancel", RunCancelHandler),
         (f"runs/{RUN}/resume", RunResumeHandler),
         (f"runs/{RUN}/log", RunLogHandler),
+        (f"flows/{NAME}/schedule", ScheduleHandler),
+        (f"flows/{NAME}/backfill", BackfillHandler),
+        ("schedules", SchedulesHandler),
+        (f"runs/{RUN}/mark-success", MarkSuccessHandler),
         ("events", EventsHandler),
     ]
 
