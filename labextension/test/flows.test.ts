@@ -1,16 +1,18 @@
 /**
  * Unit tests of the Flows view's pure parts (flowdata.ts): the run list kept newest first as
  * `runs` events arrive, states as the job graph's colours (Skipped too), which buttons a run
- * offers, the resume body, and a run's tasks as graph nodes and edges by task name.
+ * offers, the resume body, a run's tasks as graph nodes and edges by task name, and the grid of a
+ * flow's runs (flowgrid.ts: columns by execution date, rows by task, cells by state).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { conditionStatus } from '../src/view/deps';
 import { edgeTypeOf, mergeRun, runReason, resumeBody, runButtons, runSeconds, sameShape, shortRunId, sortRuns, stateCode, taskJobs, taskTip } from '../src/view/flowdata';
+import { backfillSummary, buildGrid, columnLabel, scheduleLine, spansDays } from '../src/view/flowgrid';
 import { layout } from '../src/view/layout';
 import { JobStore } from '../src/view/store';
-import type { RunSummary, RunTask } from '../src/view/types';
+import type { RunDetail, RunSummary, RunTask } from '../src/view/types';
 
 function run(id: string, created: number, state = 'Running', flow = 'etl'): RunSummary {
   return { run_id: `${flow}__manual__${id}__abcd`, flow, owner: 'ann', run_type: 'manual', state, reason: null, created_at: created, started_at: created, ended_at: null, tasks: 3 };
@@ -132,4 +134,60 @@ test("a run's reason in words", () => {
   assert.equal(runReason('CancelledByUser'), 'cancelled');
   assert.equal(runReason(''), '');
   assert.equal(runReason('SomethingNew:x'), 'SomethingNew:x');
+});
+
+// -- the grid of a flow's runs (flowgrid.ts) ------------------------------------------------------
+
+function detail(tick: string, state: string, tasks: [string, string][], created = 0, type = 'scheduled'): RunDetail {
+  return {
+    run_id: `etl__${type}__${tick}__x`, flow: 'etl', owner: 'ann', run_type: type, execution_date: tick, state, reason: null,
+    created_at: created, started_at: null, ended_at: null,
+    tasks: tasks.map(([name, s]) => ({ ...task(name), state: s }))
+  };
+}
+
+test('the grid has one column per run by execution date and one row per task, coloured by state', () => {
+  const runs = [
+    detail('2026-11-03T02:00:00+01:00', 'Queued', [['prep', 'Queued'], ['train', 'Queued']], 30),
+    detail('2026-11-01T02:00:00+01:00', 'Failed', [['prep', 'Finished'], ['train', 'Failed']], 50, 'backfill'),
+    detail('2026-11-02T02:00:00+01:00', 'Skipped', [['prep', 'Queued'], ['train', 'Queued']], 10)
+  ];
+  const grid = buildGrid(runs);
+  // oldest tick on the left, whatever order (or time of creation) the runs come in
+  assert.deepEqual(grid.columns.map(c => c.execution_date.slice(0, 10)), ['2026-11-01', '2026-11-02', '2026-11-03']);
+  assert.deepEqual(grid.rows.map(r => r.task), ['prep', 'train']);
+  const train = grid.rows[1].cells.map(c => c && [c.state, c.code]);
+  // a skipped tick's tasks never ran: Skipped (CA's colour), not Queued
+  assert.deepEqual(train, [['Failed', 'F'], ['Skipped', 'CA'], ['Queued', 'PD']]);
+  assert.equal(grid.rows[0].cells[0]!.run_id, runs[1].run_id);
+  // offsets differ: the instant decides (00:30Z comes before 02:00+01:00 = 01:00Z)
+  const mixed = buildGrid([detail('2026-11-01T02:00:00+01:00', 'Finished', [['a', 'Finished']]), detail('2026-11-01T00:30:00+00:00', 'Finished', [['a', 'Finished']])]);
+  assert.deepEqual(mixed.columns.map(c => c.execution_date), ['2026-11-01T00:30:00+00:00', '2026-11-01T02:00:00+01:00']);
+});
+
+test('the grid keeps the newest columns, and tasks only older runs had get empty cells elsewhere', () => {
+  const runs = [1, 2, 3, 4].map(d => detail(`2026-11-0${d}T02:00:00+00:00`, 'Finished', d === 1 ? [['old', 'Finished']] : [['new', 'Finished']]));
+  const grid = buildGrid(runs, 3);
+  assert.deepEqual(grid.columns.map(c => c.execution_date.slice(8, 10)), ['02', '03', '04']);
+  assert.deepEqual(grid.rows.map(r => r.task), ['new']);
+  const all = buildGrid(runs);
+  assert.deepEqual(all.rows.map(r => r.task), ['new', 'old']);
+  assert.equal(all.rows[0].cells[0], null);
+  assert.equal(all.rows[1].cells[1], null);
+  // a debug run (one task alone) never decides the rows' order
+  const debug = detail('2026-11-09T02:00:00+00:00', 'Finished', [['report', 'Finished']], 0, 'debug');
+  const withDebug = buildGrid([detail('2026-11-08T02:00:00+00:00', 'Finished', [['prep', 'Finished'], ['report', 'Finished']]), debug]);
+  assert.deepEqual(withDebug.rows.map(r => r.task), ['prep', 'report']);
+});
+
+test('columns, the schedule line and a backfill plan in words', () => {
+  assert.equal(columnLabel('2026-11-01T02:00:00+01:00', false), '02:00');
+  assert.equal(columnLabel('2026-11-01T02:00:00+01:00', true), '11-01 02:00');
+  assert.equal(spansDays(buildGrid([detail('2026-11-01T02:00:00+00:00', 'Finished', [])]).columns), false);
+  assert.match(scheduleLine(null), /No schedule/);
+  const s = { flow: 'etl', cron: '0 2 * * *', tz: 'Europe/Berlin', enabled: true, next_tick: '2026-11-02T02:00:00+01:00', catchup: true, depends_on_past: false, max_active_runs: 1 };
+  assert.equal(scheduleLine(s), '"0 2 * * *" in Europe/Berlin, next tick 2026-11-02T02:00:00+01:00 (catch-up)');
+  assert.equal(scheduleLine({ ...s, enabled: false, catchup: false }), '"0 2 * * *" in Europe/Berlin, paused');
+  assert.equal(backfillSummary([{ action: 'create' }, { action: 'create' }, { action: 'skip: exists (Finished)' }]), '2 runs to create, 1 tick skipped');
+  assert.match(backfillSummary([]), /No tick/);
 });

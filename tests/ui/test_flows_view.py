@@ -1,13 +1,17 @@
 """The Flows view as a person uses it: a flow built from a notebook, run from the sidebar's Flows
 tab at its default 250 px (no sideways scrolling), one task fails (its input file is missing),
 the run shows Failed with the task graph by name and the run's log; the person puts the file
-there, presses Resume, and the run finishes without running the finished task again.
+there, presses Resume, and the run finishes without running the finished task again. Then the
+grid of the flow's runs (a cell opens its task's log), a schedule's line and a backfill from its
+dialog (the dry run first).
 Screenshots in tests/ui/artifacts/ (flows-*.png).
 """
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from harness import lab_command, notebook, widen_sidebar
@@ -159,3 +163,47 @@ def test_wide_two_columns_and_a_task_run_alone(lab, page, flow, artifacts):
     lab_command(page, "apputils:change-theme", {"theme": "JupyterLab Light"})
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
     assert not page.problems, page.problems  # type: ignore[attr-defined]
+
+
+def test_the_runs_grid_the_schedule_and_a_backfill(lab, page, flow, artifacts):
+    """The grid: a column per run, a row per task, coloured by state; a cell opens that task's log.
+    A schedule (paused) shows its line; Backfill… previews the dry run, then creates the runs."""
+    side = page.locator(SIDEBAR)
+    flows = side.locator(".jf-flows")
+    grid = flows.locator(".jf-run-grid table.jf-grid")
+    cell = grid.locator(f".jf-grid-cell[data-run='{state['run_id']}'][data-task='train']")
+    expect(cell).to_have_attribute("data-state", "Finished")
+    expect(grid.locator("tbody tr")).to_have_count(3)  # prep, train, report
+    cell.click()
+    run = flows.locator(".jf-run")
+    expect(run).to_have_attribute("data-run", state["run_id"])
+    expect(run.locator(".jf-run-logs select")).to_have_value("train")
+    expect(run.locator(".jf-task-line")).to_contain_text("train")
+    expect(flows.locator(".jf-schedule-line")).to_contain_text("No schedule")
+    expect(flows.locator("[data-act='backfill']")).to_be_disabled()
+    lab.jobflow("flows/demo/schedule", "PUT", {"cron": "0 2 * * *", "tz": "UTC", "enabled": False})
+    flows.locator("[data-act='refresh']").click()
+    expect(flows.locator(".jf-schedule-line")).to_have_text('"0 2 * * *" in UTC, paused')
+    flows.locator("[data-act='backfill']").click()
+    dialog = page.locator("dialog.jf-backfill")
+    today = datetime.now(timezone.utc).date()
+    dialog.locator("[data-field='from']").fill(str(today - timedelta(days=3)))
+    dialog.locator("[data-field='to']").fill(str(today - timedelta(days=1)))
+    expect(dialog.locator("[data-act='confirm-backfill']")).to_be_disabled()  # not before a preview
+    dialog.locator("[data-act='preview-backfill']").click()
+    expect(dialog.locator("[data-summary]")).to_have_text("2 runs to create, 0 ticks skipped")
+    expect(dialog.locator(".jf-backfill-ticks tbody tr")).to_have_count(2)
+    assert not [r for r in lab.jobflow("runs?flow=demo")["runs"] if r["run_type"] == "backfill"]  # a dry run creates nothing
+    page.screenshot(path=str(artifacts / "flows-05-backfill-dialog.png"))
+    dialog.locator("[data-act='confirm-backfill']").click()
+    expect(dialog).to_have_count(0)
+    backfill = side.locator("tr.jf-run-row", has=page.locator(".jf-col-type", has_text="backfill"))
+    expect(backfill).to_have_count(2)
+    expect(side.locator("tr.jf-run-row[data-state='Finished']", has=page.locator(".jf-col-type", has_text="backfill"))).to_have_count(2, timeout=60_000)
+    # the backfill's ticks are the grid's oldest columns, their cells finished
+    first = grid.locator("thead th.jf-grid-col").first
+    expect(first).to_have_attribute("data-run", re.compile(r"^demo__backfill__"))
+    expect(grid.locator(".jf-grid-cell[data-task='report'][data-state='Finished']").first).to_be_visible()
+    assert flows.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), wider_than(flows)
+    assert not page.problems, page.problems  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts / "flows-06-grid.png"))

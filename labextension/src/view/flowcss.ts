@@ -34,4 +34,17 @@ export const FLOWS_CSS = `
 .jobflow-root.jf-narrow .jf-task-graph { flex: none; height: 260px; }
 .jobflow-root.jf-narrow .jf-run-logs { flex: none; height: 240px; }
 .jobflow-root.jf-tiny .jf-tab { padding: 4px 4px; }
+.jf-run-grid { border-bottom: 1px solid var(--jf-border); min-width: 0; }
+.jf-schedule-line { margin-right: auto; min-width: 0; font-size: 12px; color: var(--jf-fg2); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.jf-grid-box { overflow-x: auto; overflow-y: hidden; max-width: 100%; padding: 0 8px 6px 0; }
+.jf-grid { border-collapse: collapse; font-size: 11px; }
+.jf-grid th { font-weight: normal; color: var(--jf-fg2); white-space: nowrap; padding: 1px 2px; }
+.jf-grid th.jf-grid-task { text-align: left; padding-left: 8px; max-width: 90px; z-index: 1; overflow: hidden; text-overflow: ellipsis; position: sticky; left: 0; background: var(--jf-bg, inherit); }
+.jf-grid th.jf-grid-col { border-top: 3px solid var(--jf-c); font-family: var(--jf-mono); }
+.jf-grid td { padding: 1px 2px; text-align: center; }
+.jf-grid-cell { display: inline-block; width: 14px; height: 14px; border-radius: 3px; background: var(--jf-c); cursor: pointer; vertical-align: middle; }
+.jf-grid-cell[data-state='Skipped'] { opacity: 0.45; }
+.jf-grid-cell:focus-visible { outline: 2px solid var(--jf-fg); }
+.jf-backfill-range { display: flex; flex-wrap: wrap; gap: 8px; margin: 6px 0; }
+.jf-backfill-ticks tr.jf-create td { font-weight: 600; }
 `;

@@ -69,6 +69,14 @@ export class RunLogPane {
     }
   }
 
+  /** Show only `task`'s lines ('' : all tasks), as picking it in the filter does. */
+  showTask(task: string): void {
+    if ([...this.taskSel.options].some(o => o.value === task) && this.taskSel.value !== task) {
+      this.taskSel.value = task;
+      this.restart();
+    }
+  }
+
   setVisible(visible: boolean): void {
     this.visible = visible;
     if (visible && this.active) {

@@ -65,6 +65,16 @@ export class RunPanel {
     this.render();
   }
 
+  /** Pick `task` (its line, its node) and show its log alone: a cell of the runs grid was clicked. */
+  openTask(task: string): void {
+    if (this.run?.tasks.some(t => t.name === task)) {
+      this.task = task;
+      this.graph.select(task);
+      this.log.showTask(task);
+      this.render();
+    }
+  }
+
   setVisible(visible: boolean): void {
     this.log.setVisible(visible);
     if (visible) {

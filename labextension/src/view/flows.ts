@@ -7,6 +7,7 @@
 import { button, h } from './dom';
 import { mergeRun, runActive, sortRuns } from './flowdata';
 import { flowTable, runTable } from './flowlist';
+import { RunGrid } from './flowgridview';
 import { RunPanel } from './flowrun';
 import { errorText, Session } from './session';
 import { FlowSummary, RunDetail, RunSummary, StreamConnection } from './types';
@@ -24,6 +25,9 @@ export class FlowsView {
   private runsBox: HTMLDivElement;
   private runsTitle: HTMLSpanElement;
   private panel: RunPanel;
+  private grid: RunGrid;
+  /** a cell of the grid was clicked: this task's log, once its run is shown */
+  private openTask: string | null = null;
   private flows: FlowSummary[] = [];
   private flow: string | null = null;
   private runs: RunSummary[] = [];
@@ -48,11 +52,20 @@ export class FlowsView {
     this.runsBox = h('div', { class: 'jf-runs-list' });
     this.runsTitle = h('span', { class: 'jf-flows-title' }, 'Runs');
     this.panel = new RunPanel(session, { toast, changed: run => this.changed(run) }, wheel);
+    this.grid = new RunGrid(session, {
+      toast,
+      openTask: (runId, task) => {
+        this.openTask = task;
+        this.pickRun(runId);
+      },
+      created: () => void this.readRuns()
+    });
     const side = h(
       'div',
       { class: 'jf-flows-side' },
       h('div', { class: 'jf-toolbar' }, h('span', { class: 'jf-flows-title' }, 'Flows'), button('↻', () => void this.refresh(), { class: 'jf-btn jf-icon-btn', title: 'Read again', 'data-act': 'refresh' })),
       this.flowsBox,
+      this.grid.el,
       h('div', { class: 'jf-toolbar' }, this.runsTitle, button('Run', () => void this.startRun(), { 'data-act': 'run-flow', title: 'Start a run of this flow with its default parameters' })),
       this.runsBox
     );
@@ -144,6 +157,7 @@ export class FlowsView {
       return;
     }
     this.runs = sortRuns(runs);
+    void this.grid.show(flow, this.runs, true);
     if (!this.runId || !runs.some(r => r.run_id === this.runId)) {
       this.runId = this.runs[0]?.run_id ?? null;
     }
@@ -161,6 +175,10 @@ export class FlowsView {
       const run = await this.session.request<RunDetail>('GET', `runs/${encodeURIComponent(runId)}`);
       if (runId === this.runId) {
         this.panel.show(run);
+        if (this.openTask) {
+          this.panel.openTask(this.openTask);
+          this.openTask = null;
+        }
       }
     } catch (err) {
       this.toast(`Cannot read run ${runId}: ${errorText(err)}`, 'error');
@@ -253,6 +271,7 @@ export class FlowsView {
       this.runId = run.run_id;
     }
     this.renderRuns();
+    void this.grid.show(this.flow, this.runs);
     // the picked run's tasks changed: read them (one read at a time, the last event wins)
     if (run.run_id === this.runId && (!known || known.state !== run.state || runActive(run))) {
       if (!this.detailPending) {

@@ -128,13 +128,33 @@ export interface RunSummary {
   run_id: string;
   flow: string;
   owner: string;
-  run_type: 'manual' | 'debug' | string;
+  run_type: 'manual' | 'debug' | 'scheduled' | 'backfill' | string;
+  /** the tick of a scheduled or backfill run, a manual run's trigger time (ISO 8601; absent on older servers) */
+  execution_date?: string;
   state: RunState;
   reason: string | null;
   created_at: number;
   started_at: number | null;
   ended_at: number | null;
   tasks: number;
+}
+
+/** A flow's schedule (`GET flows/{name}/schedule`, docs/schedules.md); times ISO 8601 in its zone. */
+export interface Schedule {
+  flow: string;
+  cron: string;
+  tz: string;
+  enabled: boolean;
+  next_tick: string | null;
+  catchup: boolean;
+  depends_on_past: boolean;
+  max_active_runs: number;
+}
+
+/** One tick of a backfill's plan (`POST flows/{name}/backfill`): `create`, `skip: running`, ... */
+export interface BackfillTick {
+  execution_date: string;
+  action: string;
 }
 
 /** One task of a run (`GET runs/{id}`): `parents` are task names, `depends` its dependency text. */
