@@ -73,6 +73,13 @@ def test_a_parent_that_may_be_retried_and_singleton_beside_local_namesakes_are_h
     assert isinstance(native("singleton", namesakes_elsewhere=True), Held)
 
 
+def test_a_parent_being_stopped_or_cancelled_by_a_user_is_never_named_to_slurm():
+    # Slurm reads a user cancel as a failure (afternotok fires); ours does not: we judge those
+    assert "being stopped" in native("afternotok:1?afterok:2", {1: Parent(5001, stopping=True), 2: Parent(5002)}).why
+    assert "cancelled by a user" in native("afternotok:1?afterok:2",
+                                           {1: Parent(5001, ended_at=0.0, user_cancelled=True), 2: Parent(5002)}).why
+
+
 # -- (b) the sbatch argv ------------------------------------------------------------------------
 JOB = Job(id=42, name="train", command=("python", "t.py"), cwd="/work/p", gpus=2, time_limit=5400)
 

@@ -5,7 +5,8 @@ A dependency goes to Slurm only where Slurm would decide exactly as we do (docs/
 Dependencies); anything else is held by our scheduler and submitted when ready, so a pipeline whose
 parents are all on Slurm goes on inside Slurm while Jupyter is down, and nothing runs early.
 Known difference kept on purpose: Slurm fires ``afternotok`` on a user cancel and we do not; the
-executor holds such dependants before it cancels their parent.
+engine takes such dependants back from Slurm before the cancel reaches it (engine/recovery.py), and
+a parent being stopped is never named to Slurm (its end is ours to judge).
 """
 
 from __future__ import annotations
@@ -34,12 +35,16 @@ class Parent:
 
     ``slurm_id``: its Slurm job id, None while it is not on Slurm (a local job, or one of ours not
     submitted yet); ``ended_at``: when it ended, None while active; ``may_retry``: a failed attempt
-    would be retried (a retry is a new Slurm job, which Slurm's dependency would not follow).
+    would be retried (a retry is a new Slurm job, which Slurm's dependency would not follow);
+    ``stopping``: we are stopping it; ``user_cancelled``: a person cancelled it (Slurm would read
+    both as a failure, firing ``afternotok``; our rule does not).
     """
 
     slurm_id: int | None
     ended_at: float | None = None
     may_retry: bool = False
+    stopping: bool = False
+    user_cancelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,10 @@ def native_dependency(spec: DepSpec | None, parents: Mapping[int, Parent], *, au
         parent = parents.get(c.target)
         if parent is None or parent.slurm_id is None:
             return Held(f"job {c.target} is not on Slurm (yet)")
+        if parent.stopping:
+            return Held(f"job {c.target} is being stopped; how it ends is ours to judge, not Slurm's")
+        if parent.user_cancelled:
+            return Held(f"job {c.target} was cancelled by a user, which Slurm would read as afternotok")
         if parent.may_retry:
             return Held(f"job {c.target} may be retried, and Slurm would not follow a retry")
         if parent.ended_at is not None and now - parent.ended_at > min_job_age - MIN_JOB_AGE_MARGIN:

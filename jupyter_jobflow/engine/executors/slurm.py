@@ -236,7 +236,10 @@ class SlurmExecutor:
                 continue
             ended = pjob.state.terminal
             found[pid] = Parent(sid, pjob.ended_at if ended else None,
-                                may_retry=not ended and pjob.retry.retries > pjob.retry_count)
+                                may_retry=not ended and pjob.retry.retries > pjob.retry_count,
+                                stopping=not ended and pjob.stopping is not None,
+                                user_cancelled=pjob.state is JobState.CANCELLED and pjob.reason is not None
+                                and pjob.reason.kind == "CancelledByUser")
             if sid is not None:
                 ids[int(sid)] = pid
         verdict = native_dependency(spec, found, auto_cancel=job.auto_cancel, now=now,
