@@ -342,3 +342,14 @@ def test_a_user_cancel_does_not_fire_afternotok_for_a_dependent_slurm_holds(tmp_
         assert not any((tmp_path / f"{n}-ran").exists() for n in "bcd")
     finally:
         stop_everything(svc)
+
+
+def test_a_single_node_cluster_on_this_machine_needs_no_shared_state_directory(tmp_path, slurm_cluster):
+    svc = service(tmp_path / "state", "slurm")
+    try:
+        assert SlurmCommands().node_names() == {os.uname().nodename.split(".")[0]}
+        reply = svc.submit(["true"], cwd=str(tmp_path))
+        assert reply.warnings == ()  # the state directory is local (tmpfs or overlay), and that is fine here
+        terminal(svc, [reply.id])
+    finally:
+        stop_everything(svc)

@@ -170,3 +170,36 @@ def sbatch_argv(job: Job, script: str, *, log_path: str, slurm: Mapping[str, str
         argv += dependency.argv()
     argv.append(script)
     return argv
+
+
+#: filesystem types that compute nodes can share (network and cluster filesystems)
+SHARED_FS = frozenset({"nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "beegfs", "ceph", "fuse.ceph", "glusterfs",
+                       "fuse.glusterfs", "panfs", "wekafs", "orangefs", "pvfs2", "fuse.juicefs", "fuse.sshfs"})
+
+
+def mount_type(path: str, mounts: str) -> str | None:
+    """The type of the filesystem holding ``path`` (absolute, resolved), from ``/proc/mounts``'s
+    text: the longest mount point above it; None when no line matches."""
+    best, kind = "", None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+def shared_state_warning(state_dir: str, *, fstype: str | None, nodes: set[str], here: set[str],
+                         declared: bool) -> str | None:
+    """One line when a Slurm job's state directory (logs, status files, batch scripts, a cell's
+    ``--in``/``--out``) may not be seen by the compute nodes; None when it is fine: declared shared
+    (``JOBFLOW_SHARED_STATE=1``), on a network or cluster filesystem, or the cluster's only node is
+    this machine (``nodes``: Slurm's node names, ``here``: this machine's names)."""
+    if declared or fstype in SHARED_FS or (nodes and nodes <= here):
+        return None
+    return (f"Warning: the state directory {state_dir} is on a local filesystem ({fstype or 'unknown'}) and Slurm's "
+            f"nodes ({len(nodes) or 'unknown number'}) may not see it, so a job there would not find its script, "
+            f"log or --in/--out: use a shared directory ($JOBFLOW_HOME or --state-dir), or set "
+            f"JOBFLOW_SHARED_STATE=1 if the nodes do share it")
