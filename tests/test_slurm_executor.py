@@ -308,3 +308,48 @@ def test_slurms_own_verdicts_become_our_states_with_their_reasons(tmp_path, stat
                         SlurmJob(5000, state, reason, None, 9, "00:01:00"))
     assert (status.state, status.reason.kind) == ours
     ex.close()
+
+
+def test_a_user_cancel_does_not_fire_afternotok_for_a_dependent_slurm_holds(tmp_path, slurm_cluster):
+    """Slurm would start B (afternotok:A) when a user cancels A; we take B back first and our rule
+    cancels it, with the job behind it and an OR group holding the same clause."""
+    svc = service(tmp_path / "state", "slurm")
+    try:
+        gate = f"while [ ! -e {tmp_path / 'never'} ]; do sleep 0.05; done"
+        a = svc.submit(["sh", "-c", gate], cwd=str(tmp_path)).id
+        z = svc.submit(["sh", "-c", gate], cwd=str(tmp_path)).id
+        b = svc.submit(["sh", "-c", f"touch {tmp_path / 'b-ran'}"], cwd=str(tmp_path), dependency=f"afternotok:{a}").id
+        c = svc.submit(["sh", "-c", f"touch {tmp_path / 'c-ran'}"], cwd=str(tmp_path), dependency=f"afterok:{b}").id
+        d = svc.submit(["sh", "-c", f"touch {tmp_path / 'd-ran'}"], cwd=str(tmp_path),
+                       dependency=f"afternotok:{a}?afterok:{z}").id
+        until("b, c and d to wait inside Slurm",
+              lambda: all(svc.get(j).reason is not None and svc.get(j).reason.kind == "Slurm" for j in (b, c, d)))
+        handed = {j: svc.get(j).slurm_job_id for j in (b, c, d)}
+        started(svc, a)
+        svc.cancel([a])
+        terminal(svc, [a, b, c])
+        assert svc.get(a).reason.kind == "CancelledByUser"
+        for j in (b, c):
+            assert (svc.get(j).state, svc.get(j).reason.kind, svc.get(j).started_at) == (C, "DependencyFailed", None)
+        # d still waits, in OUR queue, for z: never handed back to Slurm naming the cancelled a
+        assert svc.get(d).state in (Q, JobState.RUNNING) and svc.get(d).started_at is None
+        svc.cancel([z])
+        terminal(svc, [z, d])
+        assert (svc.get(d).state, svc.get(d).reason.kind, svc.get(d).started_at) == (C, "DependencyFailed", None)
+        cmd = SlurmCommands()
+        rows = cmd.squeue(list(handed.values()))
+        assert all(rows.get(s) is None or rows[s].state.startswith("CANCELLED") for s in handed.values()), rows
+        assert not any((tmp_path / f"{n}-ran").exists() for n in "bcd")
+    finally:
+        stop_everything(svc)
+
+
+def test_a_single_node_cluster_on_this_machine_needs_no_shared_state_directory(tmp_path, slurm_cluster):
+    svc = service(tmp_path / "state", "slurm")
+    try:
+        assert SlurmCommands().node_names() == {os.uname().nodename.split(".")[0]}
+        reply = svc.submit(["true"], cwd=str(tmp_path))
+        assert reply.warnings == ()  # the state directory is local (tmpfs or overlay), and that is fine here
+        terminal(svc, [reply.id])
+    finally:
+        stop_everything(svc)

@@ -10,7 +10,8 @@ from jupyter_jobflow.core.depspec import parse
 from jupyter_jobflow.core.errors import InvalidSpec
 from jupyter_jobflow.core.model import Job, JobState
 from jupyter_jobflow.core.slurmpoll import PollPolicy
-from jupyter_jobflow.core.slurmrules import Held, Native, Parent, native_dependency, sbatch_argv, slurm_time
+from jupyter_jobflow.core.slurmrules import (Held, Native, Parent, mount_type, native_dependency, sbatch_argv,
+                                             shared_state_warning, slurm_time)
 from jupyter_jobflow.core.slurmstates import failed_parents, outcome, split_exit, split_wait_status
 from jupyter_jobflow.engine.executors.slurmcmd import parse_sacct, parse_sbatch, parse_scontrol, parse_squeue
 
@@ -71,6 +72,13 @@ def test_a_parent_older_than_min_job_age_is_not_named_to_slurm():
 def test_a_parent_that_may_be_retried_and_singleton_beside_local_namesakes_are_held():
     assert "retried" in native("afterok:1", {1: Parent(5001, may_retry=True)}).why
     assert isinstance(native("singleton", namesakes_elsewhere=True), Held)
+
+
+def test_a_parent_being_stopped_or_cancelled_by_a_user_is_never_named_to_slurm():
+    # Slurm reads a user cancel as a failure (afternotok fires); ours does not: we judge those
+    assert "being stopped" in native("afternotok:1?afterok:2", {1: Parent(5001, stopping=True), 2: Parent(5002)}).why
+    assert "cancelled by a user" in native("afternotok:1?afterok:2",
+                                           {1: Parent(5001, ended_at=0.0, user_cancelled=True), 2: Parent(5002)}).why
 
 
 # -- (b) the sbatch argv ------------------------------------------------------------------------
@@ -185,3 +193,33 @@ def test_an_idle_hour_costs_about_130_polls_whatever_the_number_of_jobs():
 def test_a_bad_poll_policy_is_one_line():
     with pytest.raises(InvalidSpec, match="fastest"):
         PollPolicy(fastest=60, slowest=30)
+
+
+# -- (e) the state directory the compute nodes must share -----------------------------------------
+MOUNTS = """overlay / overlay rw 0 0
+tmpfs /tmp tmpfs rw 0 0
+nas:/export/home /home nfs4 rw 0 0
+/dev/sdb1 /home/local ext4 rw 0 0
+/dev/sdc1 /data\\040x xfs rw 0 0
+"""
+
+
+def test_the_state_directorys_filesystem_is_the_longest_mount_above_it():
+    assert mount_type("/home/ana/.jobflow", MOUNTS) == "nfs4"
+    assert mount_type("/home/local/x", MOUNTS) == "ext4"
+    assert mount_type("/home/localx", MOUNTS) == "nfs4"  # a prefix of the name is not a mount above it
+    assert mount_type("/data x/s", MOUNTS) == "xfs"
+    assert mount_type("/tmp", MOUNTS) == "tmpfs" and mount_type("/srv", MOUNTS) == "overlay"
+
+
+def test_a_local_state_directory_on_a_cluster_of_other_nodes_is_one_line_naming_the_fix():
+    def warn(fstype, nodes, declared=False):
+        return shared_state_warning("/tmp/s", fstype=fstype, nodes=set(nodes), here={"head", "localhost"},
+                                    declared=declared)
+
+    said = warn("tmpfs", ["n1", "n2"])
+    assert "\n" not in said and "/tmp/s" in said and "tmpfs" in said and "JOBFLOW_SHARED_STATE=1" in said
+    assert warn("ext4", ["n1"])  # one node, but not this machine
+    assert warn("nfs4", ["n1", "n2"]) is None and warn("lustre", ["n1"]) is None
+    assert warn("tmpfs", ["head"]) is None  # a single-node cluster on this machine shares everything
+    assert warn("tmpfs", ["n1", "n2"], declared=True) is None

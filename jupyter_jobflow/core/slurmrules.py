@@ -5,7 +5,8 @@ A dependency goes to Slurm only where Slurm would decide exactly as we do (docs/
 Dependencies); anything else is held by our scheduler and submitted when ready, so a pipeline whose
 parents are all on Slurm goes on inside Slurm while Jupyter is down, and nothing runs early.
 Known difference kept on purpose: Slurm fires ``afternotok`` on a user cancel and we do not; the
-executor holds such dependants before it cancels their parent.
+engine takes such dependants back from Slurm before the cancel reaches it (engine/recovery.py), and
+a parent being stopped is never named to Slurm (its end is ours to judge).
 """
 
 from __future__ import annotations
@@ -34,12 +35,16 @@ class Parent:
 
     ``slurm_id``: its Slurm job id, None while it is not on Slurm (a local job, or one of ours not
     submitted yet); ``ended_at``: when it ended, None while active; ``may_retry``: a failed attempt
-    would be retried (a retry is a new Slurm job, which Slurm's dependency would not follow).
+    would be retried (a retry is a new Slurm job, which Slurm's dependency would not follow);
+    ``stopping``: we are stopping it; ``user_cancelled``: a person cancelled it (Slurm would read
+    both as a failure, firing ``afternotok``; our rule does not).
     """
 
     slurm_id: int | None
     ended_at: float | None = None
     may_retry: bool = False
+    stopping: bool = False
+    user_cancelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,10 @@ def native_dependency(spec: DepSpec | None, parents: Mapping[int, Parent], *, au
         parent = parents.get(c.target)
         if parent is None or parent.slurm_id is None:
             return Held(f"job {c.target} is not on Slurm (yet)")
+        if parent.stopping:
+            return Held(f"job {c.target} is being stopped; how it ends is ours to judge, not Slurm's")
+        if parent.user_cancelled:
+            return Held(f"job {c.target} was cancelled by a user, which Slurm would read as afternotok")
         if parent.may_retry:
             return Held(f"job {c.target} may be retried, and Slurm would not follow a retry")
         if parent.ended_at is not None and now - parent.ended_at > min_job_age - MIN_JOB_AGE_MARGIN:
@@ -161,3 +170,36 @@ def sbatch_argv(job: Job, script: str, *, log_path: str, slurm: Mapping[str, str
         argv += dependency.argv()
     argv.append(script)
     return argv
+
+
+#: filesystem types that compute nodes can share (network and cluster filesystems)
+SHARED_FS = frozenset({"nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "beegfs", "ceph", "fuse.ceph", "glusterfs",
+                       "fuse.glusterfs", "panfs", "wekafs", "orangefs", "pvfs2", "fuse.juicefs", "fuse.sshfs"})
+
+
+def mount_type(path: str, mounts: str) -> str | None:
+    """The type of the filesystem holding ``path`` (absolute, resolved), from ``/proc/mounts``'s
+    text: the longest mount point above it; None when no line matches."""
+    best, kind = "", None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+def shared_state_warning(state_dir: str, *, fstype: str | None, nodes: set[str], here: set[str],
+                         declared: bool) -> str | None:
+    """One line when a Slurm job's state directory (logs, status files, batch scripts, a cell's
+    ``--in``/``--out``) may not be seen by the compute nodes; None when it is fine: declared shared
+    (``JOBFLOW_SHARED_STATE=1``), on a network or cluster filesystem, or the cluster's only node is
+    this machine (``nodes``: Slurm's node names, ``here``: this machine's names)."""
+    if declared or fstype in SHARED_FS or (nodes and nodes <= here):
+        return None
+    return (f"Warning: the state directory {state_dir} is on a local filesystem ({fstype or 'unknown'}) and Slurm's "
+            f"nodes ({len(nodes) or 'unknown number'}) may not see it, so a job there would not find its script, "
+            f"log or --in/--out: use a shared directory ($JOBFLOW_HOME or --state-dir), or set "
+            f"JOBFLOW_SHARED_STATE=1 if the nodes do share it")

@@ -1,6 +1,7 @@
 """Recovery for the ``Engine``: rebuild the mirror from the store, and settle every attempt that
 was starting or running when the last host stopped (adopted when found running, settled from its
-status when it ended, started once when it never began)."""
+status when it ended, started once when it never began); and take attempts back to the queue
+(unlaunch), as when a user cancel must not reach a dependent the batch system holds."""
 
 from __future__ import annotations
 
@@ -84,6 +85,35 @@ class RecoveryMixin:
                               started_at=None, first_started_at=job.first_started_at if job.attempt > 1 else None,
                               allocated_gpus=()))
         self._dirty.add(job.id)
+
+    def _take_back_before_cancel(self, job_id: int) -> None:
+        """Slurm fires ``afternotok`` on a user cancel and we do not: before the cancel of
+        ``job_id`` reaches Slurm, take back (scancel, to our queue) the dependents Slurm holds on it
+        with ``afternotok`` (alone or in an OR), and those handed over behind them, deepest first
+        so that no scancel fires another's dependency; our rule then decides them."""
+        seen: set[int] = set()
+        order: list[int] = []
+
+        def visit(parent: int, first: bool) -> None:
+            for child in sorted(self.dependents.get(parent, ())):
+                job, handle = self.jobs.get(child), self.handles.get(child)
+                if child in seen or job is None or handle is None or job.state is not JobState.RUNNING \
+                        or job.started_at is not None or job.stopping is not None:
+                    continue
+                if parent not in (handle.get("parents") or {}).values():
+                    continue  # not waiting inside the batch system on this parent
+                spec = self.specs.get(child)
+                if first and not (spec and any(c.target == parent and c.type == "afternotok" for c in spec.conditions)):
+                    continue
+                seen.add(child)
+                visit(child, False)
+                order.append(child)
+
+        visit(job_id, True)
+        for child in order:
+            job = self.jobs[child]
+            self.executor_of(job).kill(self.handles.pop(child))
+            self._unlaunch(job)
 
     def _remember_broken(self, job: Job, err: Exception) -> None:
         log.error("job %s has a stored value that cannot be read (%s); it fails", job.id, err)

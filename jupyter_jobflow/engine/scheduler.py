@@ -209,6 +209,8 @@ class Engine(RecoveryMixin, LoopMixin, LaunchMixin):
     def stop_running(self, job_id: int, why: str) -> None:
         """SIGTERM a running attempt now and SIGKILL it after the grace; it ends as ``why``."""
         with self.lock, self.store.transaction():
+            if why == "cancel":
+                self._take_back_before_cancel(job_id)
             self._signal_stop(self.jobs[job_id], why, self.clock())
         with self.lock:
             self._commit_events()

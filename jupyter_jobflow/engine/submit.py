@@ -161,6 +161,9 @@ class SubmitVerbs:
         job_id, job = jobs[0].id, jobs[0]
         if warnings and job.state is JobState.CANCELLED:
             warnings[0] = warnings[0].replace("job ?", f"job {job_id}").replace("Job ?", f"Job {job_id}")
+        said = getattr(self.engine.executors.get(job.executor), "submit_warning", lambda: None)()
+        if said:  # e.g. Slurm's nodes may not see the state directory
+            warnings.append(said)
         never = [t.id for t in jobs[1:] if task_specs and t.state is JobState.CANCELLED]
         if never:
             warnings.append(f"Warning: {len(never)} more task(s) of array {job_id} will never start (aftercorr: "

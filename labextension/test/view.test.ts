@@ -10,7 +10,7 @@ import { layout, NODE_H, NODE_W, packIsotonic, placeNew } from '../src/view/layo
 import { addDummies, assignLayers, edgesAmong } from '../src/view/layers';
 import { orderLayers } from '../src/view/order';
 import { placeX, wrapRows } from '../src/view/coords';
-import { gpuText, reasonText } from '../src/view/dom';
+import { executorText, gpuText, reasonText } from '../src/view/dom';
 import { JobStore } from '../src/view/store';
 import type { Job } from '../src/view/types';
 
@@ -253,4 +253,12 @@ test('a finished job still says which GPU it used', () => {
   assert.equal(gpuText(j), 'used GPU 1');
   assert.equal(gpuText({ ...j, code: 'R', allocated_gpus: [1] }), 'GPU 1');
   assert.equal(gpuText({ ...j, used_gpus: [] }), '1 asked for');
+});
+
+test("a Slurm job's details say so, with Slurm's id once it has one; a local job's say nothing", () => {
+  const j = { id: 1, name: 'x', state: 'Running', code: 'R', reason: null, reason_kind: null, dependency: null, executor: 'slurm', slurm_job_id: 812 } as Job;
+  assert.equal(executorText(j), 'slurm · Slurm job 812');
+  assert.equal(executorText({ ...j, slurm_job_id: null }), 'slurm');
+  assert.equal(executorText({ ...j, executor: 'local', slurm_job_id: null }), '');
+  assert.equal(executorText({ ...j, executor: undefined, slurm_job_id: undefined }), '');
 });

@@ -16,6 +16,9 @@ code, else Slurm's; Slurm's own verdicts TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREE
 dependency it found broken come as the status's state and reason) and ``lost`` (Slurm no longer
 knows it and it left no status).
 
+``submit_warning`` says at submit, once per host, when the nodes may not share the state
+directory (``slurmrules.shared_state_warning``; ``JOBFLOW_SHARED_STATE=1`` declares it shared).
+
 Stopping: SIGTERM is ``scancel`` (Slurm sends SIGTERM to every process, then SIGKILL after its
 KillWait; the supervisor traps it and records the job's status); another signal is ``scancel
 --signal --full``. The signals sent are noted beside the status file, as on this machine, so an
@@ -32,6 +35,7 @@ import logging
 import os
 import shlex
 import shutil
+import socket
 import signal as _signal
 import threading
 import time
@@ -44,7 +48,7 @@ from ...core.errors import InvalidSpec
 from ...core.model import Job, JobState, Reason
 from ...core.privacy import open_private, private_dir
 from ...core.slurmpoll import PollPolicy
-from ...core.slurmrules import Native, Parent, native_dependency, sbatch_argv
+from ...core.slurmrules import Native, Parent, mount_type, native_dependency, sbatch_argv, shared_state_warning
 from . import AttemptEvent, ExitStatus, Handle, LaunchRequest, Sink, job_env
 from .local import _SUPERVISOR, LocalExecutor, output_argv
 from .slurmcmd import SlurmCommands, SlurmJob, SlurmUnavailable
@@ -95,6 +99,7 @@ class SlurmExecutor:
         self._due = 0.0  # monotonic time of the next poll
         self._wait: float | None = None
         self._min_job_age: float | None = None
+        self._shared: tuple[str | None] | None = None  # the state check's verdict, once per host
         self.polls = 0
 
     # -- the contract -----------------------------------------------------------------------
@@ -211,6 +216,24 @@ class SlurmExecutor:
             thread.join(timeout=self.cmd.timeout + 5)
         self.files.close()
 
+    def submit_warning(self) -> str | None:
+        """At submit: one line when the compute nodes may not share the state directory
+        (``slurmrules.shared_state_warning``); checked once (``/proc/mounts``, ``sinfo``)."""
+        if os.environ.get("JOBFLOW_SHARED_STATE", "").lower() in ("1", "true", "yes"):
+            return None
+        if self._shared is None:
+            path = os.path.realpath(self.state_dir)
+            try:
+                mounts = Path("/proc/mounts").read_text()
+                nodes = self.cmd.node_names()
+            except (OSError, SlurmUnavailable):
+                return None  # not known: say nothing rather than something wrong
+            name = socket.gethostname()
+            here = {name, name.split(".")[0], socket.getfqdn(), "localhost"}
+            self._shared = (shared_state_warning(path, fstype=mount_type(path, mounts), nodes=nodes, here=here,
+                                                 declared=False),)
+        return self._shared[0]
+
     # -- native dependencies (the engine asks, scheduler.py) ---------------------------------
     def min_job_age(self) -> float:
         if self._min_job_age is None:
@@ -236,7 +259,10 @@ class SlurmExecutor:
                 continue
             ended = pjob.state.terminal
             found[pid] = Parent(sid, pjob.ended_at if ended else None,
-                                may_retry=not ended and pjob.retry.retries > pjob.retry_count)
+                                may_retry=not ended and pjob.retry.retries > pjob.retry_count,
+                                stopping=not ended and pjob.stopping is not None,
+                                user_cancelled=pjob.state is JobState.CANCELLED and pjob.reason is not None
+                                and pjob.reason.kind == "CancelledByUser")
             if sid is not None:
                 ids[int(sid)] = pid
         verdict = native_dependency(spec, found, auto_cancel=job.auto_cancel, now=now,

@@ -202,3 +202,10 @@ class SlurmCommands:
             raise self._fail("scontrol show config", proc)
         m = re.search(r"^MinJobAge\s*=\s*(\d+)", proc.stdout, re.M)
         return float(m.group(1)) if m else 300.0  # Slurm's default
+
+    def node_names(self) -> set[str]:
+        """The cluster's node names (``sinfo -h -N -o %N``: one line per node and partition)."""
+        proc = self.run(["sinfo", "-h", "-N", "-o", "%N"])
+        if proc.returncode:
+            raise self._fail("sinfo", proc)
+        return {line.strip() for line in proc.stdout.splitlines() if line.strip()}

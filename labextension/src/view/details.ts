@@ -1,7 +1,7 @@
 /** The details of the selected job: state and reason, dependencies with where each stands, the
  * jobs that wait on it, why it waits (explain), times, and its actions. */
 import { conditionStatus, dependencyOf, formatDelay } from './deps';
-import { button, clock, elapsed, formatSeconds, gpuText, h, reasonText, STATE_NAME } from './dom';
+import { button, clock, elapsed, executorText, formatSeconds, gpuText, h, reasonText, STATE_NAME } from './dom';
 import { errorText, Session } from './session';
 import { Job } from './types';
 
@@ -140,6 +140,10 @@ export class DetailsView {
     const gpus = gpuText(job);
     if (gpus) {
       rows.push(['GPUs', gpus]);
+    }
+    const where = executorText(job);
+    if (where) {  // a local job's row would say nothing new
+      rows.push(['Executor', where]);
     }
     if (job.group) {
       rows.push(['Group', job.group]);

@@ -201,6 +201,14 @@ export function gpuText(job: Job, short = false): string {
   return job.gpus ? (short ? String(job.gpus) : `${job.gpus} asked for`) : '';
 }
 
+/** Where a job runs, for its details: `slurm · Slurm job 812`; '' for this machine (local). */
+export function executorText(job: Job): string {
+  if (!job.executor || job.executor === 'local') {
+    return '';
+  }
+  return job.slurm_job_id ? `${job.executor} · Slurm job ${job.slurm_job_id}` : job.executor;
+}
+
 export function truncate(text: string, max: number): string {
   return text.length <= max ? text : text.slice(0, Math.max(1, max - 1)) + '…';
 }

@@ -45,6 +45,10 @@ export interface Job {
   signal?: number | null;
   redo_of?: number | null;
   stopping?: string | null;
+  /** where it runs: `local` (this machine) or `slurm` */
+  executor?: string;
+  /** Slurm's id of its latest attempt; null until handed to Slurm, and for a local job */
+  slurm_job_id?: number | null;
 }
 
 /** One parent of a job, as `wire.dependency_to_json` sends it. */
