@@ -326,3 +326,17 @@ def test_ticks_are_published_on_the_runs_topic_and_run_task_never_takes_a_run_th
     assert svc.run_task("etl", "work")["source_run"] == ran
     with pytest.raises(Conflict, match=r"never ran \(Skipped\); give a run that did"):
         svc.run_task("etl", "work", run=missed)
+
+
+def test_the_reply_shows_the_next_five_ticks_across_the_autumn_dst_change(tmp_path):
+    clock = FakeClock(parse_time("2026-10-23T12:00", "Europe/Berlin"))
+    svc = JobService(tmp_path / "state", simulated_gpus=2, clock=clock).start()
+    try:
+        flow(svc)
+        put = svc.set_schedule("etl", cron="0 2 * * *", tz="Europe/Berlin")
+        expected = ["2026-10-24T02:00:00+02:00", "2026-10-25T02:00:00+02:00",  # 02:00 twice that night: the first
+                    "2026-10-26T02:00:00+01:00", "2026-10-27T02:00:00+01:00", "2026-10-28T02:00:00+01:00"]
+        assert put["next_ticks"] == expected and svc.schedule("etl")["next_ticks"] == expected
+        assert svc.set_schedule("etl", end="2026-10-25T12:00")["next_ticks"] == expected[:2]  # none after the end
+    finally:
+        stop_everything(svc)

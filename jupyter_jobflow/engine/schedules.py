@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core.errors import Conflict, InvalidSpec, NotFound
 from ..core.schedgate import REPROCESS, plan_backfill
-from ..core.schedule import MAX_COUNT, Schedule, iso, next_tick, normalise_cron, parse_time, ticks_between, validate
+from ..core.schedule import MAX_COUNT, Schedule, iso, next_tick, normalise_cron, parse_time, ticks_after, ticks_between, validate
 from . import flowstore, schedstore
 from .flowruns import FlowRunVerbs
 from .flows import make_run_id
@@ -20,6 +20,7 @@ from .flowstore import RunRow
 from .ticker import TickLoop
 
 MAX_BACKFILL_TICKS = 10_000
+NEXT_TICKS = 5  # the schedule's reply shows so many upcoming ticks
 LATEST = 221845392000.0  # 8999-12-31: croniter and datetime stop at year 9999
 _NO_JOBS = {"waiting": "Queued", "skipped": "Skipped", "cancelled": "Cancelled", "failed": "Failed"}
 
@@ -93,7 +94,8 @@ class ScheduleVerbs(TickLoop, FlowRunVerbs):
         return {"flow": r["flow"], "owner": r["owner"], "cron": r["cron"], "tz": tz, "enabled": bool(r["enabled"]),
                 "next_tick": iso(r["next_tick"], tz), "start": iso(r["start_at"], tz), "end": iso(r["end_at"], tz),
                 "catchup": bool(r["catchup"]), "depends_on_past": bool(r["depends_on_past"]),
-                "max_active_runs": r["max_active_runs"], "expired_limit": r["expired_limit"]}
+                "max_active_runs": r["max_active_runs"], "expired_limit": r["expired_limit"],
+                "next_ticks": [iso(t, tz) for t in _upcoming(r["cron"], tz, r["next_tick"], r["end_at"])]}
 
     # -- backfill (P4) -----------------------------------------------------------------------
     def backfill(self, name: str, start: Any, end: Any, *, reprocess: str = "none", max_active_runs: int | None = None,
@@ -226,6 +228,18 @@ class ScheduleVerbs(TickLoop, FlowRunVerbs):
         if row.status in _NO_JOBS:
             return {"text": "", "next_offset": 0}
         return super().run_log(run_id, task=task, offset=offset)
+
+
+def _upcoming(cron: str, tz: str, cursor: float | None, end: float | None, n: int = NEXT_TICKS) -> list[float]:
+    """The ``n`` ticks the loop will fire next, from its cursor on, none after the end."""
+    if cursor is None:
+        return []
+    out: list[float] = []
+    for t in ticks_after(cron, tz, cursor, inclusive=True):
+        if (end is not None and t > end) or len(out) == n:
+            break
+        out.append(t)
+    return out
 
 
 def _time(value: Any, tz: str, what: str) -> float:

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 
 import { conditionStatus } from '../src/view/deps';
 import { edgeTypeOf, mergeRun, runReason, resumeBody, runButtons, runSeconds, sameShape, shortRunId, sortRuns, stateCode, taskJobs, taskTip } from '../src/view/flowdata';
+import { nextTicksText, scheduleBody } from '../src/view/flowschedule';
 import { backfillSummary, buildGrid, columnLabel, scheduleLine, spansDays } from '../src/view/flowgrid';
 import { layout } from '../src/view/layout';
 import { JobStore } from '../src/view/store';
@@ -190,4 +191,30 @@ test('columns, the schedule line and a backfill plan in words', () => {
   assert.equal(scheduleLine({ ...s, enabled: false, catchup: false }), '"0 2 * * *" in Europe/Berlin, paused');
   assert.equal(backfillSummary([{ action: 'create' }, { action: 'create' }, { action: 'skip: exists (Finished)' }]), '2 runs to create, 1 tick skipped');
   assert.match(backfillSummary([]), /No tick/);
+});
+
+test("the schedule form's PUT body: every field typed, counts as numbers, empty counts left as they are", () => {
+  const fields = { cron: ' 0 2 * * * ', tz: 'Europe/Berlin', catchup: true, depends_on_past: false, max_active_runs: '3', expired_limit: '0', enabled: false };
+  assert.deepEqual(scheduleBody(fields), {
+    body: { cron: '0 2 * * *', tz: 'Europe/Berlin', catchup: true, depends_on_past: false, max_active_runs: 3, expired_limit: 0, enabled: false }
+  });
+  assert.deepEqual(scheduleBody({ ...fields, tz: ' ', max_active_runs: '', expired_limit: '' }), {
+    body: { cron: '0 2 * * *', catchup: true, depends_on_past: false, enabled: false }
+  });
+});
+
+test('the schedule form refuses what the server would, in one line, before asking', () => {
+  const fields = { cron: '0 2 * * *', tz: '', catchup: false, depends_on_past: false, max_active_runs: '1', expired_limit: '', enabled: true };
+  assert.match((scheduleBody({ ...fields, cron: '  ' }) as { error: string }).error, /cron expression/);
+  assert.match((scheduleBody({ ...fields, max_active_runs: '0' }) as { error: string }).error, /max_active_runs must be a whole number >= 1/);
+  assert.match((scheduleBody({ ...fields, expired_limit: '-1' }) as { error: string }).error, /expired_limit must be a whole number >= 0/);
+  assert.match((scheduleBody({ ...fields, max_active_runs: '2.5' }) as { error: string }).error, /not "2.5"/);
+});
+
+test("the schedule's next ticks: listed, an ended schedule says so, an older server shows none", () => {
+  const s = { flow: 'etl', cron: '0 2 * * *', tz: 'UTC', enabled: true, next_tick: null, catchup: false, depends_on_past: false, max_active_runs: 1 };
+  assert.deepEqual(nextTicksText({ ...s, next_ticks: ['2026-10-24T02:00:00+02:00'] }), ['2026-10-24T02:00:00+02:00']);
+  assert.match(nextTicksText({ ...s, next_ticks: [] })[0], /ended/);
+  assert.deepEqual(nextTicksText(s), []);
+  assert.deepEqual(nextTicksText(null), []);
 });

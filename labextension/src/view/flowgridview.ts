@@ -7,6 +7,7 @@
 import { button, h } from './dom';
 import { runActive, stateCode } from './flowdata';
 import { openBackfill } from './flowbackfill';
+import { openScheduleForm } from './flowschedule';
 import { buildGrid, columnLabel, scheduleLine, spansDays } from './flowgrid';
 import { errorText, Session } from './session';
 import { RunDetail, RunSummary, Schedule } from './types';
@@ -26,6 +27,7 @@ export class RunGrid {
   private line: HTMLSpanElement;
   private body: HTMLDivElement;
   private backfill: HTMLButtonElement;
+  private scheduleButton: HTMLButtonElement;
   private flow: string | null = null;
   private schedule: Schedule | null = null;
   private details = new Map<string, RunDetail>();
@@ -37,8 +39,9 @@ export class RunGrid {
   ) {
     this.line = h('span', { class: 'jf-schedule-line' });
     this.backfill = button('Backfill…', () => void this.openBackfill(), { 'data-act': 'backfill', title: 'Create runs for past ticks of the schedule (a dry run first)' });
+    this.scheduleButton = button('Schedule…', () => void this.openSchedule(), { 'data-act': 'schedule', title: "Set the flow's cron schedule and see its next ticks" });
     this.body = h('div', { class: 'jf-grid-box' });
-    this.el = h('div', { class: 'jf-run-grid' }, h('div', { class: 'jf-toolbar' }, this.line, this.backfill), this.body);
+    this.el = h('div', { class: 'jf-run-grid' }, h('div', { class: 'jf-toolbar' }, this.line, this.scheduleButton, this.backfill), this.body);
   }
 
   /** Show `flow`'s runs (newest first, as the list has them); reads the schedule when the flow changes or `again`. */
@@ -142,6 +145,20 @@ export class RunGrid {
     );
     this.body.replaceChildren(h('table', { class: 'jf-grid' }, h('thead', {}, head), h('tbody', {}, ...rows)));
     this.body.scrollLeft = this.body.scrollWidth; // the newest ticks in view
+  }
+
+  private async openSchedule(): Promise<void> {
+    const flow = this.flow;
+    if (!flow) {
+      return;
+    }
+    const saved = await openScheduleForm(this.session, flow, this.schedule, this.el);
+    if (saved && flow === this.flow) {
+      this.schedule = saved;
+      this.line.textContent = scheduleLine(saved);
+      this.line.title = this.line.textContent;
+      this.backfill.disabled = false;
+    }
   }
 
   private async openBackfill(): Promise<void> {

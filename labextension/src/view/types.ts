@@ -153,6 +153,9 @@ export interface Schedule {
   catchup: boolean;
   depends_on_past: boolean;
   max_active_runs: number;
+  expired_limit?: number;
+  /** The next 5 ticks from `next_tick` on (absent from older servers). */
+  next_ticks?: string[];
 }
 
 /** One tick of a backfill's plan (`POST flows/{name}/backfill`): `create`, `skip: running`, ... */
