@@ -207,3 +207,29 @@ def test_the_runs_grid_the_schedule_and_a_backfill(lab, page, flow, artifacts):
     assert flows.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), wider_than(flows)
     assert not page.problems, page.problems  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts / "flows-06-grid.png"))
+
+
+def test_the_schedule_form_shows_a_refusal_then_saves_and_lists_the_next_ticks(lab, page, flow, artifacts):
+    """Schedule…: a zone that does not exist gets the server's one-line error in the form; fixed,
+    Save changes the schedule and lists its next 5 ticks; the schedule's line follows."""
+    flows = page.locator(SIDEBAR).locator(".jf-flows")
+    flows.locator("[data-act='schedule']").click()
+    form = page.locator("dialog.jf-schedule-form")
+    expect(form.locator("[data-field='cron']")).to_have_value("0 2 * * *")
+    form.locator("[data-field='cron']").fill("0 3 * * *")
+    form.locator("[data-field='tz']").fill("Mars/Olympus")
+    form.locator("[data-field='max_active_runs']").fill("2")
+    form.locator("[data-act='save-schedule']").click()
+    expect(form.locator("[data-error]")).to_contain_text("Mars/Olympus")
+    form.locator("[data-field='tz']").fill("Europe/Berlin")
+    form.locator("[data-act='save-schedule']").click()
+    expect(form.locator(".jf-next-ticks li")).to_have_count(5)
+    expect(form.locator("[data-error]")).to_have_text("")
+    expect(form.locator(".jf-next-ticks li").first).to_contain_text("T03:00:00+0")
+    page.screenshot(path=str(artifacts / "flows-07-schedule-form.png"))
+    form.locator("[data-act='keep']").click()
+    expect(form).to_have_count(0)
+    expect(flows.locator(".jf-schedule-line")).to_contain_text('"0 3 * * *" in Europe/Berlin, paused')
+    saved = lab.jobflow("flows/demo/schedule")
+    assert (saved["cron"], saved["tz"], saved["max_active_runs"], saved["enabled"]) == ("0 3 * * *", "Europe/Berlin", 2, False)
+    assert not page.problems, page.problems  # type: ignore[attr-defined]

@@ -46,5 +46,9 @@ export const FLOWS_CSS = `
 .jf-grid-cell[data-state='Skipped'] { opacity: 0.45; }
 .jf-grid-cell:focus-visible { outline: 2px solid var(--jf-fg); }
 .jf-backfill-range { display: flex; flex-wrap: wrap; gap: 8px; margin: 6px 0; }
+.jf-schedule-fields { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 6px 12px; margin: 6px 0; }
+.jf-schedule-fields label { display: flex; align-items: center; gap: 6px; white-space: nowrap; }
+.jf-schedule-fields .jf-input { flex: 1; min-width: 0; }
+.jf-next-ticks { margin: 2px 0 8px; padding-left: 18px; }
 .jf-backfill-ticks tr.jf-create td { font-weight: 600; }
 `;
