@@ -22,7 +22,8 @@ from jupyter_jobflow.core.model import JobState
 from jupyter_jobflow.core.slurmpoll import PollPolicy
 from jupyter_jobflow.core.wire import job_to_json
 from jupyter_jobflow.engine.clock import FakeClock
-from jupyter_jobflow.engine.executors.slurmcmd import SlurmCommands
+from jupyter_jobflow.engine.executors.slurm import SlurmExecutor
+from jupyter_jobflow.engine.executors.slurmcmd import SlurmCommands, SlurmJob
 from jupyter_jobflow.engine.service import JobService
 
 pytestmark = pytest.mark.timeout(180)
@@ -353,3 +354,50 @@ def test_a_single_node_cluster_on_this_machine_needs_no_shared_state_directory(t
         terminal(svc, [reply.id])
     finally:
         stop_everything(svc)
+
+
+class PendingSqueue:
+    """Slurm's commands where the poll's rhythm is what is tested: the job stays pending (waiting
+    for Resources) and each ``squeue`` is noted at the clock's time."""
+
+    timeout = 1.0
+
+    def __init__(self, clock):
+        self.clock, self.at = clock, []
+
+    def squeue(self, ids):
+        self.at.append(self.clock())
+        return {i: SlurmJob(i, "PENDING", "Resources") for i in ids}
+
+
+def test_the_slurm_poll_backs_off_idle_and_polls_at_its_fastest_while_someone_watches(tmp_path):
+    clock = FakeClock()
+    t0, cmd = clock(), PendingSqueue(clock)
+    ex = SlurmExecutor(tmp_path / "state", commands=cmd, clock=clock,
+                       policy=PollPolicy(fastest=1, slowest=16, factor=2, watched=1))
+    ex.watch(7, 1, {"slurm_id": 500, "job": 7, "attempt": 1, "parents": {}})
+
+    def settled():  # the poller polled whatever was due and set its next poll
+        return until("the poller to settle", lambda: ex._due > clock())
+
+    def run_for(seconds):
+        for _ in range(seconds):
+            settled()
+            clock.advance(1)
+        settled()
+
+    def gaps(since):
+        at = [t - t0 for t in cmd.at if t - t0 >= since]
+        return [b - a for a, b in zip(at, at[1:])]
+
+    try:
+        ex.watching([8], seconds=100)  # someone watches another job: this one's poll still backs off
+        run_for(40)
+        assert gaps(0) == [1, 2, 4, 8, 16]  # idle: each wait twice the last, up to the slowest
+        ex.watching([7], seconds=10)  # its log followed (GET jobs/7/log, log:7): the next poll comes at once
+        run_for(10)
+        assert [t - t0 for t in cmd.at if t - t0 > 31] == [41, 42, 43, 44, 45, 46, 47, 48, 49, 50]
+        run_for(40)  # nobody renewed the watch: it backs off again
+        assert gaps(50) == [2, 4, 8, 16]
+    finally:
+        ex.close()

@@ -294,8 +294,16 @@ class JobService(SubmitVerbs, ArrayVerbs, ControlVerbs, RedoVerbs, ExplainVerbs,
             return "", 0, 0
         if attempt > job.attempt:
             raise NotFound(f"Job {job.id} has no attempt {attempt} (it has {job.attempt})")
+        self.watching([job.id])  # a log read: someone follows it (the Slurm poll tightens)
         data, nxt = self.engine.executor_of(job).read_log(job.id, attempt, offset, limit)
         return data.decode("utf-8", "replace"), nxt, attempt
+
+    def watching(self, job_ids: list[int] | None = None, seconds: float = 5.0) -> None:
+        """Someone watches these jobs (None: all) for ``seconds``: executors that poll (Slurm's)
+        poll them at their fastest until then. Callers renew it while they watch."""
+        for ex in self.engine.executors.values():
+            if hasattr(ex, "watching"):
+                ex.watching(job_ids, seconds)
 
     # -- verbs ----------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from . import parsing
 from .base import JobflowHandler
 
 LOG_POLL_MS = 500
+WATCH_RENEW_MS = 2000  # an open stream renews its watch of the jobs (a 5 s lease) this often
 
 
 @dataclass
@@ -76,7 +77,7 @@ class EventsHandler(JobflowHandler):
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)  # type: ignore[misc]  # Jupyter's WebSocketMixin starts its pings here
         self.loop = IOLoop.current()
-        self.closed, self.sent, self.poll = False, 0, None
+        self.closed, self.sent, self.poll, self.eyes = False, 0, None, None
         unsubscribe = [self.service.subscribe(self._from_scheduler)]  # before reading: nothing is missed
         if self.topics.gpus:
             unsubscribe.append(self.service.subscribe_gpus(self._gpus_from_sampler))
@@ -100,6 +101,10 @@ class EventsHandler(JobflowHandler):
             self._send({"type": "gpus", **self.service.gpu_view()})
         for jid in list(self.tails):
             self._tail(jid)
+        if (self.topics.jobs or self.tails) and not self.closed:  # someone watches: Slurm's poll tightens while the stream is open
+            self._watch()
+            self.eyes = PeriodicCallback(self._watch, WATCH_RENEW_MS)
+            self.eyes.start()
         if self.tails and not self.closed:
             self.poll = PeriodicCallback(self._poll_logs, LOG_POLL_MS)
             self.poll.start()
@@ -127,6 +132,9 @@ class EventsHandler(JobflowHandler):
         if event.get("job_id") in self.tails:
             self._tail(event["job_id"])
 
+
+    def _watch(self) -> None:
+        self.service.watching(None if self.topics.jobs else list(self.tails), WATCH_RENEW_MS / 1000 * 2.5)
 
     def _poll_logs(self) -> None:
         for jid in list(self.tails):
@@ -173,3 +181,5 @@ class EventsHandler(JobflowHandler):
         self.unsubscribe()
         if self.poll:
             self.poll.stop()
+        if self.eyes:
+            self.eyes.stop()

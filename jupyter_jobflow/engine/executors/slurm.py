@@ -10,7 +10,9 @@ the Slurm ids named in the dependency to our ids (a dependent Slurm cancels name
 
 ONE poller thread per executor asks ``squeue`` about every watched job in one call per poll
 (``core/slurmpoll.py``'s back-off), ``sacct`` (or ``sacct -c``) only for jobs that left the queue
-and have no status file. It reports ``waiting`` (Slurm's pending reason: ``Slurm:Dependency``),
+and have no status file. While someone watches a job (``watching``: its log followed, the event
+stream open) the wait between polls is at most the policy's ``watched``; the watch lapses unless
+renewed. It reports ``waiting`` (Slurm's pending reason: ``Slurm:Dependency``),
 ``started`` (Slurm RUNNING: the time limit counts from here), ``ended`` (the status file's exit
 code, else Slurm's; Slurm's own verdicts TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED and a
 dependency it found broken come as the status's state and reason) and ``lost`` (Slurm no longer
@@ -41,7 +43,7 @@ import threading
 import time
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from ...core.depspec import DepSpec
 from ...core.errors import InvalidSpec
@@ -89,6 +91,11 @@ class SlurmExecutor:
         self.cmd = commands or SlurmCommands()
         self.policy = policy or PollPolicy()
         self.clock = clock
+        # the poller's own time: monotonic for the real clock (a wall-clock jump must not stall it);
+        # a test's FakeClock drives it, and its advance wakes the poller
+        self._tick: Callable[[], float] = time.monotonic if clock is time.time else clock
+        self._unlisten = clock.on_advance(self._wake) if hasattr(clock, "on_advance") else None
+        self._eyes: dict[int | None, float] = {}  # our job id (None: every job) -> watched until (_tick)
         self._sink: Sink = lambda event: None
         self._lock = threading.Condition()
         self._watched: dict[tuple[int, int], Handle] = {}
@@ -96,7 +103,7 @@ class SlurmExecutor:
         self._waiting: dict[tuple[int, int], str] = {}
         self._thread: threading.Thread | None = None
         self._stop = False
-        self._due = 0.0  # monotonic time of the next poll
+        self._due = 0.0  # when the next poll is due (_tick)
         self._wait: float | None = None
         self._min_job_age: float | None = None
         self._shared: tuple[str | None] | None = None  # the state check's verdict, once per host
@@ -152,12 +159,33 @@ class SlurmExecutor:
             if key in self._watched:
                 return
             self._watched[key] = handle
-            self._due = min(self._due, time.monotonic())  # a new job is news: poll soon
+            self._due = min(self._due, self._tick())  # a new job is news: poll soon
             self._wait = None
             if self._thread is None or not self._thread.is_alive():
                 self._stop = False
                 self._thread = threading.Thread(target=self._run, name="jobflow-slurm-poll", daemon=True)
                 self._thread.start()
+            self._lock.notify_all()
+
+    def watching(self, job_ids: Iterable[int] | None = None, seconds: float = 5.0) -> None:
+        """Someone watches these jobs (None: every job) for the next ``seconds``: poll at most
+        ``policy.watched`` apart until then; a caller renews it while it still watches."""
+        with self._lock:
+            until = self._tick() + seconds
+            for key in [None] if job_ids is None else job_ids:
+                self._eyes[key] = max(self._eyes.get(key, until), until)
+            if self._seen() and self._due > self._tick() + self.policy.watched:
+                self._due = self._tick() + self.policy.watched
+                self._lock.notify_all()
+
+    def _seen(self) -> bool:
+        """Whether someone watches a job the poller watches now (under the lock); forgets lapsed watches."""
+        now = self._tick()
+        self._eyes = {k: t for k, t in self._eyes.items() if t > now}
+        return None in self._eyes and bool(self._watched) or any(j in self._eyes for j, _ in self._watched)
+
+    def _wake(self) -> None:
+        with self._lock:
             self._lock.notify_all()
 
     def adopt(self, job_id: int, attempt: int) -> Handle | None:
@@ -211,6 +239,8 @@ class SlurmExecutor:
             self._stop = True
             self._watched.clear()
             self._lock.notify_all()
+            if self._unlisten is not None:
+                self._unlisten()
             thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=self.cmd.timeout + 5)
@@ -275,8 +305,8 @@ class SlurmExecutor:
     def _run(self) -> None:
         while True:
             with self._lock:
-                while not self._stop and (not self._watched or time.monotonic() < self._due):
-                    self._lock.wait(max(0.01, self._due - time.monotonic()) if self._watched else None)
+                while not self._stop and (not self._watched or self._tick() < self._due):
+                    self._lock.wait(max(0.01, self._due - self._tick()) if self._watched else None)
                 if self._stop:
                     return
             try:
@@ -288,8 +318,8 @@ class SlurmExecutor:
                 log.exception("jobflow: Slurm poll failed")
                 changed = False
             with self._lock:
-                self._wait = self.policy.next_wait(self._wait, changed=changed, now=self.clock())
-                self._due = time.monotonic() + self._wait
+                self._wait = self.policy.next_wait(self._wait, changed=changed, now=self.clock(), watched=self._seen())
+                self._due = self._tick() + self._wait
 
     def poll(self) -> bool:
         """One round: ONE squeue for every watched job; sacct for those that left the queue
