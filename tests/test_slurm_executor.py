@@ -17,7 +17,7 @@ from helpers import stop_everything
 from slurm_support import restart_slurmctld, slurm_cluster  # noqa: F401  (the session's cluster)
 
 from jupyter_jobflow.cli.render import show
-from jupyter_jobflow.core.errors import InvalidSpec
+from jupyter_jobflow.core.errors import InvalidSpec, NotFound
 from jupyter_jobflow.core.model import JobState
 from jupyter_jobflow.core.slurmpoll import PollPolicy
 from jupyter_jobflow.core.wire import job_to_json
@@ -365,6 +365,15 @@ class PendingSqueue:
     def __init__(self, clock):
         self.clock, self.at = clock, []
 
+    def sbatch(self, argv, env=None):
+        return 500
+
+    def node_names(self):
+        return {"localhost"}
+
+    def scancel(self, ids, **how):
+        pass
+
     def squeue(self, ids):
         self.at.append(self.clock())
         return {i: SlurmJob(i, "PENDING", "Resources") for i in ids}
@@ -400,4 +409,29 @@ def test_the_slurm_poll_backs_off_idle_and_polls_at_its_fastest_while_someone_wa
         run_for(40)  # nobody renewed the watch: it backs off again
         assert gaps(50) == [2, 4, 8, 16]
     finally:
+        ex.close()
+
+
+def test_reading_a_slurm_jobs_log_through_the_service_tightens_its_poll(tmp_path):
+    clock = FakeClock()
+    t0, cmd = clock(), PendingSqueue(clock)
+    ex = SlurmExecutor(tmp_path / "state", commands=cmd, clock=clock,
+                       policy=PollPolicy(fastest=1, slowest=16, factor=2, watched=1))
+    svc = JobService(tmp_path / "state", simulated_gpus=0, executors={"slurm": ex}, clock=clock).start()
+    try:
+        jid = svc.submit(["true"], executor="slurm").id
+        until("the job to reach Slurm", lambda: cmd.at)
+        for _ in range(30):
+            until("the poller to settle", lambda: ex._due > clock())
+            clock.advance(1)
+        before = len(cmd.at)  # backed off: the next poll is 16 s away
+        with pytest.raises(NotFound):  # GET jobs/{id}/log: no log while pending, but someone follows it
+            svc.read_log(jid)
+        for _ in range(3):
+            until("the poller to settle", lambda: ex._due > clock())
+            clock.advance(1)
+        until("the poller to settle", lambda: ex._due > clock())
+        assert len(cmd.at) - before >= 3, [t - t0 for t in cmd.at]
+    finally:
+        svc.close()  # the job stays pending in the fake Slurm: nothing to wait for
         ex.close()
