@@ -4,7 +4,7 @@
  * can be older than an event that overtook it (a released job already running), so replies only
  * make the toast.
  */
-import { button, h } from './dom';
+import { button, h, showDialog } from './dom';
 import { errorText, Session } from './session';
 import { Job } from './types';
 
@@ -123,11 +123,9 @@ export class Actions {
         cascadeBox,
         ' Also cancel everything downstream, whatever its condition'
       );
-      // the dialog lives in <body>, not in the panel: it outlives a re-render of the widget
-      const holder = h('div', { class: 'jobflow-root jf-dialog-holder' });
+      let dismiss = () => {}; // set once shown (showDialog)
       const finish = (value: boolean | null) => {
-        dlg.close();
-        holder.remove();
+        dismiss();
         resolve(value);
       };
       cascadeBox.addEventListener('change', () => finish(cascadeBox.checked));
@@ -138,17 +136,7 @@ export class Actions {
       confirm.disabled = !active.length;
       const keep = button(active.length ? 'Keep it' : 'Close', () => finish(null), { class: 'jf-btn', 'data-act': 'keep' });
       dlg.append(title, body, report.dependents.length && active.length ? cascadeLabel : '', h('div', { class: 'jf-dialog-buttons' }, keep, confirm));
-      dlg.addEventListener('cancel', ev => {
-        ev.preventDefault();
-        finish(null);
-      });
-      holder.appendChild(dlg);
-      (this.dialogHost().ownerDocument ?? document).body.appendChild(holder);
-      if (typeof dlg.showModal === 'function') {
-        dlg.showModal();
-      } else {
-        dlg.setAttribute('open', '');
-      }
+      dismiss = showDialog(this.dialogHost(), dlg, () => finish(null));
       keep.focus();
     });
   }

@@ -219,3 +219,26 @@ export function mib(v: number | null | undefined): string {
   }
   return v >= 1024 ? `${(v / 1024).toFixed(v >= 10240 ? 0 : 1)} GiB` : `${Math.round(v)} MiB`;
 }
+
+/**
+ * Show `dlg` modally, in <body>, not in the panel: it outlives a re-render of the widget. Escape
+ * calls `onEscape`; the returned function closes and removes the dialog.
+ */
+export function showDialog(host: HTMLElement, dlg: HTMLDialogElement, onEscape: () => void): () => void {
+  const holder = h('div', { class: 'jobflow-root jf-dialog-holder' });
+  dlg.addEventListener('cancel', ev => {
+    ev.preventDefault();
+    onEscape();
+  });
+  holder.appendChild(dlg);
+  (host.ownerDocument ?? document).body.appendChild(holder);
+  if (typeof dlg.showModal === 'function') {
+    dlg.showModal();
+  } else {
+    dlg.setAttribute('open', '');
+  }
+  return () => {
+    dlg.close();
+    holder.remove();
+  };
+}

@@ -3,7 +3,7 @@
  * asks for the dry run (`POST flows/{name}/backfill` with `dry_run`) and lists each tick with its
  * action; only then does "Backfill" create the runs, with the same range.
  */
-import { button, h } from './dom';
+import { button, h, showDialog } from './dom';
 import { backfillSummary } from './flowgrid';
 import { errorText, Session } from './session';
 import { BackfillTick } from './types';
@@ -27,12 +27,11 @@ export function openBackfill(session: Session, flow: string, host: HTMLElement):
       h('option', { value: 'completed' }, 'every tick')
     );
     const plan = h('div', { class: 'jf-dialog-body jf-backfill-plan' }, h('p', { class: 'jf-hint' }, 'Preview lists each tick of the range and what a backfill would do; nothing is created.'));
-    const holder = h('div', { class: 'jobflow-root jf-dialog-holder' });
+    let dismiss = () => {}; // set once shown (showDialog)
     let previewed = '';
     const body = () => ({ from: from.value.trim(), to: to.value.trim(), reprocess: reprocess.value });
     const finish = (value: number | Error) => {
-      dlg.close();
-      holder.remove();
+      dismiss();
       if (value instanceof Error) {
         reject(value);
       } else {
@@ -81,17 +80,7 @@ export function openBackfill(session: Session, flow: string, host: HTMLElement):
       plan,
       h('div', { class: 'jf-dialog-buttons' }, close, preview, go)
     );
-    dlg.addEventListener('cancel', ev => {
-      ev.preventDefault();
-      finish(0);
-    });
-    holder.appendChild(dlg);
-    (host.ownerDocument ?? document).body.appendChild(holder);
-    if (typeof dlg.showModal === 'function') {
-      dlg.showModal();
-    } else {
-      dlg.setAttribute('open', '');
-    }
+    dismiss = showDialog(host, dlg, () => finish(0));
     from.focus();
   });
 }

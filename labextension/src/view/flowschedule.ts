@@ -3,7 +3,7 @@
  * `PUT flows/{name}/schedule` (docs/api.md); the reply's one-line error is shown in the form, and
  * the schedule's next ticks (`next_ticks`) are listed under it.
  */
-import { button, h } from './dom';
+import { button, h, showDialog } from './dom';
 import { errorText, Session } from './session';
 import { Schedule } from './types';
 
@@ -77,11 +77,10 @@ export function openScheduleForm(session: Session, flow: string, current: Schedu
     const ticks = h('ul', { class: 'jf-next-ticks jf-mono' });
     const showTicks = (s: Schedule | null) => ticks.replaceChildren(...nextTicksText(s).map(t => h('li', {}, t)));
     showTicks(current);
-    const holder = h('div', { class: 'jobflow-root jf-dialog-holder' });
+    let dismiss = () => {}; // set once shown (showDialog)
     let saved: Schedule | null = null;
     const finish = () => {
-      dlg.close();
-      holder.remove();
+      dismiss();
       resolve(saved);
     };
     async function save(): Promise<void> {
@@ -119,17 +118,7 @@ export function openScheduleForm(session: Session, flow: string, current: Schedu
       ticks,
       h('div', { class: 'jf-dialog-buttons' }, button('Close', finish, { 'data-act': 'keep' }), button('Save', () => void save(), { 'data-act': 'save-schedule' }))
     );
-    dlg.addEventListener('cancel', ev => {
-      ev.preventDefault();
-      finish();
-    });
-    holder.appendChild(dlg);
-    (host.ownerDocument ?? document).body.appendChild(holder);
-    if (typeof dlg.showModal === 'function') {
-      dlg.showModal();
-    } else {
-      dlg.setAttribute('open', '');
-    }
+    dismiss = showDialog(host, dlg, () => finish());
     cron.focus();
   });
 }
