@@ -105,27 +105,27 @@ def gate(s: Schedule, waiting: Sequence[Waiting], *, active: int, active_in: dic
         cut = len(scheduled) - s.expired_limit
         out.expire = [w.run_id for w in scheduled[:cut]]
         scheduled = scheduled[cut:]
-    free = s.max_active_runs - active
-    for w in scheduled:  # oldest tick first (P6)
-        if not _past_ok(s, w, previous, latest, s.start, out):
+    # oldest tick first (P6): the schedule's own runs, then each backfill's, each with its own cap
+    _admit(s, scheduled, s.max_active_runs, active, s.start, previous, latest, out)
+    for name, batch in batches.items():
+        runs = sorted((w for w in waiting if w.batch == name), key=lambda w: w.tick, reverse=batch.backwards)
+        _admit(s, runs, batch.max_active_runs, active_in.get(name, 0), batch.first_tick, previous, latest, out)
+    return out
+
+
+def _admit(s: Schedule, runs: Sequence[Waiting], limit: int, active: int, first_tick: float | None,
+           previous: Callable[[float], float | None], latest: Callable[[float], tuple[str, str] | None],
+           out: Gate) -> None:
+    """Admit ``runs`` in order while fewer than ``limit`` are active (P6), each past P5's gate."""
+    free = limit - active
+    for w in runs:
+        if not _past_ok(s, w, previous, latest, first_tick, out):
             continue
         if free <= 0:
-            out.wait[w.run_id] = f"MaxActiveRuns({s.max_active_runs})"
+            out.wait[w.run_id] = f"MaxActiveRuns({limit})"
             continue
         free -= 1
         out.admit.append(w.run_id)
-    for name, batch in batches.items():
-        runs = sorted((w for w in waiting if w.batch == name), key=lambda w: w.tick, reverse=batch.backwards)
-        room = batch.max_active_runs - active_in.get(name, 0)
-        for w in runs:
-            if not _past_ok(s, w, previous, latest, batch.first_tick, out):
-                continue
-            if room <= 0:
-                out.wait[w.run_id] = f"MaxActiveRuns({batch.max_active_runs})"
-                continue
-            room -= 1
-            out.admit.append(w.run_id)
-    return out
 
 
 def _past_ok(s: Schedule, w: Waiting, previous: Callable[[float], float | None],
