@@ -103,6 +103,7 @@ def option_strings(cmd: Command) -> list[str]:
 
 
 def _cell(text: str) -> str:
+    """One table cell: one line, pipes escaped (code spans too: GFM tables split on them)."""
     return " ".join(text.split()).replace("|", "\\|")
 
 
@@ -137,7 +138,7 @@ def _section(cmd: Command, depth: int) -> list[str]:
     acts = options(cmd)
     if acts:
         lines += ["| Option | Meaning |", "|---|---|"]
-        lines += [f"| {_spelling(a)} | {_cell(_help(cmd.parser, a))} |" for a in acts]
+        lines += [f"| {_cell(_spelling(a))} | {_cell(_help(cmd.parser, a))} |" for a in acts]
         lines.append("")
     if cmd.parser.epilog:
         lines += [_cell(cmd.parser.epilog), ""]

@@ -19,11 +19,14 @@ def load() -> dict[str, Any]:
 
 
 def _cell(text: Any) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """Text for one table cell or line: one line, pipes escaped, no stray HTML (``<id>``)."""
+    return " ".join(str(text).split()).replace("|", "\\|").replace("<", "\\<")
 
 
 def _target(ref: str) -> str:
-    return "api-schema-" + ref.rsplit("/", 1)[1].lower()
+    """``#/components/schemas/Job`` -> ``api-schema-job``; responses -> ``api-response-...``."""
+    kind = "response" if "/responses/" in ref else "schema"
+    return f"api-{kind}-" + ref.rsplit("/", 1)[1].lower()
 
 
 class Renderer:
@@ -91,7 +94,7 @@ class Renderer:
         for key in ("oneOf", "anyOf"):
             for i, alt in enumerate(schema.get(key, ()), 1):
                 if "$ref" not in alt and alt.get("properties"):
-                    lines += [f"Or, form {i}:", "", *self.schema_block(alt)]
+                    lines += [f"Form {i}, an object:", "", *self.schema_block(alt)]
         return lines
 
     def operation(self, path: str, method: str, op: dict[str, Any], shared: list[dict[str, Any]]) -> list[str]:
@@ -115,15 +118,19 @@ class Renderer:
                 lines += [f"**Request body** ({media}{', required' if body.get('required') else ''}):", ""]
                 lines += self.schema_block(content.get("schema", {}))
         for status, response in op.get("responses", {}).items():
-            ref = response.get("$ref", "")
-            response = self.resolve(response)
-            name = f" ({ref.rsplit('/', 1)[1]})" if ref else ""
-            lines += [f"**{status}**{name}: {_cell(response.get('description', ''))}", ""]
-            for header, spec in (response.get("headers") or {}).items():
-                lines += [f"Header `{header}`: {self.type_of(spec.get('schema', {}))}; {self.notes(spec)}", ""]
-            for content in (response.get("content") or {}).values():
-                if content.get("schema"):
-                    lines += self.schema_block(content["schema"])
+            if "$ref" in response:  # a shared response: described once, under Responses
+                lines += [f"**{status}**: {{ref}}`{response['$ref'].rsplit('/', 1)[1]} <{_target(response['$ref'])}>`", ""]
+            else:
+                lines += self.response(f"**{status}**", response)
+        return lines
+
+    def response(self, title: str, response: dict[str, Any]) -> list[str]:
+        lines = [f"{title}: {_cell(response.get('description', ''))}", ""]
+        for header, spec in (response.get("headers") or {}).items():
+            lines += [f"Header `{header}`: {self.type_of(spec.get('schema', {}))}; {self.notes(spec)}", ""]
+        for content in (response.get("content") or {}).values():
+            if content.get("schema"):
+                lines += self.schema_block(content["schema"])
         return lines
 
     def operations(self) -> list[tuple[str, str]]:
@@ -137,12 +144,16 @@ class Renderer:
                  "## Authentication", ""]
         for name, scheme in self.spec["components"].get("securitySchemes", {}).items():
             lines.append(f"- `{name}`: {scheme['type']} in the {scheme['in']} `{scheme['name']}`"
-                         + (f" ({scheme['description']})" if scheme.get("description") else ""))
+                         + (f" ({_cell(scheme['description'])})" if scheme.get("description") else ""))
         lines += ["", "## Endpoints", ""]
         for path, item in self.spec["paths"].items():
             for method in METHODS:
                 if method in item:
                     lines += self.operation(path, method, item[method], item.get("parameters", []))
+        lines += ["## Responses", ""]
+        for name, response in self.spec["components"].get("responses", {}).items():
+            lines += [f"({_target('#/components/responses/' + name)})=", f"### `{name}`", ""]
+            lines += self.response("Response", response)
         lines += ["## Schemas", ""]
         for name, schema in self.spec["components"]["schemas"].items():
             lines += [f"({_target('#/components/schemas/' + name)})=", f"### `{name}`", ""]
