@@ -72,7 +72,6 @@ def bad_links(out: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("myst_nb", reason="the docs extra (pip install -e .[test] installs it)")
     out = tmp_path_factory.mktemp("site")
     build = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-n", "-q",
                             "-d", str(out / ".doctrees"), str(DOCS), str(out / "html")],

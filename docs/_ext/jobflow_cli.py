@@ -59,7 +59,7 @@ def _with_subcommands(name: str, parser: argparse.ArgumentParser, help: str = ""
 
 def commands() -> list[Command]:
     """Every command line a user types, each from the parser that reads it."""
-    from jupyter_jobflow.cli import gcancel, gjob, ginfo, gpipe, gqueue, jobflow
+    from jupyter_jobflow.cli import gcancel, ginfo, gjob, gpipe, gqueue, jobflow
     from jupyter_jobflow.core.optparser import build_parser
     from jupyter_jobflow.notebook.cellio import gresult_parser
     from jupyter_jobflow.server import daemon

@@ -28,8 +28,11 @@ def _write(path: Path, text: str) -> None:
 
 def _tutorial(source: Path) -> str:
     """A notebook's text as the site shows it: links into docs/ are relative to notebooks/ in the
-    repository (``../docs/rules.md``) and to docs/tutorials/ in the site (``../rules.md``)."""
+    repository (``../docs/rules.md``) and to docs/tutorials/ in the site (``../rules.md``); the
+    code is highlighted as IPython."""
     nb = json.loads(source.read_text())
+    # the cells are IPython (``x = %gbatch ...``): highlight them so, whatever the saved metadata says
+    nb.setdefault("metadata", {}).setdefault("language_info", {"name": "python"})["pygments_lexer"] = "ipython3"
     for cell in nb.get("cells", ()):
         if cell.get("cell_type") == "markdown":
             text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
