@@ -35,3 +35,4 @@ html_theme_options = {
 }
 html_show_sourcelink = False
 html_last_updated_fmt = None
+html_sidebars = {"**": []}  # the pages are few: the top bar lists them, and tables get the width

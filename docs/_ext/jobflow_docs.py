@@ -36,7 +36,7 @@ def _tutorial(source: Path) -> str:
     for cell in nb.get("cells", ()):
         if cell.get("cell_type") == "markdown":
             text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            cell["source"] = text.replace("](../docs/", "](../")
+            cell["source"] = text.replace("](../docs/", "](../").replace("](../README.md)", "](../index.md)")
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
@@ -47,6 +47,7 @@ SITE_PAGES = {
     "../notebooks/": "tutorials/index.md",
     "../jupyter_jobflow/cli/": "reference/commands.md",
     "../jupyter_jobflow/server/openapi.yaml": "reference/rest-api.md",
+    "../README.md": "index.md",
 }
 
 
