@@ -6,29 +6,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
-
-
-class _Captured(Exception):
-    pass
-
-
-def _capture(build: Callable[[], object]) -> argparse.ArgumentParser:
-    """The parser a command builds inline (``gqueue.command`` makes its parser, then parses): its
-    first ``parse_args`` hands the parser over instead of parsing, so nothing runs."""
-    original = argparse.ArgumentParser.parse_args
-
-    def grab(self: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
-        raise _Captured(self)
-
-    argparse.ArgumentParser.parse_args = grab  # type: ignore[method-assign]
-    try:
-        build()
-    except _Captured as got:
-        return got.args[0]
-    finally:
-        argparse.ArgumentParser.parse_args = original  # type: ignore[method-assign]
-    raise RuntimeError(f"{build} parsed nothing")
+from typing import Iterator
 
 
 @dataclass
@@ -68,14 +46,14 @@ def commands() -> list[Command]:
         _with_subcommands("gbatch", build_parser(), note=(
             "`%%gbatch` (a cell) and `%gbatch` (a command) read the same options. `gbatch --state-dir DIR ...` "
             "(first word only) submits to that state directory.")),
-        _with_subcommands("gqueue", _capture(lambda: gqueue.command([])), note="`%gqueue` is the same command."),
-        _with_subcommands("gcancel", _capture(lambda: gcancel.command([])), note="`%gcancel` is the same command."),
-        _with_subcommands("gjob", gjob._gjob_parser(), note="`%gjob` is the same command; `%glog` is `gjob log`."),
-        _with_subcommands("ginfo", _capture(lambda: ginfo.command([])), note="`%ginfo` is the same command."),
-        _with_subcommands("jobflow", _capture(lambda: jobflow.command([]))),
-        _with_subcommands("gpipe", gpipe._parser(), note="`%gpipe` is the same command (docs/flows.md)."),
+        _with_subcommands("gqueue", gqueue.parser(), note="`%gqueue` is the same command."),
+        _with_subcommands("gcancel", gcancel.parser(), note="`%gcancel` is the same command."),
+        _with_subcommands("gjob", gjob.parser(), note="`%gjob` is the same command; `%glog` is `gjob log`."),
+        _with_subcommands("ginfo", ginfo.parser(), note="`%ginfo` is the same command."),
+        _with_subcommands("jobflow", jobflow.parser()),
+        _with_subcommands("gpipe", gpipe.parser(), note="`%gpipe` is the same command (docs/flows.md)."),
         _with_subcommands("%gresult", gresult_parser(), note="A notebook's line magic only."),
-        _with_subcommands("python -m jupyter_jobflow.server.daemon", _capture(lambda: daemon.main([])), note=(
+        _with_subcommands("python -m jupyter_jobflow.server.daemon", daemon.parser(), note=(
             "What `jobflow daemon --detach` starts; not meant to be typed.")),
     ]
 

@@ -7,14 +7,19 @@ import sys
 from .common import Parser, add_state_dir, connect, parse_ids, run, warn
 
 
-def command(argv: list[str]) -> int:
+def parser() -> Parser:
+    """The command line (the docs' reference is generated from it)."""
     p = Parser(prog="gcancel", description="Cancel jobs. A running job gets SIGTERM, then SIGKILL after the grace.")
     p.add_argument("ids", nargs="*", metavar="IDS", help="42, 1 2 3, 1,2,3, 1-5, 1,3,5-7,10")
     p.add_argument("--dry-run", action="store_true", help="change nothing; show each dependent's fate")
     p.add_argument("--cascade", action="store_true",
                    help="also cancel the dependents that would otherwise stay queued or be cancelled")
     add_state_dir(p)
-    args = p.parse_args(argv)
+    return p
+
+
+def command(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     ids = parse_ids(args.ids)
     from .render import cancel_report
 

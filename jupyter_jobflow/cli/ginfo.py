@@ -7,10 +7,15 @@ import sys
 from .common import Parser, add_state_dir, connect, run
 
 
-def command(argv: list[str]) -> int:
+def parser() -> Parser:
+    """The command line (the docs' reference is generated from it)."""
     p = Parser(prog="ginfo", description="GPUs and the jobs that hold them.")
     add_state_dir(p)
-    args = p.parse_args(argv)
+    return p
+
+
+def command(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     from .render import gpus
 
     client = connect(args.state_dir)

@@ -13,7 +13,7 @@ from .common import Parser, add_state_dir, connect, fail, parse_ids, run, warn
 FOLLOW_POLL = 0.2  # seconds between log reads with -f
 
 
-def _gjob_parser() -> Parser:
+def parser() -> Parser:
     p = Parser(prog="gjob", description="Inspect and change one job.")
     add_state_dir(p)
     sub = p.add_subparsers(dest="verb", required=True, metavar="{show,log,hold,release,redo,update,explain}",
@@ -52,7 +52,7 @@ def _gjob_parser() -> Parser:
 
 
 def command(argv: list[str]) -> int:
-    args = _gjob_parser().parse_args(argv)
+    args = parser().parse_args(argv)
     client = connect(args.state_dir)
     verb = args.verb
     if verb in ("show", "hold", "release"):

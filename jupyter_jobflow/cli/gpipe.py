@@ -20,7 +20,7 @@ FOLLOW_POLL = 0.5  # seconds between two reads of a run's log with -f
 TERMINAL = ("Finished", "Failed", "Cancelled")
 
 
-def _parser() -> Parser:
+def parser() -> Parser:
     p = Parser(prog="gpipe", description="Flows: pipelines of tasks from a notebook or a YAML file, their runs.")
     add_state_dir(p)
     sub = p.add_subparsers(dest="verb", required=True, parser_class=Parser,
@@ -107,7 +107,7 @@ def params(words: list[str]) -> dict[str, str]:
 
 
 def command(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     client = connect(args.state_dir)
     verb = args.verb
     if verb in ("create", "update"):

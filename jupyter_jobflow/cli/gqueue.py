@@ -9,7 +9,8 @@ from ..core.errors import InvalidSpec
 from .common import Parser, add_state_dir, connect, parse_ids, run
 
 
-def command(argv: list[str]) -> int:
+def parser() -> Parser:
+    """The command line (the docs' reference is generated from it)."""
     p = Parser(prog="gqueue", description="List jobs (default: queued, held and running ones).")
     p.add_argument("-a", "--all", action="store_true", help="also show finished, failed, cancelled and timed-out jobs")
     p.add_argument("-t", "--tree", action="store_true", help="dependency tree: each job under its first parent")
@@ -27,7 +28,11 @@ def command(argv: list[str]) -> int:
     p.add_argument("-w", "--watch", nargs="?", const=2.0, type=float, metavar="SECONDS",
                    help="redraw every SECONDS (default 2) until Ctrl-C")
     add_state_dir(p)
-    args = p.parse_args(argv)
+    return p
+
+
+def command(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     if args.gflow_n is not None:
         raise InvalidSpec(_refuse_n(args.gflow_n))
     from . import render

@@ -11,7 +11,8 @@ from typing import Any
 from .common import Parser, add_state_dir, connect, fail, run
 
 
-def command(argv: list[str]) -> int:
+def parser() -> Parser:
+    """The command line (the docs' reference is generated from it)."""
     p = Parser(prog="jobflow", description="The jobflow service of a state directory.")
     add_state_dir(p)
     sub = p.add_subparsers(dest="verb", required=True, metavar="{daemon,status,stop,purge}", parser_class=Parser)
@@ -32,7 +33,11 @@ def command(argv: list[str]) -> int:
                     "host's retention)")
     pg.add_argument("--dry-run", action="store_true", help="only list what would be purged")
     add_state_dir(pg, sub=True)
-    args = p.parse_args(argv)
+    return p
+
+
+def command(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     from ..client.discovery import default_state_dir
 
     state_dir = Path(args.state_dir).expanduser() if args.state_dir else default_state_dir()

@@ -30,9 +30,9 @@ def code_of(info: dict[str, Any]) -> str:
 
 def load_words(client: Any, shell: Any, words: list[str]) -> str:
     """``%gpipe run-task NAME TASK [--run RUN] --load``, its words parsed by gpipe's own parser."""
-    from ..cli.gpipe import _parser
+    from ..cli.gpipe import parser
 
-    args = _parser().parse_args(words)
+    args = parser().parse_args(words)
     return load_task(client, shell, args.name, args.task, args.run)
 
 

@@ -100,7 +100,8 @@ def _log_request(handler: RequestHandler) -> None:
     log.log(level, "%d %s %s %.1fms", status, req.method, req.path, 1000 * req.request_time())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line (the docs' reference is generated from it)."""
     p = argparse.ArgumentParser(prog="jobflow daemon", description=__doc__.split("\n\n")[0])
     p.add_argument("--state-dir", default=None, help="default: $JOBFLOW_HOME, else jobflow/ under Jupyter's data dir")
     p.add_argument("--port", type=int, default=0, help="default: any free port")
@@ -109,7 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--kill-grace", type=float, default=30.0, metavar="SECONDS")
     p.add_argument("--retention", metavar="D", help="keep finished jobs this long (30d, 7-0, none; default: "
                    "$JOBFLOW_RETENTION, else 30d)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         serve(args.state_dir or paths.default_state_dir(), args.port, args.host,
               simulated_gpus=args.simulated_gpus, kill_grace=args.kill_grace, retention=args.retention)
