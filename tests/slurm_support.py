@@ -4,7 +4,8 @@ munge), stopped at the end. ``SLURM_CONF`` is exported for the session, so the c
 finds Slurm as it would on a cluster.
 
 Use: ``from slurm_support import slurm_cluster  # noqa: F401`` in a test module, then ask for
-``slurm_cluster``. Skipped, with the reason, only where Slurm cannot be had: not installed and
+``slurm_cluster``; a test module that breaks its cluster (a node set DOWN) starts its own with
+``private_cluster()``. Skipped, with the reason, only where Slurm cannot be had: not installed and
 not root (start.sh installs Debian's packages as root).
 """
 
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,14 +42,17 @@ def _installed() -> bool:
                for b in ("munged", "slurmctld", "slurmd", "sbatch", "squeue"))
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster():
+@contextmanager
+def private_cluster(**settings: str):
+    """Start a cluster of its own (``settings``: start.sh's JOBFLOW_SLURM_* environment, e.g.
+    ``JOBFLOW_SLURM_MEMORY="cgroup"``), with ``SLURM_CONF`` pointing at it until it stops; the
+    ``SLURM_CONF`` it replaced (the session's cluster) comes back after. Skips where Slurm cannot be had."""
     if os.geteuid() != 0:
         if not _installed():
             pytest.skip("Slurm is not installed, and only root may install it (tests/slurm/install.sh)")
         pytest.skip("the private Slurm cluster runs its daemons as root (tests/slurm/start.sh)")
     directory = Path(tempfile.mkdtemp(prefix="jobflow-slurm-"))
-    env = {**os.environ, "JOBFLOW_SLURM_GPUS": str(GPUS)}
+    env = {**os.environ, "JOBFLOW_SLURM_GPUS": str(GPUS), **settings}
     t0 = time.monotonic()
     proc = subprocess.run([str(SCRIPTS / "start.sh"), str(directory)], capture_output=True, text=True,
                           env=env, timeout=900)  # the first run may install the packages
@@ -67,6 +72,12 @@ def slurm_cluster():
             os.environ["SLURM_CONF"] = old
         subprocess.run([str(SCRIPTS / "stop.sh"), str(directory)], capture_output=True, timeout=120)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    with private_cluster() as cluster:
+        yield cluster
 
 
 def restart_slurmctld(cluster: Cluster, timeout: float = 30.0) -> None:

@@ -10,8 +10,16 @@ from jupyter_jobflow.core.depspec import parse
 from jupyter_jobflow.core.errors import InvalidSpec
 from jupyter_jobflow.core.model import Job, JobState
 from jupyter_jobflow.core.slurmpoll import PollPolicy
-from jupyter_jobflow.core.slurmrules import (Held, Native, Parent, mount_type, native_dependency, sbatch_argv,
-                                             shared_state_warning, slurm_time)
+from jupyter_jobflow.core.slurmrules import (
+    Held,
+    Native,
+    Parent,
+    mount_type,
+    native_dependency,
+    sbatch_argv,
+    shared_state_warning,
+    slurm_time,
+)
 from jupyter_jobflow.core.slurmstates import failed_parents, outcome, split_exit, split_wait_status
 from jupyter_jobflow.engine.executors.slurmcmd import parse_sacct, parse_sbatch, parse_scontrol, parse_squeue
 
@@ -92,7 +100,7 @@ def test_sbatch_argv_carries_name_time_gpus_cwd_log_passthrough_and_dependency()
     assert argv[:2] == ["sbatch", "--parsable"] and argv[-1] == "/state/42.sbatch"
     for word in ("--job-name=train", "--output=/state/logs/42-1.log", "--chdir=/work/p", "--time=01:30:00",
                  "--gres=gpu:2", "--partition=gpu", "--mem=4G", "--cpus-per-task=8",
-                 "--dependency=afterok:5001", "--kill-on-invalid-dep=yes"):
+                 "--dependency=afterok:5001", "--kill-on-invalid-dep=yes", "--no-requeue"):
         assert word in argv
 
 

@@ -153,7 +153,10 @@ def sbatch_argv(job: Job, script: str, *, log_path: str, slurm: Mapping[str, str
         raise InvalidSpec("--gpus with device numbers picks GPUs of this machine; on Slurm ask for a count (--gpus 2)")
     if job.gpu_memory is not None:
         raise InvalidSpec("--gpu-memory shares a GPU of this machine; Slurm gives whole GPUs (--gpus N)")
-    argv = ["sbatch", "--parsable", f"--job-name={job.name}", f"--output={log_path}", f"--comment=jobflow:{job.id}"]
+    # --no-requeue: a node failure or a preemption ends the attempt (NodeFail, Preempted) and OUR retry
+    # policy decides; a requeue would run the same attempt again, behind the host's back
+    argv = ["sbatch", "--parsable", f"--job-name={job.name}", f"--output={log_path}", f"--comment=jobflow:{job.id}",
+            "--no-requeue"]
     if job.cwd:
         argv.append(f"--chdir={job.cwd}")
     limit = slurm_time(job.time_limit)

@@ -9,7 +9,10 @@
 # Environment: JOBFLOW_SLURM_CTLD_PORT, JOBFLOW_SLURM_SLURMD_PORT (default: two free ports),
 # JOBFLOW_SLURM_GPUS (fake GPUs as GRES, default 2), JOBFLOW_SLURM_CPUS (default 8: more job slots
 # than a small CI machine has cores; the jobs are tests, not work), JOBFLOW_SLURM_MIN_JOB_AGE
-# (seconds an ended job stays known, default 3600), JOBFLOW_SLURM_TIMEOUT (default 60).
+# (seconds an ended job stays known, default 3600), JOBFLOW_SLURM_TIMEOUT (default 60),
+# JOBFLOW_SLURM_FIRST_JOB_ID (default 5000), JOBFLOW_SLURM_MEMORY=cgroup (enforce --mem with cgroup
+# v1's memory controller, so a job over it ends OUT_OF_MEMORY; where no writable one is mounted the
+# cluster starts without, says so on stderr, and `scontrol show config` shows TaskPlugin=task/none).
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,6 +21,8 @@ GPUS="${JOBFLOW_SLURM_GPUS:-2}"
 CPUS="${JOBFLOW_SLURM_CPUS:-8}"
 MIN_JOB_AGE="${JOBFLOW_SLURM_MIN_JOB_AGE:-3600}"
 TIMEOUT="${JOBFLOW_SLURM_TIMEOUT:-60}"
+FIRST_JOB_ID="${JOBFLOW_SLURM_FIRST_JOB_ID:-5000}"
+MEMORY="${JOBFLOW_SLURM_MEMORY:-}"
 
 say() { echo "slurm/start.sh: $*" >&2; }
 fail() { say "$*"; [ "${STARTED:-0}" = 1 ] && "$HERE/stop.sh" "$DIR" >&2; exit 1; }
@@ -66,6 +71,23 @@ if [ "$GPUS" -gt 0 ]; then
     GRES="Gres=gpu:$GPUS"
 fi
 
+# memory enforcement (opt-in): Slurm's task/cgroup on cgroup v1's memory controller, where it is
+# mounted and writable; memory becomes a consumable resource (100 MB a CPU unless --mem says)
+PROCTRACK=proctrack/linuxproc TASK=task/none SELECT=CR_Core DEFMEM=""
+rm -f "$DIR/etc/cgroup.conf"
+if [ "$MEMORY" = cgroup ]; then
+    probe="/sys/fs/cgroup/memory/jobflow-probe-$$"  # and proctrack/cgroup needs the freezer
+    if [ -w /sys/fs/cgroup/freezer ] && mkdir "$probe" 2>/dev/null \
+        && echo 104857600 > "$probe/memory.limit_in_bytes" 2>/dev/null; then
+        PROCTRACK=proctrack/cgroup TASK=task/cgroup SELECT=CR_Core_Memory DEFMEM="DefMemPerCPU=100"
+        printf '%s\n' CgroupPlugin=cgroup/v1 CgroupMountpoint=/sys/fs/cgroup IgnoreSystemd=yes ConstrainRAMSpace=yes \
+            ConstrainSwapSpace=yes AllowedSwapSpace=0 ConstrainCores=no ConstrainDevices=no > "$DIR/etc/cgroup.conf"
+    else
+        say "no memory enforcement: no writable cgroup v1 memory controller at /sys/fs/cgroup/memory"
+    fi
+    rmdir "$probe" 2>/dev/null || true
+fi
+
 cat > "$CONF" <<CONF
 # written by tests/slurm/start.sh: a private single-node test cluster
 ClusterName=jobflowtest
@@ -85,18 +107,18 @@ SlurmctldLogFile=$DIR/log/slurmctld.log
 SlurmdLogFile=$DIR/log/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
-# no cgroups (containers rarely delegate a cgroup tree); no slurmdbd: an ended job stays known to
-# squeue/scontrol for MinJobAge seconds, and one line per ended job goes to the jobcomp file,
-# which \`sacct -c\` reads
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+# no cgroups unless JOBFLOW_SLURM_MEMORY=cgroup (containers rarely delegate a cgroup tree); no
+# slurmdbd: an ended job stays known to squeue/scontrol for MinJobAge seconds, and one line per
+# ended job goes to the jobcomp file, which \`sacct -c\` reads
+ProctrackType=$PROCTRACK
+TaskPlugin=$TASK
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$DIR/log/jobcomp.txt
 MinJobAge=$MIN_JOB_AGE
 # Slurm's job ids start far from ours, so a test cannot pass by mixing them up
-FirstJobId=5000
+FirstJobId=$FIRST_JOB_ID
 MailProg=/bin/true
 MpiDefault=none
 SwitchType=switch/none
@@ -108,10 +130,16 @@ KillWait=2
 SchedulerType=sched/backfill
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,sched_interval=1,bf_interval=1,bf_continue,default_queue_depth=1000
 SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
+SelectTypeParameters=$SELECT
+$DEFMEM
 GresTypes=gpu
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=1024 $GRES State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+# preemption, for the tests that need it: a job in \`urgent\` cancels (PREEMPTED) what runs in
+# \`debug\` (the default, where jobs never preempt each other) when the node has no room for it
+PreemptType=preempt/partition_prio
+PreemptMode=CANCEL
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP PriorityTier=1
+PartitionName=urgent Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=10
 CONF
 export SLURM_CONF="$CONF"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # stop.sh DIR - stop the private cluster that start.sh DIR started: cancel its jobs (so their
 # slurmstepd exit), then stop the daemons recorded in DIR/pids, and only those (each pid is
-# checked to still run the program recorded), together: SIGTERM, SIGKILL after 5 s.
+# checked to still run the program recorded), together: SIGTERM, SIGKILL after 5 s; then any
+# slurmstepd left with this cluster's SLURM_CONF.
 set -uo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 DIR="${1:?usage: stop.sh DIR}"
@@ -34,5 +35,11 @@ done
 for name in slurmd slurmctld munged; do
     pid="$(pid_of "$name")"
     ours "$name" "$pid" && kill -KILL "$pid" 2>/dev/null
+done
+# a job's slurmstepd that outlived its slurmd (seen after a node was set DOWN under the job):
+# ours only if it runs with this cluster's SLURM_CONF, which it inherits from slurmd
+for proc in /proc/[0-9]*; do
+    [ "$(cat "$proc/comm" 2>/dev/null)" = slurmstepd ] || continue
+    tr '\0' '\n' < "$proc/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$SLURM_CONF" && kill -KILL "${proc#/proc/}" 2>/dev/null
 done
 rm -f "$PIDS"
