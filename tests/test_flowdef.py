@@ -119,6 +119,23 @@ def test_notebook_cells_keep_no_template_and_read_directives():
     assert len(warnings) == 1 and warnings[0].startswith("cell 1 of the notebook: ")
 
 
+def test_a_task_may_name_its_executor_and_slurm_options_in_yaml_a_cell_or_python():
+    from_file = from_yaml("etl", "tasks:\n  prep: {command: x}\n"
+                                 "  train: {command: y, executor: slurm, slurm: {partition: gpu, mem: 16G}}\n")
+    from_cell = from_notebook("etl", notebook("%%gbatch --name prep --shell\nx\n",
+                                              "%%gbatch --name train --shell --executor slurm -p gpu --mem 16G\ny\n"))
+    python = Flow("etl").task("prep", command="x").task("train", command="y", executor="slurm",
+                                                        slurm={"partition": "gpu", "mem": "16G"}).build()
+    train = from_file.task("train")
+    assert (train.executor, train.slurm) == ("slurm", {"partition": "gpu", "mem": "16G"})
+    assert from_file.task("prep").executor is None  # the host's default
+    for same in (from_cell.task("train"), python.task("train")):
+        assert (same.executor, same.slurm) == (train.executor, train.slurm)
+    # a task that names neither keeps the hash it had before these keys existed
+    assert "executor" not in from_file.task("prep").to_dict() and "slurm" not in from_file.task("prep").to_dict()
+    assert FlowDef.from_dict(json.loads(json.dumps(from_file.to_dict()))) == from_file
+
+
 def test_trigger_rules_compile_to_the_dependency_grammar():
     def depends(trigger):
         flow = Flow("f").task("a", command="a").task("b", command="b").task("c", command="c", depends=["a", "b"],
@@ -157,7 +174,8 @@ def test_trigger_rules_compile_to_the_dependency_grammar():
      'Task "a" of flow "etl" needs exactly one of command:, script:, cell: or template: (has command and script)'),
     ("tasks:\n  a: {command: x, retires: 2}\n",
      'Unknown key "retires" in task "a" of flow "etl" (did you mean "retries"?); expected one of: command, '
-     "script, cell, template, params, depends, gpus, retries, time, group, trigger, env, in, out, no_template"),
+     "script, cell, template, params, depends, gpus, retries, time, group, trigger, env, in, out, no_template, "
+     "executor, slurm"),
     ("taks:\n  a: {command: x}\n", 'flow.yaml must be a mapping with tasks: (name: {command: ...} for each task)'),
     ("tasks:\n  a: {command: x}\ndescriptoin: y\n",
      'Unknown key "descriptoin" in flow.yaml (did you mean "description"?); expected one of: tasks, preamble, '
@@ -178,6 +196,11 @@ def test_trigger_rules_compile_to_the_dependency_grammar():
      'params of task "a" of flow "etl" need a template: (a command uses {{params.NAME}} from the flow\'s params)'),
     ("tasks:\n  2a: {command: x}\n", 'Invalid task name "2a" in flow "etl"'),
     ("tasks: [\n", "flow.yaml is not valid YAML"),
+    ("tasks:\n  a: {command: x, executor: pbs}\n", 'Task "a" of flow "etl": --executor expects local or slurm, got "pbs"'),
+    ("tasks:\n  a: {command: x, slurm: {queue: gpu}}\n",
+     'Field "slurm of task "a" of flow "etl"": "queue" is not passed to Slurm; the options that are: '),
+    ("tasks:\n  a: {command: x, slurm: {mem: 16}}\n",
+     'Field "slurm of task "a" of flow "etl"" expects an object of strings'),
 ])
 def test_definition_errors_are_one_line(text, message):
     assert error(from_yaml, "etl", text).startswith(message)
@@ -239,7 +262,8 @@ def test_notebook_errors_name_the_cell():
         "Cell 1 of the notebook has no task name: add --name NAME to its %%gbatch line")
     assert error(from_notebook, "nb", notebook("import os", "%%gbatch --name a --hold\nx = 1")) == (
         'Task "a" of flow "nb": --hold does not apply to a flow task; flow tasks take --name, --gpus, --time, '
-        "--retries, --group, --env, --in, --out and a dependency")
+        "--retries, --group, --env, --in, --out, --executor, Slurm's own options (--partition, --mem, ...) "
+        "and a dependency")
     assert error(from_notebook, "nb", notebook("%%gbatch --name a --bogus\nx")) == (
         'Cell 1 of the notebook: unrecognized option "--bogus"')
     assert error(from_notebook, "nb", notebook("print(1)")).startswith("the notebook has no %%gbatch cells")

@@ -85,3 +85,24 @@ def test_resuming_a_flow_on_slurm_resubmits_the_failed_task_and_its_dependent_wi
         assert states == {"prep": "COMPLETED", "train": "COMPLETED", "report": "COMPLETED"}
     finally:
         stop_everything(svc)
+
+
+@pytest.mark.usefixtures("slurm_cluster")
+def test_a_flow_task_names_its_executor_and_slurm_options_and_the_others_run_here(tmp_path):
+    yaml = ("tasks:\n"
+            "  prep: {command: 'echo prep on ${SLURM_JOB_ID:-here}'}\n"
+            "  train: {command: 'echo train on $SLURM_JOB_ID in $SLURM_JOB_PARTITION', depends: prep,\n"
+            "          executor: slurm, slurm: {partition: debug, cpus-per-task: '2'}}\n")
+    svc = JobService(tmp_path / "state", simulated_gpus=0, slurm_poll=FAST).start()  # the default: local
+    try:
+        svc.save_flow("mixed", yaml)
+        run = wait_run(svc, svc.create_run("mixed")["run_id"])
+        assert run["state"] == "Finished", run
+        prep, train = (svc.get(t["job_id"]) for t in run["tasks"])
+        assert (prep.executor or "local", prep.slurm_job_id) == ("local", None)
+        assert svc.read_log(prep.id)[0].strip() == "prep on here"
+        assert train.executor == "slurm" and train.slurm == {"partition": "debug", "cpus-per-task": "2"}
+        assert svc.read_log(train.id)[0].strip() == f"train on {train.slurm_job_id} in debug"
+        assert SlurmCommands().scontrol_job(train.slurm_job_id)["NumCPUs"] == "2"
+    finally:
+        stop_everything(svc)

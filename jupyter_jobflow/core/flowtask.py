@@ -18,15 +18,16 @@ from . import depspec
 from .errors import InvalidSpec
 from .limits import MAX_NAME
 from .options import SubmitOptions, parse_submit_args
+from .request import slurm_options
 from .templates import did_you_mean, parse_ref
 
 TASK_NAME = depspec.TASK_NAME  # a task name must read as a dependency target
 TASK_KEYS = ("command", "script", "cell", "template", "params", "depends", "gpus", "retries", "time",
-             "group", "trigger", "env", "in", "out", "no_template")
+             "group", "trigger", "env", "in", "out", "no_template", "executor", "slurm")
 BODIES = ("command", "script", "cell", "template")
 # the submit options a flow task takes; the others (hold, priority, array, ...) are refused
 _TASK_OPTIONS = frozenset({"name", "time_limit", "gpus", "gpu_ids", "group", "dependency", "retries", "env",
-                           "inputs", "outputs", "shell"})
+                           "inputs", "outputs", "shell", "executor", "slurm"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class Task:
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     no_template: bool = False
+    executor: str | None = None  # local or slurm; None: the host's default
+    slurm: dict[str, str] = field(default_factory=dict)  # Slurm's own options: {"partition": "gpu"}
 
     @property
     def parents(self) -> tuple[str, ...]:
@@ -60,6 +63,10 @@ class Task:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out.update(inputs=list(self.inputs), outputs=list(self.outputs))
+        # left out when not given, so the hashes of flows stored before these keys existed stay the same
+        for key in ("executor", "slurm"):
+            if not out[key]:
+                del out[key]
         return out
 
 
@@ -90,6 +97,10 @@ def task_from_keys(name: Any, keys: Mapping[str, Any], flow: str) -> Task:
         value = keys.get(key)
         if value:
             words += [flag, value if isinstance(value, str) else ",".join(map(str, value))]
+    if keys.get("executor") is not None:
+        words += ["--executor", str(keys["executor"])]
+    if keys.get("slurm"):
+        words += [w for k, v in slurm_options(f"slurm of {where}", keys["slurm"]).items() for w in (f"--{k}", v)]
     words += _depends_words(keys.get("depends"), where)
     opts = _parse(words, where)
     body = {k: keys[k] for k in BODIES if keys.get(k) is not None}
@@ -142,7 +153,8 @@ def task_from_options(name: Any, opts: SubmitOptions, flow: str, *, body: Mappin
     if refused:
         flag = "--no-auto-cancel" if refused[0] == "auto_cancel" else "--" + refused[0].replace("_", "-")
         raise InvalidSpec(f"{where[0].upper()}{where[1:]}: {flag} does not apply to a flow task; flow tasks take "
-                          "--name, --gpus, --time, --retries, --group, --env, --in, --out and a dependency")
+                          "--name, --gpus, --time, --retries, --group, --env, --in, --out, --executor, Slurm's own options "
+                          "(--partition, --mem, ...) and a dependency")
     if opts.gpu_ids is not None:
         raise InvalidSpec(f"{where[0].upper()}{where[1:]}: a flow task takes a GPU count (--gpus 2), not device ids")
     given = [k for k in BODIES if body.get(k) is not None]
@@ -167,4 +179,5 @@ def task_from_options(name: Any, opts: SubmitOptions, flow: str, *, body: Mappin
                 depends=str(opts.dependency) if opts.dependency is not None else "", trigger=trigger,
                 retries=opts.retries if "retries" in opts.explicit else None, time_limit=time_limit,
                 gpus=opts.gpus if "gpus" in opts.explicit else None, group=opts.group, env=dict(opts.env),
-                inputs=opts.inputs, outputs=opts.outputs, no_template=no_template)
+                inputs=opts.inputs, outputs=opts.outputs, no_template=no_template, executor=opts.executor,
+                slurm=dict(opts.slurm))

@@ -131,7 +131,8 @@ def request(flow: FlowDef, task: Task, text: str, template: Template | None, *, 
         gpus=task.gpus if task.gpus is not None else (t.gpus if t and t.gpus is not None else 0),
         group=task.group or (t.group if t else None), dependency=spec, retries=retries, cwd=cwd,
         env={**(t.env if t else {}), **task.env}, export="ALL", scope=f"run:{run_id}", user=owner,
-        hold=task.trigger in JUDGED, run_id=run_id, task=task.name)
+        hold=task.trigger in JUDGED, run_id=run_id, task=task.name, executor=task.executor,
+        slurm=dict(task.slurm) or None)
 
 
 def judge(rule: str, parents: list[str]) -> str:
