@@ -3,17 +3,28 @@ the magics start by themselves, in a throw-away state directory; it is stopped a
 
 The environment is set just before the first notebook runs (not at import: the tests in tests/ must
 not see it), by a hook rather than a fixture: nbval starts the kernel while setting up the notebook,
-before any fixture of its cells, and the kernel inherits the environment it starts with."""
+before any fixture of its cells, and the kernel inherits the environment it starts with. The daemon
+is started by the first notebook's kernel and inherits that environment too, so whatever a later
+notebook needs from it (Slurm's configuration for 06-slurm) is there from the first notebook on.
+
+06-slurm needs a reachable Slurm. Where none is configured and this runs as root, a private
+one-node cluster is started for it (tests/slurm/start.sh, which installs Slurm where it may), once,
+and only when 06-slurm is collected; it is stopped at the end. Elsewhere the notebook says, in one
+line, that it skips its cells."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 
 TUTORIAL_ENV = {"JOBFLOW_SIMULATED_GPUS": "2", "JOBFLOW_URL": None, "JOBFLOW_TOKEN": None}
+SLURM_SCRIPTS = Path(__file__).resolve().parent.parent / "tests" / "slurm"
 _saved: dict = {}
+_slurm: dict = {}  # "dir": the private cluster's directory, "conf": its slurm.conf
 
 
 def _apply(env: dict) -> None:
@@ -24,11 +35,38 @@ def _apply(env: dict) -> None:
             os.environ[key] = value
 
 
+def _configured_slurm() -> bool:
+    conf = os.environ.get("SLURM_CONF") or "/etc/slurm/slurm.conf"
+    return os.path.exists(conf) and shutil.which("sbatch") is not None
+
+
+def _start_private_slurm() -> None:
+    """A private one-node cluster for 06-slurm, when there is no Slurm and we may start one."""
+    if _configured_slurm() or os.geteuid() != 0 or not (SLURM_SCRIPTS / "start.sh").exists():
+        return
+    directory = tempfile.mkdtemp(prefix="jobflow-tutorial-slurm-")
+    proc = subprocess.run([str(SLURM_SCRIPTS / "start.sh"), directory], capture_output=True, text=True,
+                          timeout=900)  # the first run may install Slurm
+    if proc.returncode:
+        subprocess.run([str(SLURM_SCRIPTS / "stop.sh"), directory], capture_output=True, timeout=120)
+        shutil.rmtree(directory, ignore_errors=True)
+        print(f"notebooks/conftest.py: no private Slurm for 06-slurm: {proc.stderr.strip()[-300:]}", file=sys.stderr)
+        return
+    _slurm.update(dir=directory, conf=str(Path(directory) / "etc" / "slurm.conf"))
+
+
+def pytest_collection_finish(session):
+    if any(str(item.fspath).endswith("06-slurm.ipynb") for item in session.items):
+        _start_private_slurm()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     if _saved or not str(item.fspath).endswith(".ipynb"):
         return
     env = {**TUTORIAL_ENV, "JOBFLOW_HOME": tempfile.mkdtemp(prefix="jobflow-tutorial-")}
+    if "conf" in _slurm:
+        env["SLURM_CONF"] = _slurm["conf"]
     _saved.update({key: os.environ.get(key) for key in env})
     _saved["__home__"] = env["JOBFLOW_HOME"]
     _apply(env)
@@ -36,9 +74,12 @@ def pytest_runtest_setup(item):
 
 def pytest_sessionfinish(session):
     home = _saved.pop("__home__", None)
-    if home is None:
-        return
-    subprocess.run([sys.executable, "-m", "jupyter_jobflow.cli", "jobflow", "stop", "--state-dir", home],
-                   capture_output=True, timeout=60)
-    _apply(_saved)
-    _saved.clear()
+    if home is not None:
+        subprocess.run([sys.executable, "-m", "jupyter_jobflow.cli", "jobflow", "stop", "--state-dir", home],
+                       capture_output=True, timeout=60)
+        _apply(_saved)
+        _saved.clear()
+    if "dir" in _slurm:
+        subprocess.run([str(SLURM_SCRIPTS / "stop.sh"), _slurm["dir"]], capture_output=True, timeout=120)
+        shutil.rmtree(_slurm.pop("dir"), ignore_errors=True)
+        _slurm.clear()
