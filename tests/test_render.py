@@ -181,3 +181,14 @@ def test_cancel_report_splits_off_the_warnings():
     reply = {"text": "Cancelled job 3\nWarning: Job 1 is already in terminal state (Finished), skipped",
              "warnings": ["Warning: Job 1 is already in terminal state (Finished), skipped"]}
     assert render.cancel_report(reply) == ("Cancelled job 3", reply["warnings"])
+
+
+def test_the_default_table_names_where_jobs_run_once_one_runs_on_slurm():
+    here = chain()
+    assert render.default_fields(here) == render.DEFAULT_FIELDS  # gflow's six columns, as gflow prints them
+    jobs = here + [job(6, "fit", JobState.RUNNING, reason=None, started_at=NOW - 5, executor="slurm",
+                       slurm_job_id=5012), job(7, "next", executor="slurm")]
+    out = lines(render.queue(jobs, render.default_fields(jobs), now=NOW))
+    assert out[0].split() == ["JOBID", "NAME", "ST", "TIME", "TIMELIMIT", "NODELIST(REASON)", "EXECUTOR"]
+    assert [row.split()[-1] for row in out[1:]] == ["local"] * 5 + ["slurm:5012", "slurm"]
+    assert render.parse_fields("id,executor") == ("JOBID", "EXECUTOR")

@@ -14,7 +14,9 @@ import pytest
 from helpers import stop_everything
 from slurm_support import slurm_cluster  # noqa: F401  (the session's cluster)
 
+from jupyter_jobflow.cli import render
 from jupyter_jobflow.core.slurmpoll import PollPolicy
+from jupyter_jobflow.core.wire import job_to_json
 from jupyter_jobflow.engine.executors.slurmcmd import SlurmCommands
 from jupyter_jobflow.engine.service import JobService
 
@@ -104,5 +106,10 @@ def test_a_flow_task_names_its_executor_and_slurm_options_and_the_others_run_her
         assert train.executor == "slurm" and train.slurm == {"partition": "debug", "cpus-per-task": "2"}
         assert svc.read_log(train.id)[0].strip() == f"train on {train.slurm_job_id} in debug"
         assert SlurmCommands().scontrol_job(train.slurm_job_id)["NumCPUs"] == "2"
+        # gqueue (the API's job objects, rendered) adds the EXECUTOR column: where each task ran
+        listed = [job_to_json(j) for j in (prep, train)]
+        table = render.queue(listed, render.default_fields(listed)).splitlines()
+        assert table[0].split()[-1] == "EXECUTOR"
+        assert [row.split()[-1] for row in table[1:]] == ["local", f"slurm:{train.slurm_job_id}"]
     finally:
         stop_everything(svc)

@@ -22,7 +22,8 @@ def parser() -> Parser:
     p.add_argument("-n", dest="gflow_n", metavar="N", help=argparse.SUPPRESS)  # refused below: see _refuse_n
     p.add_argument("-f", "--format", metavar="FIELDS",
                    help="columns: JOBID,NAME,ST,STATE,TIME,TIMELIMIT,NODES,NODELIST(REASON),REASON,PRIORITY,"
-                        "DEPENDENCY,GROUP,USER,SUBMIT,COMMAND")
+                        "DEPENDENCY,GROUP,USER,SUBMIT,COMMAND,EXECUTOR (default: the first six, and EXECUTOR when "
+                        "a job runs on Slurm)")
     p.add_argument("-o", "--output", default="table", choices=("table", "json", "csv", "html"),
                    help="output format (html: what %%gqueue shows in a notebook)")
     p.add_argument("-w", "--watch", nargs="?", const=2.0, type=float, metavar="SECONDS",
@@ -49,7 +50,8 @@ def command(argv: list[str]) -> int:
         jobs = reply["jobs"]
         if args.limit:
             jobs = jobs[:args.limit] if args.limit > 0 else jobs[args.limit:]
-        return render.queue(jobs, fields, fmt=args.output, tree=args.tree)
+        shown = fields if args.format else render.default_fields(jobs)
+        return render.queue(jobs, shown, fmt=args.output, tree=args.tree)
 
     if args.watch is None:
         print(draw())

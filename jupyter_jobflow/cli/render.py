@@ -42,6 +42,18 @@ def nodelist(job: Job) -> str:
     return f"({job['reason']})"
 
 
+def executor(job: Job) -> str:
+    """Where a job runs: ``local``, or ``slurm:812`` with Slurm's job id once Slurm has one."""
+    name = job.get("executor") or "local"
+    return f"{name}:{job['slurm_job_id']}" if job.get("slurm_job_id") else name
+
+
+def default_fields(jobs: Sequence[Job]) -> tuple[str, ...]:
+    """gflow's columns, plus EXECUTOR when a listed job runs elsewhere than here."""
+    off_host = any((j.get("executor") or "local") != "local" for j in jobs)
+    return DEFAULT_FIELDS + ("EXECUTOR",) if off_host else DEFAULT_FIELDS
+
+
 _FIELDS: dict[str, Callable[[Job, float | None], Any]] = {
     "JOBID": lambda j, now: j["id"],
     "NAME": lambda j, now: j.get("name") or "-",
@@ -58,6 +70,7 @@ _FIELDS: dict[str, Callable[[Job, float | None], Any]] = {
     "USER": lambda j, now: j.get("user") or "-",
     "SUBMIT": lambda j, now: format_clock(j["submitted_at"]) if j.get("submitted_at") else "-",
     "COMMAND": lambda j, now: " ".join(j.get("command") or ()) or "-",
+    "EXECUTOR": lambda j, now: executor(j),
 }
 _ALIASES = {"NODELIST": "NODELIST(REASON)", "ID": "JOBID", "GPUS": "NODES", "STATUS": "STATE"}
 
