@@ -78,8 +78,9 @@ def binder(tmp_path_factory):
     # repo2docker's environment has the Jupyter stack before postBuild; the replay adds its harness
     # (nbval, pytest). pip's and yarn's caches under the real HOME are reused: the second run is quicker
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JOBFLOW_", "JUPYTER", "JPY_", "PYTHONPATH"))}
+    # (Jupyter's user-level config and data of this machine stay out: a Binder image has none)
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(venv),
-               PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1")
+               JUPYTER_CONFIG_DIR=str(base / "jupyter-config"), JUPYTER_DATA_DIR=str(base / "jupyter-data"))
     _run([str(venv / "bin/python"), "-m", "pip", "install", "--progress-bar", "off",
           "-r", "binder/requirements.txt", "nbval>=0.11", "pytest>=8"],
          label="pip install -r binder/requirements.txt", timeout=1200, cwd=repo, env=env)
@@ -96,7 +97,9 @@ def test_postbuild_installs_the_package_and_checks_both_extensions(binder):
     assert where.startswith(str(venv)), where  # installed into the environment, not imported from the clone
     lab = venv / "share/jupyter/labextensions/jupyter-jobflow"
     assert (lab / "package.json").is_file() and list((lab / "static").glob("remoteEntry.*.js")), lab
-    assert not (repo / "labextension/node_modules").is_symlink()  # built from its own `jlpm install`
+    # built from its own `jlpm install`, whose node_modules (~200 MB) is not left in the image
+    assert (repo / "jupyter_jobflow/static/production.txt").is_file()
+    assert not (repo / "labextension/node_modules").exists()
 
 
 def test_the_tutorials_run_in_binders_environment_within_binders_memory(binder, record_testsuite_property):
@@ -134,10 +137,20 @@ def test_the_tutorials_run_in_binders_environment_within_binders_memory(binder, 
     record_testsuite_property("binder_tutorials_seconds", round(seconds))
     summary = out.strip().splitlines()[-1] if out.strip() else ""
     print(f"\nbinder: {len(tutorials)} tutorials ({summary}) in {seconds:.0f} s; peak memory (RSS summed over the session's "
-          f"{sampler.peak_count} processes at their peak, {sampler.seen} seen) {peak_mb:.0f} MB of 1024 MB")
+          f"{sampler.peak_count} processes at their peak, {sampler.seen} seen) {peak_mb:.0f} MB of 1024 MB "
+          f"({sampler.breakdown} MB)")
     assert state.is_dir(), "binder/start's JOBFLOW_HOME (under $HOME) was not used"
     assert "GPU 0,1,2,3 are simulated" in info, info  # binder/start's 4 simulated GPUs
     assert sampler.peak < BINDER_MEMORY, f"the session peaked at {peak_mb:.0f} MB, Binder gives 1024 MB"
+
+
+def _label(cmdline: list[str]) -> str:
+    text = " ".join(cmdline)
+    for needle, label in (("ipykernel", "kernel"), ("jobflow daemon", "daemon"), ("daemon", "daemon"),
+                          ("pytest", "pytest (the server's stand-in)")):
+        if needle in text:
+            return label
+    return "jobs"
 
 
 class _Sampler:
@@ -148,6 +161,7 @@ class _Sampler:
     def __init__(self, root: int, home: str) -> None:
         self.root, self.home = root, home
         self.peak = self.peak_count = self.seen = 0
+        self.breakdown = ""
         self._mine: dict[tuple[int, float], bool] = {}
         self._counted: set[tuple[int, float]] = set()
         self._stop = threading.Event()
@@ -187,15 +201,19 @@ class _Sampler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             total = count = 0
+            parts: dict[str, int] = {}
             for proc in self.processes():
                 try:
-                    total += proc.memory_info().rss
-                    count += 1
+                    rss = proc.memory_info().rss
+                    label = _label(proc.cmdline())
                     self._counted.add((proc.pid, proc.create_time()))
                 except psutil.Error:
                     continue
+                total, count = total + rss, count + 1
+                parts[label] = parts.get(label, 0) + rss
             if total > self.peak:
                 self.peak, self.peak_count = total, count
+                self.breakdown = ", ".join(f"{k} {v / 1024**2:.0f}" for k, v in sorted(parts.items()))
             self.seen = len(self._counted)
             self._stop.wait(0.2)
 
@@ -207,3 +225,19 @@ class _Sampler:
                     proc.kill()
                 except psutil.Error:
                     pass
+
+
+def test_postbuild_fails_the_build_when_the_labextension_is_disabled(binder):
+    venv, repo, env = binder["venv"], binder["repo"], binder["env"]
+    jupyter = str(venv / "bin/jupyter")
+    _run([jupyter, "labextension", "disable", "--level=sys_prefix", "jupyter-jobflow"], label="disable", timeout=120,
+         cwd=repo, env=env)
+    try:
+        # (the front end is built now: the second install reuses it)
+        done = subprocess.run([str(repo / "binder/postBuild")], capture_output=True, text=True, timeout=900,
+                              cwd=repo, env=env)
+        assert done.returncode != 0, done.stdout[-2000:]
+        assert "postBuild: the jupyter-jobflow labextension is not installed, enabled and OK:" in done.stderr
+    finally:
+        _run([jupyter, "labextension", "enable", "--level=sys_prefix", "jupyter-jobflow"], label="enable",
+             timeout=120, cwd=repo, env=env)
