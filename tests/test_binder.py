@@ -146,8 +146,9 @@ def test_the_tutorials_run_in_binders_environment_within_binders_memory(binder, 
 
 def _label(cmdline: list[str]) -> str:
     text = " ".join(cmdline)
-    for needle, label in (("ipykernel", "kernel"), ("jobflow daemon", "daemon"), ("daemon", "daemon"),
-                          ("pytest", "pytest (the server's stand-in)")):
+    # jobs first: their command lines name paths under /tmp/pytest-of-*/, which is not the pytest process
+    for needle, label in (("ipykernel", "kernel"), ("cellrunner", "jobs"), ("jobflow daemon", "daemon"),
+                          ("server.daemon", "daemon"), ("-m pytest", "pytest (the server's stand-in)")):
         if needle in text:
             return label
     return "jobs"
