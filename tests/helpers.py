@@ -57,6 +57,16 @@ def wait_terminal(svc: JobService, job_id: int, timeout: float = 15.0):
     return wait_job_state(svc, job_id, *TERMINAL, timeout=timeout)
 
 
+def until(what: str, check, timeout: float = 40.0, every: float = 0.05):
+    """Poll ``check`` until it returns something true (and return that): for what no event tells,
+    such as Slurm's own view of a job."""
+    deadline = time.monotonic() + timeout
+    while not (got := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(every)
+    return got
+
+
 def stop_everything(svc: JobService) -> None:
     """Cancel what still runs so no test leaves processes behind."""
     active = [j.id for j in svc.list(all=False)]

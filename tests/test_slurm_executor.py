@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import stop_everything
+from helpers import stop_everything, until
 from slurm_support import restart_slurmctld, slurm_cluster  # noqa: F401  (the session's cluster)
 
 from jupyter_jobflow.cli.render import show
@@ -35,15 +35,6 @@ def service(state: Path, executor: str, clock=None) -> JobService:
     return JobService(state, simulated_gpus=2, kill_grace=1.0, default_executor=executor, slurm_poll=FAST,
                       clock=clock or time.time).start()
 
-
-def until(what, check, timeout: float = 40.0, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(every)
 
 
 def started(svc, jid):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from helpers import stop_everything
+from helpers import stop_everything, until
 from slurm_support import slurm_cluster  # noqa: F401  (the session's cluster)
 
 from jupyter_jobflow.cli import render
@@ -23,13 +23,6 @@ from jupyter_jobflow.engine.service import JobService
 pytestmark = pytest.mark.timeout(120)
 FAST = PollPolicy(fastest=0.1, slowest=0.5, watched=0.2)
 
-
-def until(what, check, timeout=40.0):
-    deadline = time.monotonic() + timeout
-    while not (got := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return got
 
 
 def wait_run(svc, run_id, timeout=40.0):

@@ -13,11 +13,10 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
 
 import pytest
-from helpers import stop_everything
+from helpers import stop_everything, until
 from slurm_support import private_cluster
 
 from jupyter_jobflow.cli.render import show
@@ -49,13 +48,6 @@ def svc(tmp_path, cluster):
     yield s
     stop_everything(s)
 
-
-def until(what, check, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not (got := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return got
 
 
 def ended(svc, jid):
