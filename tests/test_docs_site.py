@@ -3,6 +3,7 @@ bad reference fails), its links stay inside the site or go to public https sites
 configuration page names every environment variable the code reads and every trait the server
 extension takes. Nothing is fetched: CI has no internet, so external links are checked by form."""
 
+import json
 import re
 import subprocess
 import sys
@@ -166,3 +167,14 @@ def test_every_trait_of_the_server_extension_has_help_and_is_on_the_page():
         new_knob = traitlets.Int(3).tag(config=True)
 
     assert traits_without_help(Later) == ["new_knob"]
+
+
+def test_the_configuration_page_names_every_jupyterlab_setting():
+    page = (DOCS / "configuration.md").read_text()
+    schemas = sorted((ROOT / "labextension" / "schema").glob("*.json"))
+    settings = {name: spec for path in schemas for name, spec in json.loads(path.read_text())["properties"].items()}
+    assert "notifications" in settings
+    for name, spec in settings.items():
+        row = next((line for line in page.splitlines() if line.startswith(f"| `{name}`")), None)
+        assert row is not None, f"add the JupyterLab setting {name} to docs/configuration.md"
+        assert f"`{spec['default']}`" in row and all(f"`{choice}`" in row for choice in spec.get("enum", ()))
