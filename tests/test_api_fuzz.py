@@ -2,7 +2,7 @@
 
 One real daemon for the module. Hypothesis drives ``POST jobs`` (JSON bodies, and gbatch's
 ``argv`` word lists built from the option parser's own flags), every other job route and every
-flow route (paths, queries, bodies, raw bytes) with generated input: huge numbers, unicode digits, infinities,
+flow route (paths, queries, bodies, raw bytes) and what a client sends on the event stream with generated input: huge numbers, unicode digits, infinities,
 nesting, 5,000-digit ids. Each answer must be a success or a typed 4xx (JSON ``message`` and
 ``reason``), never a 5xx; the daemon must live; a rejected submission (of a job, a flow, a template, a run)
 must store nothing. The last
@@ -215,6 +215,29 @@ def test_the_schedule_routes(host, route, body):
     path = path.format(run=runs[0]["run_id"] if runs else "fz__manual__x")
     status, reply = host.request(method, path, raw=json.dumps(body).encode() if body is not None else None)
     check(host, method, path, status, reply)
+
+
+@pytest.fixture(scope="module")
+def listener(host):
+    """An event stream that watches the held job's log: quiet, so what comes back is only our pongs."""
+    ws = host.events(f"topics=log:{host.ids[0]}")
+    yield ws
+    ws.close()
+
+
+@settings(max_examples=150, **FUZZ)
+@given(message=JSON.map(json.dumps) | st.text(max_size=300) | st.binary(max_size=300) |
+       st.sampled_from(['{"visible": false}', '{"visible": true}', '{"visible": "maybe"}', "[" * 5000,
+                        "x" * 1_000_000, '{"visible": ' * 100]))
+def test_what_a_client_sends_on_the_event_stream(listener, message):
+    """Clients may say ``{"visible": <bool>}``; nothing they send closes the stream (the server
+    answers the ping after it, in order) or, by the last test, logs a traceback."""
+    if isinstance(message, bytes):
+        listener.send_binary(message)
+    else:
+        listener.send(message)
+    listener.ping(b"after")
+    assert listener.recv_data(control_frame=True) == (0xA, b"after")  # a pong: the stream is open
 
 
 def test_the_scheduler_survived_the_fuzz(host):

@@ -679,3 +679,68 @@ async def test_the_runs_topic_sends_a_runs_summary_after_its_tasks_change(api, e
     # a stream that did not ask for runs gets the jobs, never a run summary
     seen = [await jobs_only.next() for _ in range(3)]
     assert all(m["type"] != "run" for m in seen)
+
+
+# -- a hidden page does not watch ---------------------------------------------------------------
+async def eventually(condition, what: str, timeout: float = 10.0) -> None:
+    """Let the loop run until ``condition()`` holds; fail after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"{what}: not after {timeout}s"
+        await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+def watches(ext, monkeypatch):
+    """Every ``service.watching(job_ids)`` the event streams make (None: all jobs), passed on to the real one."""
+    calls, real = [], ext.service.watching
+
+    def record(job_ids=None, seconds=5.0):
+        calls.append(job_ids)
+        real(job_ids, seconds)
+
+    monkeypatch.setattr(ext.service, "watching", record)
+    return calls
+
+
+async def test_a_hidden_page_stops_renewing_its_watch_and_renews_at_once_when_shown(api, events, watches,
+                                                                                     monkeypatch):
+    from jupyter_jobflow.server import events as stream_module
+
+    monkeypatch.setattr(stream_module, "WATCH_RENEW_MS", 600_000)  # this sidebar renews on open, then not in the test
+    slow = await events(topics="jobs")
+    await eventually(lambda: watches.count(None) == 1, "the watch on open")
+    await slow.ws.write_message(json.dumps({"visible": False}))
+    await slow.ws.write_message(json.dumps({"visible": True}))  # shown again: renewed now, not at the next tick
+    await eventually(lambda: watches.count(None) == 2, "the renewal when shown")
+    slow.close()
+
+    jid = await submit(api, command=["true"], hold=True)
+    monkeypatch.setattr(stream_module, "WATCH_RENEW_MS", 20)
+    sidebar = await events(topics="jobs")
+    ticker = await events(topics=f"log:{jid}")  # another open stream: its renewals tell the time
+
+    async def ticks(n: int) -> None:
+        start = watches.count([jid])
+        await eventually(lambda: watches.count([jid]) >= start + n, f"{n} renewals of the log stream")
+
+    await ticks(3)
+    renewed = watches.count(None)
+    await ticks(3)
+    assert watches.count(None) > renewed  # visible (the default): it renews
+    await sidebar.ws.write_message(json.dumps({"visible": False}))
+    await ticks(3)  # the message has long arrived
+    hidden = watches.count(None)
+    junk = ["{not json", "[1, 2]", json.dumps({"visible": "maybe"}), json.dumps({"visible": 1}), "null",
+            "x" * 1_000_000, json.dumps({"visible": True, "pad": "x" * 1000}), b"\xff\xfe{",
+            b'{"visible": true}']  # a binary frame is not the message
+    for message in junk:  # ignored: none of them shows the page again, none closes the stream
+        await sidebar.ws.write_message(message, binary=isinstance(message, bytes))
+    await ticks(10)
+    assert watches.count(None) == hidden, "a hidden page's stream renewed its watch"
+    await sidebar.ws.write_message(json.dumps({"visible": True}))
+    await eventually(lambda: watches.count(None) > hidden, "the renewal when shown")
+    assert (await api("POST", f"jobs/{jid}/release"))[0] == 200
+    assert (await sidebar.job(jid))["state"] == "Finished"  # the stream lived through it all
+    ticker.close()

@@ -14,6 +14,10 @@ after every sample of the GPU monitor, from ``subscribe_gpus``, in the sampler's
 hop), ``runs`` (``{"topic": "runs", "run": <summary>}`` after changes to a flow run's jobs, from
 the run watcher's thread: the same hop) and ``log:<id>`` (the job's log as it grows, read on its events and every 0.5 s while it
 runs).
+
+Clients listen; the one thing they may send is ``{"visible": false}`` / ``{"visible": true}``: while
+the page is hidden the stream does not renew its watch (the lease lapses and Slurm's poll backs off),
+and it renews at once when the page shows again. Anything else a client sends is ignored.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from .base import JobflowHandler
 
 LOG_POLL_MS = 500
 WATCH_RENEW_MS = 2000  # an open stream renews its watch of the jobs (a 5 s lease) this often
+CLIENT_MESSAGE_MAX = 256  # characters: {"visible": false} is tiny, so a longer message is not even parsed
 
 
 @dataclass
@@ -55,6 +60,18 @@ def parse_topics(text: str | None) -> Topics:
         else:
             raise InvalidSpec(f'Unknown topic "{limits.shown(word)}": expected jobs, gpus, runs or log:<job id>')
     return topics
+
+
+def client_visibility(message: str | bytes) -> bool | None:
+    """``True``/``False`` from ``{"visible": <bool>}`` in a text frame; ``None`` for anything else (ignored)."""
+    if not isinstance(message, str) or len(message) > CLIENT_MESSAGE_MAX:  # bytes: a binary frame
+        return None
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return None
+    visible = data.get("visible") if isinstance(data, dict) else None
+    return visible if isinstance(visible, bool) else None
 
 
 @dataclass
@@ -78,6 +95,7 @@ class EventsHandler(JobflowHandler):
         super().open(*args, **kwargs)  # type: ignore[misc]  # Jupyter's WebSocketMixin starts its pings here
         self.loop = IOLoop.current()
         self.closed, self.sent, self.poll, self.eyes = False, 0, None, None
+        self.visible = True  # until the client says its page is hidden (old clients never do)
         unsubscribe = [self.service.subscribe(self._from_scheduler)]  # before reading: nothing is missed
         if self.topics.gpus:
             unsubscribe.append(self.service.subscribe_gpus(self._gpus_from_sampler))
@@ -110,7 +128,13 @@ class EventsHandler(JobflowHandler):
             self.poll.start()
 
     def on_message(self, message: str | bytes) -> None:
-        """Clients only listen; what they send is ignored."""
+        """Only ``{"visible": <bool>}`` means something: a hidden page is not watching."""
+        visible = client_visibility(message)
+        if visible is None or visible == self.visible or self.closed:
+            return
+        self.visible = visible
+        if visible and self.eyes:  # shown again: watch now, not at the next renewal
+            self._watch()
 
     def on_close(self) -> None:
         self._stop()
@@ -134,6 +158,8 @@ class EventsHandler(JobflowHandler):
 
 
     def _watch(self) -> None:
+        if not self.visible:  # hidden: let the lease lapse
+            return
         self.service.watching(None if self.topics.jobs else list(self.tails), WATCH_RENEW_MS / 1000 * 2.5)
 
     def _poll_logs(self) -> None:
