@@ -2,8 +2,8 @@
 
 One real daemon for the module. Hypothesis drives ``POST jobs`` (JSON bodies, and gbatch's
 ``argv`` word lists built from the option parser's own flags), every other job route and every
-flow route (paths, queries, bodies, raw bytes) and what a client sends on the event stream with generated input: huge numbers, unicode digits, infinities,
-nesting, 5,000-digit ids. Each answer must be a success or a typed 4xx (JSON ``message`` and
+flow route (paths, queries, bodies, raw bytes), and what a client sends on the event stream, with
+generated input: huge numbers, unicode digits, infinities, nesting, 5,000-digit ids. Each answer must be a success or a typed 4xx (JSON ``message`` and
 ``reason``), never a 5xx; the daemon must live; a rejected submission (of a job, a flow, a template, a run)
 must store nothing. The last
 test proves the scheduler survived it all: a probe job still runs to Finished, and the daemon
