@@ -112,7 +112,21 @@ export class DirectTransport implements Transport {
       setTimeout(() => handler.onClose?.((err as Error).message), 0);
       return { close: () => undefined };
     }
-    ws.onopen = () => handler.onOpen?.();
+    // A hidden tab is not watching: say so, so the server stops keeping Slurm's poll at its fastest.
+    const doc = typeof document !== 'undefined' ? document : null;
+    const sayVisibility = () => {
+      if (doc && ws.readyState === WebSocket.OPEN) {
+        ws.send(JSON.stringify({ visible: !doc.hidden }));
+      }
+    };
+    doc?.addEventListener('visibilitychange', sayVisibility);
+    const forget = () => doc?.removeEventListener('visibilitychange', sayVisibility);
+    ws.onopen = () => {
+      if (doc?.hidden) {
+        sayVisibility(); // the server counts a new stream as visible
+      }
+      handler.onOpen?.();
+    };
     ws.onmessage = ev => {
       let msg: any;
       try {
@@ -123,6 +137,7 @@ export class DirectTransport implements Transport {
       handler.onMessage(msg);
     };
     ws.onclose = ev => {
+      forget();
       if (!closedByUs) {
         handler.onClose?.(ev.reason || `the event stream closed (code ${ev.code})`);
       }
@@ -130,6 +145,7 @@ export class DirectTransport implements Transport {
     return {
       close: () => {
         closedByUs = true;
+        forget();
         ws.close();
       }
     };
