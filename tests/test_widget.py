@@ -146,3 +146,85 @@ def test_the_bundle_is_where_the_widget_loads_it():
         pytest.skip("the front end is not built (SKIP_JUPYTER_BUILDER=1?)")
     text = bundle.read_text()
     assert "render" in text and "jobflow/api/" in text
+
+
+@pytest.fixture
+def daemon_app(tmp_path, monkeypatch):
+    """The daemon's tornado application on a loop of its own, over a real service whose
+    ``watching`` calls (what an event stream renews: None = all jobs) are recorded."""
+    import asyncio
+    import threading
+
+    from tornado.httpserver import HTTPServer
+    from tornado.netutil import bind_sockets
+
+    from jupyter_jobflow.engine.service import JobService
+    from jupyter_jobflow.server import events as stream_module
+    from jupyter_jobflow.server.base import HostContext
+    from jupyter_jobflow.server.daemon import make_app
+
+    monkeypatch.setattr(stream_module, "WATCH_RENEW_MS", 20)
+    service = JobService(tmp_path / "state", simulated_gpus=0).start()
+    watches: list = []
+    real = service.watching
+    service.watching = lambda job_ids=None, seconds=5.0: (watches.append(job_ids), real(job_ids, seconds))
+    sockets = bind_sockets(0, "127.0.0.1")
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        HTTPServer(make_app(HostContext(service, "daemon"), "tok")).add_sockets(sockets)
+        loop.call_soon(ready.set)
+        loop.run_forever()
+
+    threading.Thread(target=run, daemon=True).start()
+    ready.wait(10)
+    yield f"http://127.0.0.1:{sockets[0].getsockname()[1]}/", watches
+    loop.call_soon_threadsafe(loop.stop)
+    service.close()
+
+
+def until(check, what: str, timeout: float = 15.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_a_panel_relayed_by_its_kernel_tells_the_stream_when_its_page_is_hidden(daemon_app, sent):
+    """The kernel transport (where the browser cannot reach the server): the page's
+    ``{type: "visible"}`` reaches the kernel's Panel, which says it on the stream it relays, so a
+    hidden page stops renewing its watch (Slurm's poll backs off) and a shown one renews again."""
+    import time
+
+    from jupyter_jobflow.client.http import Client
+
+    url, watches = daemon_app
+    panel = Panel(client=Client(url, "tok"))
+
+    def settled() -> int:
+        """The renewals once they stop growing (the relay passes a message on within a second)."""
+        for _ in range(50):
+            before = watches.count(None)
+            time.sleep(0.2)  # ten renewal periods
+            if watches.count(None) == before:
+                return before
+        raise AssertionError("the relayed stream never stopped renewing its watch")
+
+    try:
+        panel._on_custom(panel, {"type": "subscribe", "sid": 1, "topics": ["jobs"], "since": None}, [])
+        until(lambda: {"type": "stream-open", "sid": 1} in sent, "the relayed stream")
+        until(lambda: watches.count(None) >= 3, "renewals while the page is seen")
+        panel._on_custom(panel, {"type": "visible", "sid": 1, "visible": "no"}, [])  # not a bool: ignored
+        panel._on_custom(panel, {"type": "visible", "sid": 9, "visible": False}, [])  # no such stream
+        panel._on_custom(panel, {"type": "visible", "sid": 1, "visible": False}, [])
+        hidden = settled()
+        panel._on_custom(panel, {"type": "visible", "sid": 1, "visible": True}, [])
+        until(lambda: watches.count(None) > hidden + 3, "renewals once shown again")
+        assert not any(m.get("type") == "stream-closed" for m in sent)
+        assert panel._hidden == set()
+    finally:
+        panel.close()

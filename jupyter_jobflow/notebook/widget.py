@@ -38,6 +38,7 @@ cell; ``%gqueue --watch`` shows ``Panel()`` (or ``Panel(job_ids=...)`` when ids 
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,7 @@ class Panel(anywidget.AnyWidget):
         self._handles: list[Any] = []
         self._pool: ThreadPoolExecutor | None = None
         self._relays: dict[int, threading.Event] = {}
+        self._hidden: set[int] = set()  # relayed streams whose page is hidden: not watching (server/events.py)
         self._lock = threading.Lock()
         self.on_msg(self._on_custom)
         _LIVE.add(self)
@@ -191,6 +193,12 @@ class Panel(anywidget.AnyWidget):
             self._executor().submit(self._request, content)
         elif kind == "subscribe":
             self._subscribe(content)
+        elif kind == "visible" and isinstance(content.get("visible"), bool):
+            sid = int(content.get("sid") or 0)
+            if content["visible"]:
+                self._hidden.discard(sid)
+            elif sid in self._relays:
+                self._hidden.add(sid)
         elif kind == "unsubscribe":
             stop = self._relays.pop(int(content.get("sid") or 0), None)
             if stop:
@@ -268,7 +276,11 @@ class Panel(anywidget.AnyWidget):
             ws = websocket.create_connection(url, header=headers, timeout=10)
             ws.settimeout(1.0)
             self.send({"type": "stream-open", "sid": sid})
+            told_hidden = False  # a new stream counts as visible
             while not stop.is_set():
+                if (sid in self._hidden) != told_hidden:  # the page was hidden or shown: tell the server
+                    told_hidden = not told_hidden
+                    ws.send(json.dumps({"visible": not told_hidden}))
                 try:
                     data = ws.recv()
                 except websocket.WebSocketTimeoutException:
@@ -288,6 +300,7 @@ class Panel(anywidget.AnyWidget):
                 except Exception:
                     pass
             self._relays.pop(sid, None)
+            self._hidden.discard(sid)
             if not stop.is_set():
                 try:
                     self.send({"type": "stream-closed", "sid": sid, "error": error})

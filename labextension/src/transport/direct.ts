@@ -6,6 +6,7 @@
  * (`appendToken`: a socket to another host, which cannot see the page's cookie).
  */
 import { ApiError, StreamConnection, StreamHandler, Transport } from '../view/types';
+import { followVisibility } from './visibility';
 
 export interface DirectOptions {
   /** the server's base URL, absolute or from the root: `http://h:8888/`, `/user/ann/` */
@@ -113,18 +114,13 @@ export class DirectTransport implements Transport {
       return { close: () => undefined };
     }
     // A hidden tab is not watching: say so, so the server stops keeping Slurm's poll at its fastest.
-    const doc = typeof document !== 'undefined' ? document : null;
-    const sayVisibility = () => {
-      if (doc && ws.readyState === WebSocket.OPEN) {
-        ws.send(JSON.stringify({ visible: !doc.hidden }));
-      }
-    };
-    doc?.addEventListener('visibilitychange', sayVisibility);
-    const forget = () => doc?.removeEventListener('visibilitychange', sayVisibility);
+    let forget = () => undefined as void;
     ws.onopen = () => {
-      if (doc?.hidden) {
-        sayVisibility(); // the server counts a new stream as visible
-      }
+      forget = followVisibility(visible => {
+        if (ws.readyState === WebSocket.OPEN) {
+          ws.send(JSON.stringify({ visible }));
+        }
+      });
       handler.onOpen?.();
     };
     ws.onmessage = ev => {

@@ -5,6 +5,7 @@
  *
  *   view → kernel  {type: "request", rid, method, path, body}
  *                  {type: "subscribe", sid, topics, since}   {type: "unsubscribe", sid}
+ *                  {type: "visible", sid, visible}  (the page hidden or shown: the kernel tells the stream)
  *   kernel → view  {type: "reply", rid, status, body}
  *                  {type: "stream", sid, data: "<one stream message, JSON>"}
  *                  {type: "stream-closed", sid, error}
@@ -13,6 +14,7 @@
  * a cell: the kernel handles widget messages between cells.
  */
 import { ApiError, StreamConnection, StreamHandler, Transport } from '../view/types';
+import { followVisibility } from './visibility';
 
 /** The part of anywidget's model this needs. */
 export interface MessageModel {
@@ -29,6 +31,7 @@ export class KernelTransport implements Transport {
   private sid = 0;
   private replies = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private streams = new Map<number, StreamHandler>();
+  private hidings = new Map<number, () => void>(); // sid -> stop following the page's visibility
   private listener = (content: any) => this.onMessage(content);
 
   constructor(private model: MessageModel) {
@@ -75,6 +78,7 @@ export class KernelTransport implements Transport {
     } else if (msg.type === 'stream-closed') {
       const h = this.streams.get(msg.sid);
       this.streams.delete(msg.sid);
+      this.forget(msg.sid);
       h?.onClose?.(msg.error ?? 'the kernel closed the stream');
     }
   }
@@ -91,12 +95,20 @@ export class KernelTransport implements Transport {
     });
   }
 
+  /** Stop telling a stream that is closed whether the page is seen. */
+  private forget(sid: number): void {
+    this.hidings.get(sid)?.();
+    this.hidings.delete(sid);
+  }
+
   connect(topics: string[], since: number | null, handler: StreamHandler): StreamConnection {
     const sid = ++this.sid;
     this.streams.set(sid, handler);
     this.model.send({ type: 'subscribe', sid, topics, since });
+    this.hidings.set(sid, followVisibility(visible => this.model.send({ type: 'visible', sid, visible })));
     return {
       close: () => {
+        this.forget(sid);
         if (this.streams.delete(sid)) {
           this.model.send({ type: 'unsubscribe', sid });
         }
