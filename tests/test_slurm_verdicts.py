@@ -22,7 +22,7 @@ from slurm_support import private_cluster
 from jupyter_jobflow.cli.render import show
 from jupyter_jobflow.core.model import JobState
 from jupyter_jobflow.core.slurmpoll import PollPolicy
-from jupyter_jobflow.core.wire import attempt_to_json, job_to_json
+from jupyter_jobflow.core.wire import job_to_json, shown_to_json
 from jupyter_jobflow.engine.executors.slurmcmd import SlurmCommands
 from jupyter_jobflow.engine.service import JobService
 
@@ -57,9 +57,7 @@ def ended(svc, jid):
 
 def gjob_show(svc, jid) -> str:
     """What ``gjob show`` prints: the API's reply (server/handlers.py), rendered."""
-    shown = svc.show(jid)
-    return show({"job": job_to_json(shown["job"]), "attempts": [attempt_to_json(a) for a in shown["attempts"]],
-                 "dependency": shown["dependency"], "dependents": shown["dependents"]})
+    return show(shown_to_json(svc.show(jid)))
 
 
 def slurm_state(slurm_id: int) -> str:

@@ -185,20 +185,13 @@ def daemon_app(tmp_path, monkeypatch):
     service.close()
 
 
-def until(check, what: str, timeout: float = 15.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
 def test_a_panel_relayed_by_its_kernel_tells_the_stream_when_its_page_is_hidden(daemon_app, sent):
     """The kernel transport (where the browser cannot reach the server): the page's
     ``{type: "visible"}`` reaches the kernel's Panel, which says it on the stream it relays, so a
     hidden page stops renewing its watch (Slurm's poll backs off) and a shown one renews again."""
     import time
+
+    from helpers import until
 
     from jupyter_jobflow.client.http import Client
 
@@ -216,14 +209,14 @@ def test_a_panel_relayed_by_its_kernel_tells_the_stream_when_its_page_is_hidden(
 
     try:
         panel._on_custom(panel, {"type": "subscribe", "sid": 1, "topics": ["jobs"], "since": None}, [])
-        until(lambda: {"type": "stream-open", "sid": 1} in sent, "the relayed stream")
-        until(lambda: watches.count(None) >= 3, "renewals while the page is seen")
+        until("the relayed stream", lambda: {"type": "stream-open", "sid": 1} in sent, 15)
+        until("renewals while the page is seen", lambda: watches.count(None) >= 3, 15)
         panel._on_custom(panel, {"type": "visible", "sid": 1, "visible": "no"}, [])  # not a bool: ignored
         panel._on_custom(panel, {"type": "visible", "sid": 9, "visible": False}, [])  # no such stream
         panel._on_custom(panel, {"type": "visible", "sid": 1, "visible": False}, [])
         hidden = settled()
         panel._on_custom(panel, {"type": "visible", "sid": 1, "visible": True}, [])
-        until(lambda: watches.count(None) > hidden + 3, "renewals once shown again")
+        until("renewals once shown again", lambda: watches.count(None) > hidden + 3, 15)
         assert not any(m.get("type") == "stream-closed" for m in sent)
         assert panel._hidden == set()
     finally:

@@ -93,6 +93,12 @@ def attempt_to_json(a: Attempt) -> dict[str, Any]:
     }
 
 
+def shown_to_json(shown: dict[str, Any]) -> dict[str, Any]:
+    """``GET jobs/{id}``: what ``JobService.show`` returns, as JSON (what ``gjob show`` renders)."""
+    return {"job": job_to_json(shown["job"]), "attempts": [attempt_to_json(a) for a in shown["attempts"]],
+            "dependency": shown["dependency"], "dependents": shown["dependents"]}
+
+
 _texts: dict[int, tuple[Job, str]] = {}
 
 

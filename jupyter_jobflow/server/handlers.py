@@ -13,7 +13,7 @@ from typing import Any
 from .. import __version__
 from ..core.errors import NotFound
 from ..core.model import JobState
-from ..core.wire import attempt_to_json, job_json_text, job_to_json
+from ..core.wire import job_json_text, job_to_json, shown_to_json
 from . import parsing
 from .base import JobflowHandler
 
@@ -48,9 +48,7 @@ class JobsHandler(JobflowHandler):
 
 class JobHandler(JobflowHandler):
     def get(self, job_id: str) -> None:
-        shown = self.service.show(parsing.path_id(job_id))
-        self.reply({"job": job_to_json(shown["job"]), "attempts": [attempt_to_json(a) for a in shown["attempts"]],
-                    "dependency": shown["dependency"], "dependents": shown["dependents"]})
+        self.reply(shown_to_json(self.service.show(parsing.path_id(job_id))))
 
     def patch(self, job_id: str) -> None:
         changes = parsing.fields(self.body(), parsing.UPDATE_FIELDS, "an update")
