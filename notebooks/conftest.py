@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 TUTORIAL_ENV = {"JOBFLOW_SIMULATED_GPUS": "2", "JOBFLOW_URL": None, "JOBFLOW_TOKEN": None}
-SLURM_SCRIPTS = Path(__file__).resolve().parent.parent / "tests" / "slurm"
+TESTS = Path(__file__).resolve().parent.parent / "tests"
 _saved: dict = {}
-_slurm: dict = {}  # "dir": the private cluster's directory, "conf": its slurm.conf
+_slurm: dict = {}  # "cluster": the private cluster (slurm_support.Cluster)
 
 
 def _apply(env: dict) -> None:
@@ -42,17 +42,15 @@ def _configured_slurm() -> bool:
 
 def _start_private_slurm() -> None:
     """A private one-node cluster for 06-slurm, when there is no Slurm and we may start one."""
-    if _configured_slurm() or os.geteuid() != 0 or not (SLURM_SCRIPTS / "start.sh").exists():
+    if _configured_slurm() or os.geteuid() != 0:
         return
-    directory = tempfile.mkdtemp(prefix="jobflow-tutorial-slurm-")
-    proc = subprocess.run([str(SLURM_SCRIPTS / "start.sh"), directory], capture_output=True, text=True,
-                          timeout=900)  # the first run may install Slurm
-    if proc.returncode:
-        subprocess.run([str(SLURM_SCRIPTS / "stop.sh"), directory], capture_output=True, timeout=120)
-        shutil.rmtree(directory, ignore_errors=True)
-        print(f"notebooks/conftest.py: no private Slurm for 06-slurm: {proc.stderr.strip()[-300:]}", file=sys.stderr)
-        return
-    _slurm.update(dir=directory, conf=str(Path(directory) / "etc" / "slurm.conf"))
+    sys.path.insert(0, str(TESTS))
+    from slurm_support import start_cluster  # the tests' own cluster (tests/slurm/start.sh)
+
+    try:
+        _slurm["cluster"] = start_cluster()
+    except RuntimeError as err:
+        print(f"notebooks/conftest.py: no private Slurm for 06-slurm: {err}", file=sys.stderr)
 
 
 def pytest_collection_finish(session):
@@ -65,8 +63,8 @@ def pytest_runtest_setup(item):
     if _saved or not str(item.fspath).endswith(".ipynb"):
         return
     env = {**TUTORIAL_ENV, "JOBFLOW_HOME": tempfile.mkdtemp(prefix="jobflow-tutorial-")}
-    if "conf" in _slurm:
-        env["SLURM_CONF"] = _slurm["conf"]
+    if "cluster" in _slurm:
+        env["SLURM_CONF"] = str(_slurm["cluster"].conf)
     _saved.update({key: os.environ.get(key) for key in env})
     _saved["__home__"] = env["JOBFLOW_HOME"]
     _apply(env)
@@ -79,7 +77,7 @@ def pytest_sessionfinish(session):
                        capture_output=True, timeout=60)
         _apply(_saved)
         _saved.clear()
-    if "dir" in _slurm:
-        subprocess.run([str(SLURM_SCRIPTS / "stop.sh"), _slurm["dir"]], capture_output=True, timeout=120)
-        shutil.rmtree(_slurm.pop("dir"), ignore_errors=True)
-        _slurm.clear()
+    if "cluster" in _slurm:
+        from slurm_support import stop_cluster
+
+        stop_cluster(_slurm.pop("cluster"))

@@ -42,6 +42,26 @@ def _installed() -> bool:
                for b in ("munged", "slurmctld", "slurmd", "sbatch", "squeue"))
 
 
+def start_cluster(**settings: str) -> Cluster:
+    """Start a one-node cluster in a directory of its own (``settings``: start.sh's JOBFLOW_SLURM_*
+    environment); ``RuntimeError`` with start.sh's last words when it does not start."""
+    directory = Path(tempfile.mkdtemp(prefix="jobflow-slurm-"))
+    env = {**os.environ, "JOBFLOW_SLURM_GPUS": str(GPUS), **settings}
+    t0 = time.monotonic()
+    proc = subprocess.run([str(SCRIPTS / "start.sh"), str(directory)], capture_output=True, text=True,
+                          env=env, timeout=900)  # the first run may install the packages
+    cluster = Cluster(directory, directory / "etc" / "slurm.conf", GPUS, time.monotonic() - t0)
+    if proc.returncode:
+        stop_cluster(cluster)
+        raise RuntimeError(f"the private Slurm cluster did not start: {proc.stderr.strip()[-800:]}")
+    return cluster
+
+
+def stop_cluster(cluster: Cluster) -> None:
+    subprocess.run([str(SCRIPTS / "stop.sh"), str(cluster.dir)], capture_output=True, timeout=120)
+    shutil.rmtree(cluster.dir, ignore_errors=True)
+
+
 @contextmanager
 def private_cluster(**settings: str):
     """Start a cluster of its own (``settings``: start.sh's JOBFLOW_SLURM_* environment, e.g.
@@ -51,27 +71,20 @@ def private_cluster(**settings: str):
         if not _installed():
             pytest.skip("Slurm is not installed, and only root may install it (tests/slurm/install.sh)")
         pytest.skip("the private Slurm cluster runs its daemons as root (tests/slurm/start.sh)")
-    directory = Path(tempfile.mkdtemp(prefix="jobflow-slurm-"))
-    env = {**os.environ, "JOBFLOW_SLURM_GPUS": str(GPUS), **settings}
-    t0 = time.monotonic()
-    proc = subprocess.run([str(SCRIPTS / "start.sh"), str(directory)], capture_output=True, text=True,
-                          env=env, timeout=900)  # the first run may install the packages
-    took = time.monotonic() - t0
-    if proc.returncode:
-        subprocess.run([str(SCRIPTS / "stop.sh"), str(directory)], capture_output=True, timeout=60)
-        pytest.fail(f"the private Slurm cluster did not start: {proc.stderr.strip()[-800:]}")
-    conf = directory / "etc" / "slurm.conf"
-    old = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = str(conf)
     try:
-        yield Cluster(directory, conf, GPUS, took)
+        cluster = start_cluster(**settings)
+    except RuntimeError as err:
+        pytest.fail(str(err))
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(cluster.conf)
+    try:
+        yield cluster
     finally:
         if old is None:
             os.environ.pop("SLURM_CONF", None)
         else:
             os.environ["SLURM_CONF"] = old
-        subprocess.run([str(SCRIPTS / "stop.sh"), str(directory)], capture_output=True, timeout=120)
-        shutil.rmtree(directory, ignore_errors=True)
+        stop_cluster(cluster)
 
 
 @pytest.fixture(scope="session")
