@@ -198,9 +198,9 @@ def test_trigger_rules_compile_to_the_dependency_grammar():
     ("tasks: [\n", "flow.yaml is not valid YAML"),
     ("tasks:\n  a: {command: x, executor: pbs}\n", 'Task "a" of flow "etl": --executor expects local or slurm, got "pbs"'),
     ("tasks:\n  a: {command: x, slurm: {queue: gpu}}\n",
-     'Field "slurm of task "a" of flow "etl"": "queue" is not passed to Slurm; the options that are: '),
+     'Task "a" of flow "etl": Field "slurm": "queue" is not passed to Slurm; the options that are: '),
     ("tasks:\n  a: {command: x, slurm: {mem: 16}}\n",
-     'Field "slurm of task "a" of flow "etl"" expects an object of strings'),
+     'Task "a" of flow "etl": Field "slurm" expects an object of strings'),
 ])
 def test_definition_errors_are_one_line(text, message):
     assert error(from_yaml, "etl", text).startswith(message)

@@ -100,7 +100,7 @@ def task_from_keys(name: Any, keys: Mapping[str, Any], flow: str) -> Task:
     if keys.get("executor") is not None:
         words += ["--executor", str(keys["executor"])]
     if keys.get("slurm"):
-        words += [w for k, v in slurm_options(f"slurm of {where}", keys["slurm"]).items() for w in (f"--{k}", v)]
+        words += _slurm_words(keys["slurm"], where)
     words += _depends_words(keys.get("depends"), where)
     opts = _parse(words, where)
     body = {k: keys[k] for k in BODIES if keys.get(k) is not None}
@@ -131,6 +131,14 @@ def _depends_words(value: Any, where: str) -> list[str]:
     if all(":" not in i for i in items):  # names (comma lists too): --depends-on
         return ["--depends-on", ",".join(items)]
     return ["--dependency", ",".join(i if ":" in i else f"afterok:{i}" for i in items)]
+
+
+def _slurm_words(value: Any, where: str) -> list[str]:
+    """``slurm: {partition: gpu}`` as the flags gbatch takes (``--partition gpu``), names checked first."""
+    try:
+        return [w for k, v in slurm_options("slurm", value).items() for w in (f"--{k}", v)]
+    except InvalidSpec as err:
+        raise InvalidSpec(f"{where[0].upper()}{where[1:]}: {err}") from None
 
 
 def _parse(words: list[str], where: str) -> SubmitOptions:
